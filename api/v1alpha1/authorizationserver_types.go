@@ -1,0 +1,352 @@
+package v1alpha1
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SecretKeySelector selects one key of a Secret.
+type SecretKeySelector struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// key within the Secret's data.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
+	// namespace of the Secret. Only a ClusterAuthorizationServer may set it;
+	// a namespaced AuthorizationServer always reads its own namespace.
+	// Defaults to the operator's cluster resource namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// UnauthorizedPolicy says what the reconciler does when the client
+// configuration endpoint answers 401, which RFC 7592 uses both for a client
+// that no longer exists and for an invalid registration access token.
+// +kubebuilder:validation:Enum=Stop;Reregister
+type UnauthorizedPolicy string
+
+const (
+	// UnauthorizedStop stops with a Ready=False condition and keeps the stored
+	// credentials; a person decides.
+	UnauthorizedStop UnauthorizedPolicy = "Stop"
+	// UnauthorizedReregister registers a new client and replaces the stored credentials.
+	UnauthorizedReregister UnauthorizedPolicy = "Reregister"
+)
+
+// DynamicRegistration obtains client ids from a remote authorization server
+// with RFC 7591 and keeps them in sync with RFC 7592.
+type DynamicRegistration struct {
+	// issuerURL is the authorization server's issuer; discovery
+	// (OpenID Connect and RFC 8414 well-known paths) finds the registration
+	// endpoint.
+	// +required
+	IssuerURL HTTPSURL `json:"issuerURL"`
+
+	// registrationEndpoint overrides the discovered registration endpoint.
+	// +optional
+	RegistrationEndpoint HTTPSURL `json:"registrationEndpoint,omitempty"`
+
+	// initialAccessToken is the RFC 7591 initial access token, from a Secret.
+	// +optional
+	InitialAccessToken *SecretKeySelector `json:"initialAccessToken,omitempty"`
+
+	// softwareStatement is an RFC 7591 software statement, from a Secret.
+	// +optional
+	SoftwareStatement *SecretKeySelector `json:"softwareStatement,omitempty"`
+
+	// caBundle is a PEM bundle of CAs trusted for the server's TLS certificate,
+	// instead of the system roots.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	CABundle []byte `json:"caBundle,omitempty"`
+
+	// resyncInterval is how often a Ready client is compared with the server
+	// (RFC 7592 read). Defaults to 10m.
+	// +optional
+	// +kubebuilder:default="10m"
+	ResyncInterval *metav1.Duration `json:"resyncInterval,omitempty"`
+
+	// timeout bounds each call to the server. Defaults to 30s.
+	// +optional
+	// +kubebuilder:default="30s"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// onUnauthorized is the policy when the client configuration endpoint
+	// answers 401: Stop (default) or Reregister.
+	// +optional
+	// +kubebuilder:default=Stop
+	OnUnauthorized UnauthorizedPolicy `json:"onUnauthorized,omitempty"`
+}
+
+// SigningAlgorithm is a JWS algorithm for stateless client ids.
+// +kubebuilder:validation:Enum=ES256;EdDSA;RS256
+type SigningAlgorithm string
+
+const (
+	// SigningES256 is ECDSA P-256 with SHA-256 (the default).
+	SigningES256 SigningAlgorithm = "ES256"
+	// SigningEdDSA is Ed25519.
+	SigningEdDSA SigningAlgorithm = "EdDSA"
+	// SigningRS256 is RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key.
+	SigningRS256 SigningAlgorithm = "RS256"
+)
+
+// EncryptionMode says whether and to whom stateless client ids are encrypted.
+// +kubebuilder:validation:Enum=None;Generated;RecipientKey
+type EncryptionMode string
+
+const (
+	// EncryptionNone issues signed-only ids. They carry nothing secret: the
+	// client secret is derived with a key kept in the key Secret.
+	EncryptionNone EncryptionMode = "None"
+	// EncryptionGenerated encrypts ids (nested JWE, ECDH-ES+A256KW/A256GCM) to
+	// a key pair the operator generates and keeps in the key Secret, for an
+	// authorization server that reads that Secret (such as the embedded
+	// registration endpoint). The client secret travels inside the JWE.
+	EncryptionGenerated EncryptionMode = "Generated"
+	// EncryptionRecipientKey encrypts ids to the authorization server's public
+	// key given in recipientKey. The client secret travels inside the JWE.
+	EncryptionRecipientKey EncryptionMode = "RecipientKey"
+)
+
+// StatelessEncryption configures nested (signed, then encrypted) client ids.
+// +kubebuilder:validation:XValidation:rule="self.mode != 'RecipientKey' || has(self.recipientKey)",message="recipientKey is required when mode is RecipientKey",fieldPath=".recipientKey"
+// +kubebuilder:validation:XValidation:rule="self.mode == 'RecipientKey' || !has(self.recipientKey)",message="recipientKey is only allowed when mode is RecipientKey",fieldPath=".recipientKey"
+type StatelessEncryption struct {
+	// mode is None (signed only), Generated or RecipientKey. Defaults to None.
+	// +optional
+	// +kubebuilder:default=None
+	Mode EncryptionMode `json:"mode,omitempty"`
+
+	// recipientKey is the authorization server's public JWK (EC P-256 for
+	// ECDH-ES+A256KW, or RSA for RSA-OAEP-256). Private members are refused.
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	RecipientKey *apiextensionsv1.JSON `json:"recipientKey,omitempty"`
+}
+
+// StatelessServer mints client ids itself as JWTs
+// (draft-bradley-oauth-stateless-client-id).
+type StatelessServer struct {
+	// issuer is the iss claim of minted ids: the authorization server's issuer URL.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['https', 'http'] && url(self).getHostname() != ''",message="must be an absolute http(s) URL"
+	Issuer string `json:"issuer"`
+
+	// audience is the aud claim. Defaults to issuer.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Audience string `json:"audience,omitempty"`
+
+	// signingAlgorithm is ES256 (default), EdDSA or RS256.
+	// +optional
+	// +kubebuilder:default=ES256
+	SigningAlgorithm SigningAlgorithm `json:"signingAlgorithm,omitempty"`
+
+	// clientIDLifetime is how long a minted id (and its secret) stays valid;
+	// clients are re-minted before it runs out. 0s means ids never expire, and
+	// retired keys are then published forever. Defaults to 2160h (90 days).
+	// +optional
+	// +kubebuilder:default="2160h"
+	ClientIDLifetime *metav1.Duration `json:"clientIDLifetime,omitempty"`
+
+	// keyRotationInterval is how often a new signing key is generated. The
+	// retired key stays published until every id it signed has expired.
+	// 0s disables rotation. Defaults to 720h (30 days).
+	// +optional
+	// +kubebuilder:default="720h"
+	KeyRotationInterval *metav1.Duration `json:"keyRotationInterval,omitempty"`
+
+	// encryption configures nested JWE client ids.
+	// +optional
+	Encryption *StatelessEncryption `json:"encryption,omitempty"`
+
+	// keySecretName is the Secret that holds the keys (private, never
+	// published). It is created and controlled by the server object, in the
+	// server's namespace (for a ClusterAuthorizationServer, in the operator's
+	// cluster resource namespace). Defaults to <server name>-stateless-keys.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	KeySecretName string `json:"keySecretName,omitempty"`
+}
+
+// AuthorizationServerSpec says how client ids are obtained. Exactly one of
+// dynamicRegistration and stateless is set; the backend cannot be changed.
+// +kubebuilder:validation:XValidation:rule="has(self.dynamicRegistration) != has(self.stateless)",message="exactly one of dynamicRegistration or stateless must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.stateless) == has(oldSelf.stateless)",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
+type AuthorizationServerSpec struct {
+	// dynamicRegistration registers clients at a remote authorization server
+	// (RFC 7591) and keeps them in sync (RFC 7592).
+	// +optional
+	DynamicRegistration *DynamicRegistration `json:"dynamicRegistration,omitempty"`
+
+	// stateless mints client ids as signed (optionally encrypted) JWTs.
+	// +optional
+	Stateless *StatelessServer `json:"stateless,omitempty"`
+}
+
+// KeyStatus describes one published key.
+type KeyStatus struct {
+	// kid is the key id.
+	KeyID string `json:"kid"`
+	// use is sig or enc.
+	Use string `json:"use"`
+	// alg is the key's algorithm.
+	Algorithm string `json:"alg"`
+	// createdAt is when the key was generated.
+	CreatedAt metav1.Time `json:"createdAt"`
+	// retiredAt is when the key stopped being used for new ids.
+	// +optional
+	RetiredAt *metav1.Time `json:"retiredAt,omitempty"`
+	// publishUntil is when the retired key is removed: when the last id it
+	// signed expires.
+	// +optional
+	PublishUntil *metav1.Time `json:"publishUntil,omitempty"`
+}
+
+// AuthorizationServerStatus is the observed state of a server object.
+type AuthorizationServerStatus struct {
+	// observedGeneration is the generation the status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready summarises; KeysReady details stateless keys.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// issuer is the issuer of the ids this server issues.
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+
+	// jwks is the public JWK Set (JSON) that verifies this server's stateless
+	// client ids: the active key and every retired key still in use.
+	// +optional
+	JWKS string `json:"jwks,omitempty"`
+
+	// keys lists the published keys.
+	// +optional
+	// +listType=map
+	// +listMapKey=kid
+	// +kubebuilder:validation:MaxItems=64
+	Keys []KeyStatus `json:"keys,omitempty"`
+
+	// keySecretRef names the Secret holding the private keys.
+	// +optional
+	KeySecretRef *SecretReference `json:"keySecretRef,omitempty"`
+
+	// nextKeyRotationTime is when the signing key is next rotated.
+	// +optional
+	NextKeyRotationTime *metav1.Time `json:"nextKeyRotationTime,omitempty"`
+}
+
+// SecretReference names a Secret.
+type SecretReference struct {
+	// name of the Secret.
+	Name string `json:"name"`
+	// namespace of the Secret.
+	Namespace string `json:"namespace"`
+}
+
+// AuthorizationServer issues client ids for OAuthClients in its namespace.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=oas,categories=clientreg
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.status.issuer`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AuthorizationServer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says how client ids are obtained.
+	// +required
+	Spec AuthorizationServerSpec `json:"spec"`
+	// status is the observed state.
+	// +optional
+	Status AuthorizationServerStatus `json:"status,omitempty"`
+}
+
+// AuthorizationServerList is a list of AuthorizationServers.
+//
+// +kubebuilder:object:root=true
+type AuthorizationServerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the servers.
+	Items []AuthorizationServer `json:"items"`
+}
+
+// ClusterAuthorizationServer issues client ids for OAuthClients in every
+// namespace.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=coas,categories=clientreg
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.status.issuer`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ClusterAuthorizationServer struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec says how client ids are obtained.
+	// +required
+	Spec AuthorizationServerSpec `json:"spec"`
+	// status is the observed state.
+	// +optional
+	Status AuthorizationServerStatus `json:"status,omitempty"`
+}
+
+// ClusterAuthorizationServerList is a list of ClusterAuthorizationServers.
+//
+// +kubebuilder:object:root=true
+type ClusterAuthorizationServerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the servers.
+	Items []ClusterAuthorizationServer `json:"items"`
+}
+
+// ServerObject is implemented by both server kinds so controllers handle them alike.
+// +kubebuilder:object:generate=false
+type ServerObject interface {
+	// GetSpec returns the server's spec.
+	GetSpec() *AuthorizationServerSpec
+	// GetStatus returns the server's status.
+	GetStatus() *AuthorizationServerStatus
+	// Kind returns the server's kind.
+	ServerKind() ServerKind
+	metav1.Object
+}
+
+// GetSpec returns the spec.
+func (s *AuthorizationServer) GetSpec() *AuthorizationServerSpec { return &s.Spec }
+
+// GetStatus returns the status.
+func (s *AuthorizationServer) GetStatus() *AuthorizationServerStatus { return &s.Status }
+
+// ServerKind returns KindAuthorizationServer.
+func (s *AuthorizationServer) ServerKind() ServerKind { return KindAuthorizationServer }
+
+// GetSpec returns the spec.
+func (s *ClusterAuthorizationServer) GetSpec() *AuthorizationServerSpec { return &s.Spec }
+
+// GetStatus returns the status.
+func (s *ClusterAuthorizationServer) GetStatus() *AuthorizationServerStatus { return &s.Status }
+
+// ServerKind returns KindClusterAuthorizationServer.
+func (s *ClusterAuthorizationServer) ServerKind() ServerKind { return KindClusterAuthorizationServer }

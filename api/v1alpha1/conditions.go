@@ -1,0 +1,99 @@
+package v1alpha1
+
+// Condition types. Every object carries a summary Ready condition; the others
+// say which step is blocking it.
+const (
+	// ConditionReady summarises whether the object is fully reconciled and usable.
+	ConditionReady = "Ready"
+	// ConditionRegistered says whether the client holds a current client id.
+	ConditionRegistered = "Registered"
+	// ConditionSecretSynced says whether the credentials Secret matches the registration.
+	ConditionSecretSynced = "SecretSynced"
+	// ConditionKeysReady says whether a server's signing (and encryption) keys exist and are published.
+	ConditionKeysReady = "KeysReady"
+)
+
+// Condition reasons. They are CamelCase, stable, and part of the API.
+const (
+	// ReasonReconciling is used while work is still in progress.
+	ReasonReconciling = "Reconciling"
+	// ReasonRegistered means a client id was issued and stored.
+	ReasonRegistered = "Registered"
+	// ReasonServerNotFound means the referenced server object does not exist (yet).
+	ReasonServerNotFound = "ServerNotFound"
+	// ReasonServerNotReady means the referenced server exists but is not Ready.
+	ReasonServerNotReady = "ServerNotReady"
+	// ReasonInvalidSpec means the spec cannot be honoured; it needs a change by the user.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonInvalidMetadata means the client metadata breaks an RFC 7591 / OpenID Connect rule.
+	ReasonInvalidMetadata = "InvalidMetadata"
+	// ReasonBackendUnsupported means the server's backend is not implemented by this version.
+	ReasonBackendUnsupported = "BackendUnsupported"
+	// ReasonSecretConflict means a Secret of the requested name exists and is not controlled by this object.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonSecretSynced means the Secret holds the current credentials.
+	ReasonSecretSynced = "SecretSynced"
+	// ReasonSecretWriteFailed means writing the Secret failed; it is retried.
+	ReasonSecretWriteFailed = "SecretWriteFailed"
+	// ReasonMintFailed means minting a stateless client id failed.
+	ReasonMintFailed = "MintFailed"
+	// ReasonKeysReady means keys exist and the JWKS is published in status.
+	ReasonKeysReady = "KeysReady"
+	// ReasonKeysFailed means keys could not be loaded, generated or stored.
+	ReasonKeysFailed = "KeysFailed"
+	// ReasonKeySecretConflict means the key Secret exists and is not controlled by the server object.
+	ReasonKeySecretConflict = "KeySecretConflict"
+	// ReasonReady means the object is fully reconciled.
+	ReasonReady = "Ready"
+	// ReasonDeleting means the object is being deleted.
+	ReasonDeleting = "Deleting"
+)
+
+// Annotations and labels understood or written by the operator.
+const (
+	// AnnotationRotate asks for rotation now: set it to any new value (for
+	// example a timestamp). The value last acted upon is recorded in
+	// status.observedRotationRequest, so the annotation never has to be removed
+	// and GitOps tools see no drift.
+	AnnotationRotate = "oauth.clientreg.dev/rotate"
+
+	// LabelManagedBy marks Secrets written by the operator; only Secrets with
+	// this label are cached.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy on operator-written Secrets.
+	ManagedByValue = "clientreg"
+	// LabelOwnerKind is set on managed Secrets to the kind of the owning object.
+	LabelOwnerKind = "oauth.clientreg.dev/owner-kind"
+	// LabelOwnerName is set on managed Secrets to the name of the owning object.
+	LabelOwnerName = "oauth.clientreg.dev/owner-name"
+
+	// AnnotationRegistrationDigest on a credentials Secret records the digest of
+	// the registration (metadata plus server settings) the stored client id was
+	// issued for.
+	AnnotationRegistrationDigest = "oauth.clientreg.dev/registration-digest"
+	// AnnotationIssuedAt on a credentials Secret records when the client id was issued (RFC 3339).
+	AnnotationIssuedAt = "oauth.clientreg.dev/issued-at"
+	// AnnotationExpiresAt on a credentials Secret records when the client id and
+	// secret expire (RFC 3339); absent when they never expire.
+	AnnotationExpiresAt = "oauth.clientreg.dev/expires-at"
+	// AnnotationRotationRequest on a credentials Secret records the value of the
+	// rotate annotation the stored credentials answer.
+	AnnotationRotationRequest = "oauth.clientreg.dev/rotation-request"
+
+	// FinalizerOAuthClient is the finalizer the operator puts on OAuthClients.
+	FinalizerOAuthClient = "oauth.clientreg.dev/finalizer"
+)
+
+// Default Secret data keys.
+const (
+	// DefaultKeyClientID is the default Secret key of the client id.
+	DefaultKeyClientID = "client_id"
+	// DefaultKeyClientSecret is the default Secret key of the client secret.
+	DefaultKeyClientSecret = "client_secret"
+	// DefaultKeyRegistrationAccessToken is the default Secret key of the RFC 7592 registration access token.
+	DefaultKeyRegistrationAccessToken = "registration_access_token"
+	// DefaultKeyRegistrationClientURI is the default Secret key of the RFC 7592 client configuration URI.
+	DefaultKeyRegistrationClientURI = "registration_client_uri"
+	// DefaultKeyIssuer is the default Secret key of the issuer the client belongs to.
+	DefaultKeyIssuer = "issuer"
+)

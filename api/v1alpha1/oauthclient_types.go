@@ -1,0 +1,432 @@
+package v1alpha1
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ServerKind names one of the two server kinds an OAuthClient can refer to.
+// +kubebuilder:validation:Enum=AuthorizationServer;ClusterAuthorizationServer
+type ServerKind string
+
+const (
+	// KindAuthorizationServer is the namespaced server kind.
+	KindAuthorizationServer ServerKind = "AuthorizationServer"
+	// KindClusterAuthorizationServer is the cluster-scoped server kind.
+	KindClusterAuthorizationServer ServerKind = "ClusterAuthorizationServer"
+)
+
+// ServerReference points an OAuthClient at the server that issues its client id.
+type ServerReference struct {
+	// kind is AuthorizationServer (in the client's namespace) or
+	// ClusterAuthorizationServer. Defaults to AuthorizationServer.
+	// +optional
+	// +kubebuilder:default=AuthorizationServer
+	Kind ServerKind `json:"kind,omitempty"`
+
+	// name is the name of the server object.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// RedirectURI is an absolute redirection URI, compared by exact string match
+// (RFC 6749 §3.1.2, RFC 9700 §2.1): https, http on a loopback address only,
+// or a private-use scheme; never a fragment, a wildcard or a script scheme.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*:')",message="must be an absolute URI with a scheme"
+// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="must not contain a fragment"
+// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().matches('^(javascript|data|vbscript|file|about|blob):')",message="scheme is not allowed for a redirect URI"
+// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('http:') || self.matches('^(?i)http://(127([.][0-9]{1,3}){3}|[[]::1[]]|localhost)(:[0-9]{1,5})?([/?].*)?$')",message="plain http is allowed only for a loopback host (127.0.0.0/8, [::1], localhost); use https"
+// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('https:') || self.matches('^(?i)https://[^/?#*@]+([/?].*)?$')",message="https redirect URI must have a host, no user info and no wildcard"
+type RedirectURI string
+
+// WebURL is an absolute http(s) URL of a web page, image or document.
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="self.lowerAscii().startsWith('https://') || self.lowerAscii().startsWith('http://')",message="must be an absolute http or https URL"
+type WebURL string
+
+// HTTPSURL is an absolute https URL.
+// +kubebuilder:validation:MaxLength=2048
+// +kubebuilder:validation:XValidation:rule="self.lowerAscii().startsWith('https://')",message="must be an absolute https URL"
+type HTTPSURL string
+
+// DeletionPolicy says what happens at the authorization server when an
+// OAuthClient is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the registration at the server and the credentials Secret.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the registration at the server and keeps the
+	// credentials Secret (its owner reference is removed) so nothing is lost.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// ApplicationType is the OpenID Connect application_type.
+// +kubebuilder:validation:Enum=web;native
+type ApplicationType string
+
+// SubjectType is the OpenID Connect subject_type.
+// +kubebuilder:validation:Enum=public;pairwise
+type SubjectType string
+
+// SecretKeys names the data keys of the credentials Secret.
+type SecretKeys struct {
+	// clientID is the key holding the client id. Defaults to client_id.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	ClientID string `json:"clientID,omitempty"`
+	// clientSecret is the key holding the client secret. Defaults to client_secret.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// registrationAccessToken is the key holding the RFC 7592 registration
+	// access token. Defaults to registration_access_token.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	RegistrationAccessToken string `json:"registrationAccessToken,omitempty"`
+	// registrationClientURI is the key holding the RFC 7592 client
+	// configuration endpoint. Defaults to registration_client_uri.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	RegistrationClientURI string `json:"registrationClientURI,omitempty"`
+	// issuer is the key holding the issuer the client belongs to. Defaults to issuer.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// SecretTemplate shapes the credentials Secret.
+type SecretTemplate struct {
+	// labels are added to the Secret.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations are added to the Secret.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// keys renames the Secret's data keys.
+	// +optional
+	Keys *SecretKeys `json:"keys,omitempty"`
+}
+
+// Rotation configures credential rotation.
+type Rotation struct {
+	// interval rotates the credentials when they are this old. Unset or 0s
+	// rotates only on expiry or on request (the oauth.clientreg.dev/rotate
+	// annotation set to a new value).
+	// +optional
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// OAuthClientSpec is the desired client registration. Member names follow
+// RFC 7591 and OpenID Connect Dynamic Client Registration 1.0 in Kubernetes
+// camelCase.
+// +kubebuilder:validation:XValidation:rule="!(has(self.jwks) && has(self.jwksURI))",message="jwks and jwksURI are mutually exclusive (RFC 7591 §2)",fieldPath=".jwksURI"
+// +kubebuilder:validation:XValidation:rule="!has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'private_key_jwt' || has(self.jwks) || has(self.jwksURI)",message="tokenEndpointAuthMethod private_key_jwt needs jwks or jwksURI",fieldPath=".tokenEndpointAuthMethod"
+type OAuthClientSpec struct {
+	// serverRef names the AuthorizationServer or ClusterAuthorizationServer
+	// that issues the client id. Immutable.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="serverRef is immutable; create a new OAuthClient instead"
+	ServerRef ServerReference `json:"serverRef"`
+
+	// secretName is the Secret, in the OAuthClient's namespace, that receives
+	// the credentials. The Secret is created and controlled by this object; an
+	// existing Secret controlled by anything else is never overwritten. Immutable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="secretName is immutable"
+	SecretName string `json:"secretName"`
+
+	// secretTemplate adds labels and annotations to the Secret and renames its keys.
+	// +optional
+	SecretTemplate *SecretTemplate `json:"secretTemplate,omitempty"`
+
+	// rotation configures credential rotation.
+	// +optional
+	Rotation *Rotation `json:"rotation,omitempty"`
+
+	// deletionPolicy says what happens to the registration when this object is
+	// deleted. Defaults to Delete.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// redirectURIs is redirect_uris: the redirection URIs, compared by exact match.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	RedirectURIs []RedirectURI `json:"redirectURIs,omitempty"`
+
+	// tokenEndpointAuthMethod is token_endpoint_auth_method: none,
+	// client_secret_basic, client_secret_post, client_secret_jwt,
+	// private_key_jwt, tls_client_auth, self_signed_tls_client_auth or an
+	// absolute URI. Defaults (at the server) to client_secret_basic.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	TokenEndpointAuthMethod string `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// grantTypes is grant_types. Defaults (at the server) to [authorization_code].
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=256
+	GrantTypes []string `json:"grantTypes,omitempty"`
+
+	// responseTypes is response_types. Defaults to [code] for
+	// authorization_code clients and to none for clients without a
+	// redirect-based grant.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=256
+	ResponseTypes []string `json:"responseTypes,omitempty"`
+
+	// clientName is client_name: the name shown to end users.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ClientName string `json:"clientName,omitempty"`
+
+	// clientURI is client_uri: the client's home page.
+	// +optional
+	ClientURI WebURL `json:"clientURI,omitempty"`
+
+	// logoURI is logo_uri: the client's logo.
+	// +optional
+	LogoURI WebURL `json:"logoURI,omitempty"`
+
+	// scope is scope: space-separated scope values the client may request.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`
+	Scope string `json:"scope,omitempty"`
+
+	// contacts is contacts: ways to contact the people responsible for the client.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=320
+	Contacts []string `json:"contacts,omitempty"`
+
+	// tosURI is tos_uri: the terms of service.
+	// +optional
+	TOSURI WebURL `json:"tosURI,omitempty"`
+
+	// policyURI is policy_uri: the privacy policy.
+	// +optional
+	PolicyURI WebURL `json:"policyURI,omitempty"`
+
+	// jwksURI is jwks_uri: where the client's public JWK Set is published.
+	// Mutually exclusive with jwks.
+	// +optional
+	JWKSURI HTTPSURL `json:"jwksURI,omitempty"`
+
+	// jwks is jwks: the client's public JWK Set by value. Mutually exclusive
+	// with jwksURI. Private and symmetric keys are refused.
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	JWKS *apiextensionsv1.JSON `json:"jwks,omitempty"`
+
+	// softwareID is software_id.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	SoftwareID string `json:"softwareID,omitempty"`
+
+	// softwareVersion is software_version.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	SoftwareVersion string `json:"softwareVersion,omitempty"`
+
+	// applicationType is the OpenID Connect application_type: web or native.
+	// +optional
+	ApplicationType ApplicationType `json:"applicationType,omitempty"`
+
+	// sectorIdentifierURI is sector_identifier_uri.
+	// +optional
+	SectorIdentifierURI HTTPSURL `json:"sectorIdentifierURI,omitempty"`
+
+	// subjectType is subject_type: public or pairwise.
+	// +optional
+	SubjectType SubjectType `json:"subjectType,omitempty"`
+
+	// idTokenSignedResponseAlg is id_token_signed_response_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	IDTokenSignedResponseAlg string `json:"idTokenSignedResponseAlg,omitempty"`
+
+	// idTokenEncryptedResponseAlg is id_token_encrypted_response_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	IDTokenEncryptedResponseAlg string `json:"idTokenEncryptedResponseAlg,omitempty"`
+
+	// idTokenEncryptedResponseEnc is id_token_encrypted_response_enc.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	IDTokenEncryptedResponseEnc string `json:"idTokenEncryptedResponseEnc,omitempty"`
+
+	// userinfoSignedResponseAlg is userinfo_signed_response_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UserinfoSignedResponseAlg string `json:"userinfoSignedResponseAlg,omitempty"`
+
+	// requestObjectSigningAlg is request_object_signing_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RequestObjectSigningAlg string `json:"requestObjectSigningAlg,omitempty"`
+
+	// tokenEndpointAuthSigningAlg is token_endpoint_auth_signing_alg; never none.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self != 'none'",message="must not be none"
+	TokenEndpointAuthSigningAlg string `json:"tokenEndpointAuthSigningAlg,omitempty"`
+
+	// defaultMaxAge is default_max_age in seconds.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	DefaultMaxAge *int64 `json:"defaultMaxAge,omitempty"`
+
+	// requireAuthTime is require_auth_time.
+	// +optional
+	RequireAuthTime *bool `json:"requireAuthTime,omitempty"`
+
+	// defaultACRValues is default_acr_values.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=256
+	DefaultACRValues []string `json:"defaultACRValues,omitempty"`
+
+	// initiateLoginURI is initiate_login_uri.
+	// +optional
+	InitiateLoginURI HTTPSURL `json:"initiateLoginURI,omitempty"`
+
+	// requestURIs is request_uris.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20
+	RequestURIs []HTTPSURL `json:"requestURIs,omitempty"`
+
+	// postLogoutRedirectURIs is post_logout_redirect_uris (OpenID Connect
+	// RP-Initiated Logout).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	PostLogoutRedirectURIs []RedirectURI `json:"postLogoutRedirectURIs,omitempty"`
+
+	// frontchannelLogoutURI is frontchannel_logout_uri.
+	// +optional
+	FrontchannelLogoutURI WebURL `json:"frontchannelLogoutURI,omitempty"`
+
+	// backchannelLogoutURI is backchannel_logout_uri.
+	// +optional
+	BackchannelLogoutURI WebURL `json:"backchannelLogoutURI,omitempty"`
+
+	// extraMetadata holds further registration members passed to the server
+	// verbatim, under their wire (snake_case) names. A member that duplicates
+	// one of the fields above is refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	ExtraMetadata map[string]apiextensionsv1.JSON `json:"extraMetadata,omitempty"`
+}
+
+// OAuthClientStatus is the observed state of an OAuthClient. It never holds a
+// secret: credentials live only in the Secret named by status.secretName.
+type OAuthClientStatus struct {
+	// observedGeneration is the generation the status reflects.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready summarises; Registered and SecretSynced detail.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// clientID is the client id issued for this client (public by nature).
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+
+	// issuer is the issuer the client id belongs to.
+	// +optional
+	Issuer string `json:"issuer,omitempty"`
+
+	// clientIDIssuedAt is client_id_issued_at.
+	// +optional
+	ClientIDIssuedAt *metav1.Time `json:"clientIDIssuedAt,omitempty"`
+
+	// clientSecretExpiresAt is client_secret_expires_at; unset when the
+	// credentials never expire.
+	// +optional
+	ClientSecretExpiresAt *metav1.Time `json:"clientSecretExpiresAt,omitempty"`
+
+	// registrationClientURI is the RFC 7592 client configuration endpoint.
+	// +optional
+	RegistrationClientURI string `json:"registrationClientURI,omitempty"`
+
+	// secretName is the Secret that holds the current credentials.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+
+	// lastRotationTime is when the credentials were last replaced.
+	// +optional
+	LastRotationTime *metav1.Time `json:"lastRotationTime,omitempty"`
+
+	// nextRotationTime is when the credentials will next be replaced (by the
+	// rotation interval or before expiry), when known.
+	// +optional
+	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
+
+	// observedRotationRequest is the last value of the
+	// oauth.clientreg.dev/rotate annotation that was acted upon.
+	// +optional
+	ObservedRotationRequest string `json:"observedRotationRequest,omitempty"`
+}
+
+// OAuthClient is an OAuth 2.0 client registered at, or minted by, an
+// AuthorizationServer or ClusterAuthorizationServer. Its credentials land in
+// the Secret named by spec.secretName.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=oac;oauthclients,categories=clientreg
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
+// +kubebuilder:printcolumn:name="ClientID",type=string,JSONPath=`.status.clientID`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type OAuthClient struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired registration.
+	// +required
+	Spec OAuthClientSpec `json:"spec"`
+	// status is the observed registration.
+	// +optional
+	Status OAuthClientStatus `json:"status,omitempty"`
+}
+
+// OAuthClientList is a list of OAuthClients.
+//
+// +kubebuilder:object:root=true
+type OAuthClientList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the OAuthClients.
+	Items []OAuthClient `json:"items"`
+}

@@ -1,0 +1,136 @@
+// Package backend defines the interface every way of obtaining client
+// credentials implements (stateless minting, dynamic registration), modelled
+// on an external resource's Observe/Create/Update/Delete. The reconciler
+// chooses the backend by the server spec's union member; a new mode is a new
+// package registered here, not a branch in Reconcile.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/registrar/metadata"
+)
+
+// Credentials are what a backend issues and what the credentials Secret holds.
+// ClientSecret and RegistrationAccessToken are secret: never log them, never
+// put them in status, events or errors.
+type Credentials struct {
+	ClientID                string
+	ClientSecret            string
+	RegistrationAccessToken string
+	RegistrationClientURI   string
+	Issuer                  string
+	IssuedAt                time.Time
+	// ExpiresAt is client_secret_expires_at; zero means never.
+	ExpiresAt time.Time
+	// Digest identifies the desired state the credentials were issued for.
+	Digest string
+}
+
+// Request carries everything a backend needs for one client.
+type Request struct {
+	Client   *oauthv1alpha1.OAuthClient
+	Server   oauthv1alpha1.ServerObject
+	Metadata *metadata.Metadata
+	// Stored are the credentials currently in the Secret, or nil.
+	Stored *Credentials
+	Now    time.Time
+}
+
+// Observation is what a backend found for the stored credentials.
+type Observation struct {
+	// Exists is false when there are no usable credentials (none stored, or
+	// the stored ones no longer verify).
+	Exists bool
+	// UpToDate is false when the credentials do not match the desired state.
+	UpToDate bool
+	// Message explains a false Exists or UpToDate; never holds a secret.
+	Message string
+	// RenewAt is when the credentials must be renewed ahead of expiry; zero if never.
+	RenewAt time.Time
+}
+
+// Backend obtains and maintains client credentials.
+type Backend interface {
+	// Digest returns the identity of the desired state, so a change of
+	// metadata or of relevant server settings is noticed.
+	Digest(req *Request) (string, error)
+	// Observe checks the stored credentials against the desired state.
+	Observe(ctx context.Context, req *Request) (Observation, error)
+	// Create issues new credentials.
+	Create(ctx context.Context, req *Request) (*Credentials, error)
+	// Update brings existing credentials to the desired state; it may issue new ones.
+	Update(ctx context.Context, req *Request) (*Credentials, error)
+	// Rotate replaces the client secret (and, where the backend needs to, the client id).
+	Rotate(ctx context.Context, req *Request) (*Credentials, error)
+	// Delete removes the registration, if the backend keeps one.
+	Delete(ctx context.Context, req *Request) error
+}
+
+// PermanentError is an error that retrying cannot fix: the spec, the server
+// object or the metadata must change. Reason is a condition reason.
+type PermanentError struct {
+	Reason string
+	Err    error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError with a condition reason.
+func Permanent(reason string, format string, args ...any) error {
+	return &PermanentError{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// PendingError means the backend waits for something outside it (a server
+// becoming ready); retry after RetryAfter. Reason is a condition reason.
+type PendingError struct {
+	Reason     string
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *PendingError) Error() string { return e.Err.Error() }
+func (e *PendingError) Unwrap() error { return e.Err }
+
+// AsPermanent reports whether err is a PermanentError, and returns it.
+func AsPermanent(err error) (*PermanentError, bool) {
+	var p *PermanentError
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// AsPending reports whether err is a PendingError, and returns it.
+func AsPending(err error) (*PendingError, bool) {
+	var p *PendingError
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// Registry chooses the backend for a server by the member of its spec union
+// that is set. A nil member means that backend is not available in this build.
+type Registry struct {
+	// Stateless serves servers with spec.stateless.
+	Stateless Backend
+	// DynamicRegistration serves servers with spec.dynamicRegistration.
+	DynamicRegistration Backend
+}
+
+// For returns the backend of server, or a PermanentError when none serves it.
+func (r Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
+	spec := server.GetSpec()
+	switch {
+	case spec.Stateless != nil && r.Stateless != nil:
+		return r.Stateless, nil
+	case spec.DynamicRegistration != nil && r.DynamicRegistration != nil:
+		return r.DynamicRegistration, nil
+	case spec.DynamicRegistration != nil:
+		return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this version of clientreg")
+	default:
+		return nil, Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s sets no backend", server.GetName())
+	}
+}

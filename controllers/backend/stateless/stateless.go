@@ -1,0 +1,347 @@
+// Package stateless is the backend for servers with spec.stateless: it mints
+// client ids itself (package registrar/stateless) with the keys the server
+// reconciler keeps in the server's key Secret. Nothing is stored anywhere but
+// the client's own credentials Secret.
+package stateless
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/registrar/metadata"
+	sci "github.com/clientreg/clientreg/registrar/stateless"
+)
+
+// KeySetDataKey is the data key of the key Secret that holds the key set.
+const KeySetDataKey = "keys.json"
+
+// DefaultClientIDLifetime applies when spec.stateless.clientIDLifetime is unset.
+const DefaultClientIDLifetime = 90 * 24 * time.Hour
+
+// DefaultKeyRotationInterval applies when spec.stateless.keyRotationInterval is unset.
+const DefaultKeyRotationInterval = 30 * 24 * time.Hour
+
+// EncryptionKeyAlgorithm is the key management algorithm of generated encryption keys.
+const EncryptionKeyAlgorithm = "ECDH-ES+A256KW"
+
+// KeySecretRef returns where a server's key Secret lives: the server's
+// namespace, or clusterNamespace for a ClusterAuthorizationServer.
+func KeySecretRef(server oauthv1alpha1.ServerObject, clusterNamespace string) types.NamespacedName {
+	name := server.GetName() + "-stateless-keys"
+	if s := server.GetSpec().Stateless; s != nil && s.KeySecretName != "" {
+		name = s.KeySecretName
+	}
+	ns := server.GetNamespace()
+	if server.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer {
+		ns = clusterNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// Lifetime returns the configured client id lifetime (0 = never expires).
+func Lifetime(s *oauthv1alpha1.StatelessServer) time.Duration {
+	if s.ClientIDLifetime == nil {
+		return DefaultClientIDLifetime
+	}
+	return s.ClientIDLifetime.Duration
+}
+
+// RotationInterval returns the configured key rotation interval (0 = never).
+func RotationInterval(s *oauthv1alpha1.StatelessServer) time.Duration {
+	if s.KeyRotationInterval == nil {
+		return DefaultKeyRotationInterval
+	}
+	return s.KeyRotationInterval.Duration
+}
+
+// Audience returns the aud of minted ids.
+func Audience(s *oauthv1alpha1.StatelessServer) string {
+	if s.Audience != "" {
+		return s.Audience
+	}
+	return s.Issuer
+}
+
+// SigningAlgorithm returns the configured signing algorithm.
+func SigningAlgorithm(s *oauthv1alpha1.StatelessServer) string {
+	if s.SigningAlgorithm == "" {
+		return string(oauthv1alpha1.SigningES256)
+	}
+	return string(s.SigningAlgorithm)
+}
+
+// EncryptionMode returns the configured encryption mode.
+func EncryptionMode(s *oauthv1alpha1.StatelessServer) oauthv1alpha1.EncryptionMode {
+	if s.Encryption == nil || s.Encryption.Mode == "" {
+		return oauthv1alpha1.EncryptionNone
+	}
+	return s.Encryption.Mode
+}
+
+// RecipientKey parses and checks spec.stateless.encryption.recipientKey: a
+// public EC P-256 or RSA key. It returns the key and its JWE key algorithm.
+func RecipientKey(s *oauthv1alpha1.StatelessServer) (*jose.JSONWebKey, string, error) {
+	if s.Encryption == nil || s.Encryption.RecipientKey == nil {
+		return nil, "", errors.New("spec.stateless.encryption.recipientKey is required for mode RecipientKey")
+	}
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON(s.Encryption.RecipientKey.Raw); err != nil {
+		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey is not a valid JWK: %w", err)
+	}
+	if !k.IsPublic() {
+		return nil, "", errors.New("spec.stateless.encryption.recipientKey must be a public key; never put private keys in a spec")
+	}
+	switch k.Key.(type) {
+	case *ecdsa.PublicKey:
+		return &k, "ECDH-ES+A256KW", nil
+	case *rsa.PublicKey:
+		return &k, "RSA-OAEP-256", nil
+	default:
+		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: unsupported key type %T (use EC P-256 or RSA)", k.Key)
+	}
+}
+
+// Backend mints stateless client ids. It is safe for concurrent use.
+type Backend struct {
+	// Reader reads key Secrets (the manager's cache, which holds managed Secrets).
+	Reader client.Reader
+	// ClusterResourceNamespace holds the key Secrets of ClusterAuthorizationServers.
+	ClusterResourceNamespace string
+	// Clock stamps iat and exp.
+	Clock clock.PassiveClock
+
+	mu      sync.Mutex
+	entries map[types.UID]*entry
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// entry caches the minter and verifier built from one version of a key Secret
+// and server spec, so 1000 clients do not parse keys 1000 times.
+type entry struct {
+	version    string
+	minter     *sci.Minter
+	verifier   *sci.Verifier // nil when ids are encrypted to a key the operator does not hold
+	issuer     string
+	lifetime   time.Duration
+	settingsID string
+}
+
+func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (*entry, error) {
+	spec := server.GetSpec().Stateless
+	if spec == nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s has no stateless configuration", server.GetName())
+	}
+	ref := KeySecretRef(server, b.ClusterResourceNamespace)
+	secret := &corev1.Secret{}
+	if err := b.Reader.Get(ctx, ref, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("key Secret %s of server %s does not exist yet", ref, server.GetName()), RetryAfter: 5 * time.Second}
+		}
+		return nil, fmt.Errorf("reading key Secret %s: %w", ref, err)
+	}
+	version := fmt.Sprintf("%s/%s/%d", secret.UID, secret.ResourceVersion, server.GetGeneration())
+
+	b.mu.Lock()
+	if e, ok := b.entries[server.GetUID()]; ok && e.version == version {
+		b.mu.Unlock()
+		return e, nil
+	}
+	b.mu.Unlock()
+
+	keys, err := sci.ParseKeySet(secret.Data[KeySetDataKey])
+	if err != nil {
+		return nil, fmt.Errorf("parsing key Secret %s: %w", ref, err)
+	}
+	alg := SigningAlgorithm(spec)
+	sig, ok := keys.Active(sci.KeyUse("sig"))
+	if !ok || sig.Algorithm != alg {
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active %s signing key yet", server.GetName(), alg), RetryAfter: 5 * time.Second}
+	}
+	e := &entry{version: version, issuer: spec.Issuer, lifetime: Lifetime(spec)}
+	cfg := sci.MinterConfig{
+		Issuer:     spec.Issuer,
+		Audience:   Audience(spec),
+		SigningKey: *sig,
+		Lifetime:   e.lifetime,
+		Clock:      b.Clock,
+	}
+	settings := map[string]any{"iss": spec.Issuer, "aud": Audience(spec), "alg": alg, "lifetime": e.lifetime.String(), "enc": string(EncryptionMode(spec))}
+	switch EncryptionMode(spec) {
+	case oauthv1alpha1.EncryptionGenerated:
+		enc, ok := keys.Active(sci.KeyUse("enc"))
+		if !ok {
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active encryption key yet", server.GetName()), RetryAfter: 5 * time.Second}
+		}
+		pub := enc.Private.Public()
+		cfg.Encryption = &sci.EncryptionConfig{Recipient: pub, KeyID: enc.ID}
+	case oauthv1alpha1.EncryptionRecipientKey:
+		k, _, err := RecipientKey(spec)
+		if err != nil {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
+		}
+		cfg.Encryption = &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
+		}
+		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
+	}
+	if e.minter, err = sci.NewMinter(cfg); err != nil {
+		return nil, fmt.Errorf("building minter for server %s: %w", server.GetName(), err)
+	}
+	if EncryptionMode(spec) != oauthv1alpha1.EncryptionRecipientKey {
+		if e.verifier, err = sci.VerifierFromKeySet(spec.Issuer, Audience(spec), keys, b.Clock); err != nil {
+			return nil, fmt.Errorf("building verifier for server %s: %w", server.GetName(), err)
+		}
+	}
+	raw, _ := json.Marshal(settings)
+	e.settingsID = string(raw)
+
+	b.mu.Lock()
+	if b.entries == nil {
+		b.entries = map[types.UID]*entry{}
+	}
+	b.entries[server.GetUID()] = e
+	b.mu.Unlock()
+	return e, nil
+}
+
+// Forget drops cached state of a deleted server.
+func (b *Backend) Forget(uid types.UID) {
+	b.mu.Lock()
+	delete(b.entries, uid)
+	b.mu.Unlock()
+}
+
+// Digest hashes the registered metadata with the server settings that shape an id.
+func (b *Backend) Digest(req *backend.Request) (string, error) {
+	reg, err := req.Metadata.MarshalJSON()
+	if err != nil {
+		return "", fmt.Errorf("encoding metadata: %w", err)
+	}
+	spec := req.Server.GetSpec().Stateless
+	if spec == nil {
+		return "", backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server has no stateless configuration")
+	}
+	h := sha256.New()
+	settings, _ := json.Marshal(map[string]string{"iss": spec.Issuer, "aud": Audience(spec), "alg": SigningAlgorithm(spec), "lifetime": Lifetime(spec).String(), "enc": string(EncryptionMode(spec))})
+	h.Write(settings)
+	h.Write([]byte{0})
+	if EncryptionMode(spec) == oauthv1alpha1.EncryptionRecipientKey && spec.Encryption.RecipientKey != nil {
+		h.Write(spec.Encryption.RecipientKey.Raw)
+	}
+	h.Write([]byte{0})
+	h.Write(reg)
+	return "sha256:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+// Observe verifies the stored id and secret with the server's keys (when the
+// operator holds the keys to read them) and compares the digest.
+func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Observation, error) {
+	if req.Stored == nil || req.Stored.ClientID == "" {
+		return backend.Observation{Message: "no client id issued yet"}, nil
+	}
+	e, err := b.load(ctx, req.Server)
+	if err != nil {
+		return backend.Observation{}, err
+	}
+	obs := backend.Observation{Exists: true, UpToDate: true}
+	if e.verifier != nil {
+		c, err := e.verifier.Verify(req.Stored.ClientID)
+		if err != nil {
+			return backend.Observation{Message: "the stored client id no longer verifies with the server's keys"}, nil
+		}
+		if req.Metadata != nil && metadata.WithDefaults(req.Metadata, metadata.Policy{}).NeedsSecret() {
+			if req.Stored.ClientSecret == "" || e.verifier.CheckSecret(c, req.Stored.ClientSecret) != nil {
+				return backend.Observation{Message: "the stored client secret does not match the client id"}, nil
+			}
+		}
+		if !c.ExpiresAt.IsZero() {
+			req.Stored.ExpiresAt = c.ExpiresAt
+		}
+	}
+	want, err := b.Digest(req)
+	if err != nil {
+		return backend.Observation{}, err
+	}
+	if req.Stored.Digest != want {
+		obs.UpToDate = false
+		obs.Message = "the metadata or the server settings changed"
+	}
+	if !req.Stored.ExpiresAt.IsZero() {
+		obs.RenewAt = req.Stored.ExpiresAt.Add(-e.lifetime / 3)
+	}
+	return obs, nil
+}
+
+// Create mints a new client id.
+func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	return b.mint(ctx, req)
+}
+
+// Update mints a new client id: a stateless registration cannot change in place.
+func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	return b.mint(ctx, req)
+}
+
+// Rotate mints a new client id (and with it a new secret).
+func (b *Backend) Rotate(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	return b.mint(ctx, req)
+}
+
+// Delete does nothing: the server keeps no state about a stateless client.
+func (b *Backend) Delete(context.Context, *backend.Request) error { return nil }
+
+func (b *Backend) mint(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	e, err := b.load(ctx, req.Server)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := req.Metadata.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encoding metadata: %w", err)
+	}
+	defaulted := metadata.WithDefaults(req.Metadata, metadata.Policy{})
+	cnf, err := sci.ConfirmationFor(defaulted.TokenEndpointAuthMethod, req.Metadata.JWKS, req.Metadata.JWKSURI)
+	if err != nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "spec.jwks: %v", err)
+	}
+	m, err := e.minter.Mint(sci.MintRequest{Reg: reg, Confidential: defaulted.NeedsSecret(), Confirmation: cnf})
+	if err != nil {
+		if errors.Is(err, sci.ErrTooLarge) {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "the client id would exceed %d bytes; shorten the metadata", sci.MaxClientIDLength)
+		}
+		return nil, fmt.Errorf("minting client id: %w", err)
+	}
+	digest, err := b.Digest(req)
+	if err != nil {
+		return nil, err
+	}
+	return &backend.Credentials{
+		ClientID:     m.ClientID,
+		ClientSecret: m.ClientSecret,
+		Issuer:       e.issuer,
+		IssuedAt:     m.IssuedAt,
+		ExpiresAt:    m.ExpiresAt,
+		Digest:       digest,
+	}, nil
+}

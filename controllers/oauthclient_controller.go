@@ -1,0 +1,305 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/registrar/metadata"
+)
+
+// serverRefIndex indexes OAuthClients by "<kind>/<name>" of their server.
+const serverRefIndex = "spec.serverRef"
+
+// OAuthClientReconciler reconciles OAuthClient objects: it obtains credentials
+// from the server's backend, writes them to the client's Secret, keeps them
+// current (metadata changes, rotation, expiry), and cleans up on deletion.
+type OAuthClientReconciler struct {
+	client.Client
+	// APIReader reads uncached (Secrets outside the managed-label cache).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Backends  backend.Registry
+	// Policy is the metadata validation policy.
+	Policy metadata.Policy
+	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients/finalizers,verbs=update
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers;clusterauthorizationservers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one OAuthClient to its desired state.
+func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	obj := &oauthv1alpha1.OAuthClient{}
+	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		// Gone: nothing to do; its Secret is garbage collected or orphaned already.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		// Being deleted: clean up, then release the finalizer.
+		return ctrl.Result{}, r.reconcileDelete(ctx, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient) {
+		patch := client.MergeFrom(obj.DeepCopy())
+		controllerutil.AddFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient)
+		if err := r.Patch(ctx, obj, patch); err != nil {
+			// Retried with backoff; nothing was issued yet.
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	orig := obj.DeepCopy()
+	defer func() {
+		// The one status write of this reconcile, only when something changed.
+		if err := r.patchStatus(ctx, orig, obj); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+	return r.reconcileNormal(ctx, obj)
+}
+
+func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oauthv1alpha1.OAuthClient) error {
+	obj.Status.ObservedGeneration = obj.Generation
+	if equality.Semantic.DeepEqual(orig.Status, obj.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patching status: %w", err)
+	}
+	return nil
+}
+
+// reconcileNormal runs the phases; each sets its conditions. It returns the
+// lowest requeue any phase asked for.
+func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (ctrl.Result, error) {
+	gen := obj.Generation
+	conds := &obj.Status.Conditions
+
+	server, err := r.resolveServer(ctx, obj)
+	if err != nil {
+		return r.fail(ctx, obj, err)
+	}
+	be, err := r.Backends.For(server)
+	if err != nil {
+		return r.fail(ctx, obj, err)
+	}
+	md, ferrs := clientMetadata(obj, r.Policy)
+	if len(ferrs) > 0 {
+		return r.fail(ctx, obj, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "%s", ferrs.ToAggregate().Error()))
+	}
+
+	p := &clientPhase{r: r, obj: obj, server: server, backend: be, metadata: md, now: r.Clock.Now()}
+	res, err := p.ensureCredentials(ctx)
+	if err != nil {
+		return r.fail(ctx, obj, err)
+	}
+	condTrue(conds, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "credentials are current in Secret "+obj.Spec.SecretName)
+	return res, nil
+}
+
+// fail records err on the conditions and classifies it: permanent errors stop
+// (terminal), pending ones requeue after a delay, others go back for backoff.
+func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAuthClient, err error) (ctrl.Result, error) {
+	gen := obj.Generation
+	conds := &obj.Status.Conditions
+	if p, ok := backend.AsPending(err); ok {
+		condFalse(conds, gen, oauthv1alpha1.ConditionReady, p.Reason, p.Error())
+		// Waiting on something that will tell us (a watch) or a short recheck.
+		return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
+	}
+	if p, ok := backend.AsPermanent(err); ok {
+		condFalse(conds, gen, oauthv1alpha1.ConditionReady, p.Reason, p.Error())
+		if p.Reason == oauthv1alpha1.ReasonInvalidMetadata || p.Reason == oauthv1alpha1.ReasonInvalidSpec {
+			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, p.Reason, p.Error())
+		}
+		// A spec or server change re-triggers; retrying cannot help.
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	condFalse(conds, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReconciling, "retrying: "+err.Error())
+	logf.FromContext(ctx).V(1).Info("reconcile failed, retrying", "error", err.Error())
+	// Transient: backoff.
+	return ctrl.Result{}, err
+}
+
+// resolveServer returns the referenced server, or a PendingError while it is
+// missing or not Ready (server watches re-trigger the client).
+func (r *OAuthClientReconciler) resolveServer(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
+	ref := obj.Spec.ServerRef
+	var server oauthv1alpha1.ServerObject
+	var key client.ObjectKey
+	switch ref.Kind {
+	case oauthv1alpha1.KindClusterAuthorizationServer:
+		server, key = &oauthv1alpha1.ClusterAuthorizationServer{}, client.ObjectKey{Name: ref.Name}
+	default:
+		server, key = &oauthv1alpha1.AuthorizationServer{}, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}
+	}
+	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", kindOf(ref), ref.Name)}
+		}
+		return nil, fmt.Errorf("reading %s %q: %w", kindOf(ref), ref.Name, err)
+	}
+	if !isReady(server.GetStatus().Conditions, server.GetGeneration()) {
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", kindOf(ref), ref.Name)}
+	}
+	return server, nil
+}
+
+func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
+	if ref.Kind == "" {
+		return oauthv1alpha1.KindAuthorizationServer
+	}
+	return ref.Kind
+}
+
+// reconcileDelete removes the registration per deletionPolicy and handles the
+// Secret: deleted with Delete, kept (owner reference removed) with Orphan.
+func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) error {
+	if !controllerutil.ContainsFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient) {
+		return nil
+	}
+	log := logf.FromContext(ctx)
+	w := r.secrets()
+	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
+	if obj.Spec.DeletionPolicy == oauthv1alpha1.DeletionPolicyOrphan {
+		if err := w.orphan(ctx, obj, key); err != nil {
+			return err
+		}
+	} else {
+		if server, err := r.resolveServerForDelete(ctx, obj); err != nil {
+			return err
+		} else if server != nil {
+			if be, err := r.Backends.For(server); err == nil {
+				stored, _, _ := r.storedCredentials(ctx, obj)
+				if err := be.Delete(ctx, &backend.Request{Client: obj, Server: server, Stored: stored, Now: r.Clock.Now()}); err != nil {
+					return fmt.Errorf("deleting registration: %w", err)
+				}
+			}
+		}
+		if err := w.deleteIfControlled(ctx, obj, key); err != nil {
+			return err
+		}
+	}
+	patch := client.MergeFrom(obj.DeepCopy())
+	controllerutil.RemoveFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient)
+	if err := r.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
+	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
+	return nil
+}
+
+// resolveServerForDelete returns the server or nil when it is gone.
+func (r *OAuthClientReconciler) resolveServerForDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
+	s, err := r.resolveServer(ctx, obj)
+	if err == nil {
+		return s, nil
+	}
+	if _, ok := backend.AsPending(err); ok {
+		return nil, nil
+	}
+	return nil, err
+}
+
+func (r *OAuthClientReconciler) secrets() *secretWriter {
+	return &secretWriter{client: r.Client, apiReader: r.APIReader, scheme: r.Scheme}
+}
+
+// SetupWithManager registers the controller, its index and its watches.
+func (r *OAuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &oauthv1alpha1.OAuthClient{}, serverRefIndex, func(o client.Object) []string {
+		c := o.(*oauthv1alpha1.OAuthClient)
+		return []string{string(kindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing OAuthClients by server: %w", err)
+	}
+	workers := r.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&oauthv1alpha1.OAuthClient{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+			deletionPredicate(),
+		))).
+		Owns(&corev1.Secret{}).
+		Watches(&oauthv1alpha1.AuthorizationServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfServer)).
+		Watches(&oauthv1alpha1.ClusterAuthorizationServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfServer)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Named("oauthclient").
+		Complete(r)
+}
+
+// clientsOfServer maps a server event to the clients that reference it.
+func (r *OAuthClientReconciler) clientsOfServer(ctx context.Context, o client.Object) []reconcile.Request {
+	s, ok := o.(oauthv1alpha1.ServerObject)
+	if !ok {
+		return nil
+	}
+	opts := []client.ListOption{client.MatchingFields{serverRefIndex: string(s.ServerKind()) + "/" + o.GetName()}}
+	if s.ServerKind() == oauthv1alpha1.KindAuthorizationServer {
+		opts = append(opts, client.InNamespace(o.GetNamespace()))
+	}
+	list := &oauthv1alpha1.OAuthClientList{}
+	if err := r.List(ctx, list, opts...); err != nil {
+		logf.FromContext(ctx).Error(err, "listing clients of server", "server", klog.KObj(o))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// deletionPredicate passes updates that set a deletion timestamp.
+func deletionPredicate() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectNew != nil && !e.ObjectNew.GetDeletionTimestamp().IsZero() && (e.ObjectOld == nil || e.ObjectOld.GetDeletionTimestamp().IsZero())
+	}}
+}
+
+// requeueAt returns a Result that requeues at t (or none when t is zero).
+func requeueAt(now, t time.Time) ctrl.Result {
+	if t.IsZero() {
+		return ctrl.Result{}
+	}
+	d := t.Sub(now)
+	if d < time.Second {
+		d = time.Second
+	}
+	return ctrl.Result{RequeueAfter: d}
+}

@@ -1,0 +1,174 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+)
+
+// errSecretConflict means a Secret of the wanted name exists and is controlled
+// by someone else (or by no one). It is never overwritten.
+var errSecretConflict = errors.New("secret exists and is not controlled by this object")
+
+// secretWriter writes Secrets the operator owns, cert-manager style: create, or
+// update in place when controlled by the owner; never adopt a foreign Secret;
+// write nothing when nothing changed.
+type secretWriter struct {
+	client client.Client
+	// apiReader reads uncached, for Secrets outside the label-selected cache.
+	apiReader client.Reader
+	scheme    *runtime.Scheme
+}
+
+// managedLabels are put on every Secret the operator writes; the manager's
+// Secret cache selects on LabelManagedBy.
+func managedLabels(ownerKind, ownerName string) map[string]string {
+	return map[string]string{
+		oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue,
+		oauthv1alpha1.LabelOwnerKind: ownerKind,
+		oauthv1alpha1.LabelOwnerName: truncateLabel(ownerName),
+	}
+}
+
+func truncateLabel(v string) string {
+	if len(v) > 63 {
+		return v[:63]
+	}
+	return v
+}
+
+// get returns the Secret from the cache, falling back to the API server when
+// it is missing there (a Secret without the managed-by label is not cached).
+// It returns nil, nil when the Secret does not exist.
+func (w *secretWriter) get(ctx context.Context, key client.ObjectKey) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	err := w.client.Get(ctx, key, s)
+	if err == nil {
+		return s, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	if err := w.apiReader.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
+	}
+	return s, nil
+}
+
+// write makes the Secret named by desired hold desired's data, labels and
+// annotations, controlled by owner. Data is replaced whole (the operator owns
+// it); labels and annotations are merged so others' additions survive.
+// It returns whether anything was written.
+func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *corev1.Secret) (bool, error) {
+	key := client.ObjectKeyFromObject(desired)
+	existing, err := w.get(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	if existing == nil {
+		s := desired.DeepCopy()
+		if err := controllerutil.SetControllerReference(owner, s, w.scheme); err != nil {
+			return false, fmt.Errorf("setting owner of Secret %s: %w", key, err)
+		}
+		if err := w.client.Create(ctx, s); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				// Lost a race with a cache that had not seen it; try again.
+				return false, fmt.Errorf("creating Secret %s: %w", key, err)
+			}
+			return false, fmt.Errorf("creating Secret %s: %w", key, err)
+		}
+		return true, nil
+	}
+	if !metav1.IsControlledBy(existing, owner) {
+		return false, errSecretConflict
+	}
+	updated := existing.DeepCopy()
+	updated.Data = desired.Data
+	updated.StringData = nil
+	if updated.Type == "" {
+		updated.Type = desired.Type
+	}
+	if updated.Labels == nil {
+		updated.Labels = map[string]string{}
+	}
+	maps.Copy(updated.Labels, desired.Labels)
+	if len(desired.Annotations) > 0 {
+		if updated.Annotations == nil {
+			updated.Annotations = map[string]string{}
+		}
+		maps.Copy(updated.Annotations, desired.Annotations)
+	}
+	if secretEqual(existing, updated) {
+		return false, nil
+	}
+	if err := w.client.Update(ctx, updated); err != nil {
+		return false, fmt.Errorf("updating Secret %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func secretEqual(a, b *corev1.Secret) bool {
+	if len(a.Data) != len(b.Data) || !maps.Equal(a.Labels, b.Labels) || !maps.Equal(a.Annotations, b.Annotations) {
+		return false
+	}
+	for k, v := range a.Data {
+		if w, ok := b.Data[k]; !ok || string(v) != string(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteIfControlled deletes the Secret if owner controls it; a foreign
+// Secret is left alone. The UID precondition makes sure a Secret recreated by
+// someone else in the meantime is not deleted.
+func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Object, key client.ObjectKey) error {
+	s, err := w.get(ctx, key)
+	if err != nil || s == nil {
+		return err
+	}
+	if !metav1.IsControlledBy(s, owner) {
+		return nil
+	}
+	if err := w.client.Delete(ctx, s, client.Preconditions{UID: &s.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting Secret %s: %w", key, err)
+	}
+	return nil
+}
+
+// orphan removes owner's owner reference from the Secret so it survives the
+// owner's deletion.
+func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key client.ObjectKey) error {
+	s, err := w.get(ctx, key)
+	if err != nil || s == nil {
+		return err
+	}
+	if !metav1.IsControlledBy(s, owner) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	refs := s.OwnerReferences[:0]
+	for _, r := range s.OwnerReferences {
+		if r.UID != owner.GetUID() {
+			refs = append(refs, r)
+		}
+	}
+	s.OwnerReferences = refs
+	if err := w.client.Patch(ctx, s, patch); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("orphaning Secret %s: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	sci "github.com/clientreg/clientreg/registrar/stateless"
+)
+
+// ServerReconciler reconciles one of the two server kinds: for a stateless
+// server it generates, rotates and prunes keys in the key Secret and publishes
+// the JWKS in status.
+type ServerReconciler struct {
+	client.Client
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	// Kind is the server kind this instance reconciles.
+	Kind oauthv1alpha1.ServerKind
+	// ClusterResourceNamespace holds Secrets of cluster-scoped servers.
+	ClusterResourceNamespace string
+	// Backends is told when a server goes away so cached keys are dropped.
+	Stateless *statelessbackend.Backend
+}
+
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers;clusterauthorizationservers,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers/status;clusterauthorizationservers/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers/finalizers;clusterauthorizationservers/finalizers,verbs=update
+
+func (r *ServerReconciler) newObject() oauthv1alpha1.ServerObject {
+	if r.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
+		return &oauthv1alpha1.ClusterAuthorizationServer{}
+	}
+	return &oauthv1alpha1.AuthorizationServer{}
+}
+
+// Reconcile brings one server object to its desired state.
+func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	obj := r.newObject()
+	if err := r.Get(ctx, req.NamespacedName, obj.(client.Object)); err != nil {
+		if apierrors.IsNotFound(err) && r.Stateless != nil {
+			// Gone: its key Secret is garbage collected with it.
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		if r.Stateless != nil {
+			r.Stateless.Forget(obj.GetUID())
+		}
+		// Nothing to clean up ourselves: owned Secrets are garbage collected.
+		return ctrl.Result{}, nil
+	}
+	orig := obj.(client.Object).DeepCopyObject().(oauthv1alpha1.ServerObject)
+	defer func() {
+		// The one status write of this reconcile, only when something changed.
+		st := obj.GetStatus()
+		st.ObservedGeneration = obj.GetGeneration()
+		if equality.Semantic.DeepEqual(orig.GetStatus(), st) {
+			return
+		}
+		if err := r.Status().Patch(ctx, obj.(client.Object), client.MergeFrom(orig.(client.Object))); err != nil && !apierrors.IsNotFound(err) {
+			retErr = kerrors.NewAggregate([]error{retErr, fmt.Errorf("patching status: %w", err)})
+		}
+	}()
+
+	spec, st, gen := obj.GetSpec(), obj.GetStatus(), obj.GetGeneration()
+	switch {
+	case spec.Stateless != nil:
+		st.Issuer = spec.Stateless.Issuer
+		res, err := r.reconcileStatelessKeys(ctx, obj)
+		if err != nil {
+			reason := reasonOf(err, oauthv1alpha1.ReasonKeysFailed)
+			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, reason, err.Error())
+			if _, ok := backend.AsPermanent(err); ok {
+				// The spec must change; its update re-triggers.
+				return ctrl.Result{}, reconcile.TerminalError(err)
+			}
+			if p, ok := backend.AsPending(err); ok {
+				// Waiting, e.g. for a foreign Secret to be removed.
+				return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
+			}
+			// Transient: backoff.
+			return ctrl.Result{}, err
+		}
+		condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "signing keys are ready and published in status.jwks")
+		return res, nil
+	case spec.DynamicRegistration != nil:
+		st.Issuer = string(spec.DynamicRegistration.IssuerURL)
+		msg := "dynamic registration is not available in this version of clientreg"
+		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonBackendUnsupported, msg)
+		// Nothing this version can do; a spec change or upgrade re-triggers.
+		return ctrl.Result{}, nil
+	default:
+		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonInvalidSpec, "exactly one of dynamicRegistration or stateless must be set")
+		// The API server's validation normally prevents this.
+		return ctrl.Result{}, nil
+	}
+}
+
+// reconcileStatelessKeys keeps the key Secret current: an active signing key
+// of the configured algorithm (and an encryption key in Generated mode),
+// rotated on the interval, retired keys pruned once every id they signed has
+// expired. The Secret is written before the status publishes anything.
+func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauthv1alpha1.ServerObject) (ctrl.Result, error) {
+	spec, st, gen := obj.GetSpec().Stateless, obj.GetStatus(), obj.GetGeneration()
+	now := r.Clock.Now()
+	mode := statelessbackend.EncryptionMode(spec)
+	if mode == oauthv1alpha1.EncryptionRecipientKey {
+		if _, _, err := statelessbackend.RecipientKey(spec); err != nil {
+			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonInvalidSpec, err.Error())
+			return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
+		}
+	}
+
+	ref := statelessbackend.KeySecretRef(obj, r.ClusterResourceNamespace)
+	w := &secretWriter{client: r.Client, apiReader: r.APIReader, scheme: r.Scheme}
+	existing, err := w.get(ctx, ref)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if existing != nil && !metav1.IsControlledBy(existing, obj.(client.Object)) {
+		msg := fmt.Sprintf("key Secret %s exists and is not controlled by this server; it is left untouched", ref)
+		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeySecretConflict, msg)
+		return ctrl.Result{}, &backend.PendingError{Reason: oauthv1alpha1.ReasonKeySecretConflict, Err: fmt.Errorf("%s", msg), RetryAfter: secretConflictRecheck}
+	}
+	keys := &sci.KeySet{}
+	if existing != nil && len(existing.Data[statelessbackend.KeySetDataKey]) > 0 {
+		if keys, err = sci.ParseKeySet(existing.Data[statelessbackend.KeySetDataKey]); err != nil {
+			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "the key Secret cannot be parsed; delete it to start over (existing ids then stop verifying)")
+			return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonKeysFailed, "parsing key Secret %s: %v", ref, err)
+		}
+	}
+
+	lifetime := statelessbackend.Lifetime(spec)
+	interval := statelessbackend.RotationInterval(spec)
+	type want struct {
+		use sci.KeyUse
+		alg string
+	}
+	wanted := []want{{use: "sig", alg: statelessbackend.SigningAlgorithm(spec)}}
+	if mode == oauthv1alpha1.EncryptionGenerated {
+		wanted = append(wanted, want{use: "enc", alg: statelessbackend.EncryptionKeyAlgorithm})
+	}
+	changed := false
+	var nextRotation time.Time
+	for _, k := range wanted {
+		c, err := keys.Ensure(k.use, k.alg, now, lifetime)
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("generating %s key: %w", k.use, err)
+		}
+		changed = changed || c
+		active, _ := keys.Active(k.use)
+		if interval > 0 {
+			due := active.CreatedAt.Add(interval)
+			if !now.Before(due) {
+				if err := keys.Rotate(k.use, k.alg, now, lifetime); err != nil {
+					return ctrl.Result{}, fmt.Errorf("rotating %s key: %w", k.use, err)
+				}
+				changed = true
+				r.Recorder.Eventf(obj.(runtime.Object), nil, corev1.EventTypeNormal, "KeyRotated", "Rotate", "rotated the %s key", k.use)
+				active, _ = keys.Active(k.use)
+				due = active.CreatedAt.Add(interval)
+			}
+			if nextRotation.IsZero() || due.Before(nextRotation) {
+				nextRotation = due
+			}
+		}
+	}
+	// Drop keys of a use no longer configured once their ids have expired.
+	if keys.Prune(now) {
+		changed = true
+	}
+
+	if changed || existing == nil {
+		raw, err := keys.Marshal()
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("encoding key set: %w", err)
+		}
+		desired := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name, Labels: managedLabels(string(obj.ServerKind()), obj.GetName())},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{statelessbackend.KeySetDataKey: raw},
+		}
+		if _, err := w.write(ctx, obj.(client.Object), desired); err != nil {
+			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "writing the key Secret failed; retrying")
+			return ctrl.Result{}, err
+		}
+		logf.FromContext(ctx).Info("stored keys", "server", klog.KObj(obj), "secret", ref.String(), "keys", len(keys.Keys))
+	}
+
+	jwks, err := keys.PublicJWKS()
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("publishing JWKS: %w", err)
+	}
+	st.JWKS = compactJSON(jwks)
+	st.Keys = keyStatuses(keys)
+	st.KeySecretRef = &oauthv1alpha1.SecretReference{Name: ref.Name, Namespace: ref.Namespace}
+	st.NextKeyRotationTime = metaTime(nextRotation)
+	condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysReady, fmt.Sprintf("%d key(s) published", len(st.Keys)))
+
+	next := nextRotation
+	if p := keys.NextPrune(); !p.IsZero() && (next.IsZero() || p.Before(next)) {
+		next = p
+	}
+	// Come back for the next rotation or prune.
+	return requeueAt(now, next), nil
+}
+
+func keyStatuses(s *sci.KeySet) []oauthv1alpha1.KeyStatus {
+	out := make([]oauthv1alpha1.KeyStatus, 0, len(s.Keys))
+	for _, k := range s.Keys {
+		ks := oauthv1alpha1.KeyStatus{KeyID: k.ID, Use: string(k.Use), Algorithm: k.Algorithm, CreatedAt: *metaTime(k.CreatedAt)}
+		if k.RetiredAt != nil {
+			ks.RetiredAt = metaTime(*k.RetiredAt)
+		}
+		if k.PublishUntil != nil {
+			ks.PublishUntil = metaTime(*k.PublishUntil)
+		}
+		out = append(out, ks)
+	}
+	return out
+}
+
+func compactJSON(b []byte) string {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return string(b)
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return string(b)
+	}
+	return string(out)
+}
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// SetupWithManager registers the controller for r.Kind.
+func (r *ServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(r.newObject().(client.Object), builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{},
+		))).
+		Owns(&corev1.Secret{}).
+		Named(string(r.Kind)).
+		Complete(r)
+}

@@ -1,0 +1,6 @@
+// Package registrar holds the protocol core of clientreg: the RFC 7591 client
+// metadata model and its validation (package metadata), stateless client-id
+// minting and verification (package stateless), and, later, the RFC 7591/7592
+// client for remote authorization servers and the embedded registration
+// endpoint. Nothing under registrar imports Kubernetes packages.
+package registrar
