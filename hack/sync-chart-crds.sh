@@ -4,8 +4,8 @@
 # uninstall (the cert-manager convention).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SRC="${ROOT}/config/crd/bases"
-DST="${ROOT}/charts/clientreg/templates/crds"
+SRC="${CRD_SRC_DIR:-${ROOT}/config/crd/bases}"
+DST="${CHART_CRD_DIR:-${ROOT}/charts/clientreg/templates/crds}"
 mkdir -p "${DST}"
 rm -f "${DST}"/*.yaml
 for f in "${SRC}"/*.yaml; do
