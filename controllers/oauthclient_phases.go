@@ -233,7 +233,14 @@ func secretKeys(obj *oauthv1alpha1.OAuthClient) oauthv1alpha1.SecretKeys {
 // the Secret belongs to someone else. The second result is the rotation
 // request the stored credentials answer.
 func (r *OAuthClientReconciler) storedCredentials(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*backend.Credentials, string, error) {
-	s, err := r.secrets().get(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName})
+	w, key := r.secrets(), client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
+	s, err := w.get(ctx, key)
+	if err == nil && s == nil && obj.Status.ClientID != "" {
+		// Credentials were issued before but the cache lacks the Secret (its
+		// label was removed, or the cache is behind): read it before anything
+		// is issued again.
+		s, err = w.getFresh(ctx, key)
+	}
 	if err != nil {
 		return nil, "", err
 	}

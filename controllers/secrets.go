@@ -47,18 +47,28 @@ func truncateLabel(v string) string {
 	return v
 }
 
-// get returns the Secret from the cache, falling back to the API server when
-// it is missing there (a Secret without the managed-by label is not cached).
-// It returns nil, nil when the Secret does not exist.
+// get returns the Secret from the cache, or nil, nil when the cache does not
+// have it. The cache holds only Secrets with the managed-by label, so a
+// foreign Secret is invisible here: write finds it when its create fails.
 func (w *secretWriter) get(ctx context.Context, key client.ObjectKey) (*corev1.Secret, error) {
 	s := &corev1.Secret{}
-	err := w.client.Get(ctx, key, s)
-	if err == nil {
-		return s, nil
-	}
-	if !apierrors.IsNotFound(err) {
+	if err := w.client.Get(ctx, key, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
 		return nil, fmt.Errorf("reading Secret %s: %w", key, err)
 	}
+	return s, nil
+}
+
+// getFresh is get with a fallback to an uncached read when the cache does not
+// have the Secret (an unlabelled or foreign Secret, or a cache behind).
+func (w *secretWriter) getFresh(ctx context.Context, key client.ObjectKey) (*corev1.Secret, error) {
+	s, err := w.get(ctx, key)
+	if err != nil || s != nil {
+		return s, err
+	}
+	s = &corev1.Secret{}
 	if err := w.apiReader.Get(ctx, key, s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
@@ -83,14 +93,21 @@ func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *
 		if err := controllerutil.SetControllerReference(owner, s, w.scheme); err != nil {
 			return false, fmt.Errorf("setting owner of Secret %s: %w", key, err)
 		}
-		if err := w.client.Create(ctx, s); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// Lost a race with a cache that had not seen it; try again.
-				return false, fmt.Errorf("creating Secret %s: %w", key, err)
-			}
+		err := w.client.Create(ctx, s)
+		if err == nil {
+			return true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
 			return false, fmt.Errorf("creating Secret %s: %w", key, err)
 		}
-		return true, nil
+		// It exists but the cache does not have it: a foreign Secret, one of
+		// ours whose label was removed, or a cache that is behind. Look.
+		if existing, err = w.getFresh(ctx, key); err != nil {
+			return false, err
+		}
+		if existing == nil {
+			return false, fmt.Errorf("creating Secret %s: it exists but cannot be read", key)
+		}
 	}
 	if !metav1.IsControlledBy(existing, owner) {
 		return false, errSecretConflict
@@ -136,7 +153,7 @@ func secretEqual(a, b *corev1.Secret) bool {
 // Secret is left alone. The UID precondition makes sure a Secret recreated by
 // someone else in the meantime is not deleted.
 func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Object, key client.ObjectKey) error {
-	s, err := w.get(ctx, key)
+	s, err := w.getFresh(ctx, key)
 	if err != nil || s == nil {
 		return err
 	}
@@ -152,7 +169,7 @@ func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Obje
 // orphan removes owner's owner reference from the Secret so it survives the
 // owner's deletion.
 func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key client.ObjectKey) error {
-	s, err := w.get(ctx, key)
+	s, err := w.getFresh(ctx, key)
 	if err != nil || s == nil {
 		return err
 	}

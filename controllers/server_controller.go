@@ -137,7 +137,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 
 	ref := statelessbackend.KeySecretRef(obj, r.ClusterResourceNamespace)
 	w := &secretWriter{client: r.Client, apiReader: r.APIReader, scheme: r.Scheme}
-	existing, err := w.get(ctx, ref)
+	existing, err := w.getFresh(ctx, ref)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
