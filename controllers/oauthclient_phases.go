@@ -73,9 +73,10 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	act, why := actionNone, ""
 	switch {
 	case !obs.Exists:
-		act, why = actionCreate, obs.Message
+		act, why = actionCreate, "first registration"
 		if stored != nil && stored.ClientID != "" {
-			act = actionRotate
+			// Stored credentials no longer work (say why): replace them.
+			act, why = actionRotate, obs.Message
 		}
 	case rotateRequest != "" && rotateRequest != rotationSeen:
 		act, why = actionRotate, "rotation requested by annotation"

@@ -256,8 +256,6 @@ func compactJSON(b []byte) string {
 	return string(out)
 }
 
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
-
 // SetupWithManager registers the controller for r.Kind.
 func (r *ServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).

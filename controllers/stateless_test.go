@@ -297,8 +297,9 @@ func TestRotationIssuesNewIDAndKeepsOldKeyPublished(t *testing.T) {
 		t.Fatalf("id signed with the retired key no longer verifies: %v", err)
 	}
 	// A client re-minted now is signed with the new key.
+	patch = client.MergeFrom(c.DeepCopy())
 	c.Annotations[oauthv1alpha1.AnnotationRotate] = "r2"
-	if err := k8s.Update(ctx, c); err != nil {
+	if err := k8s.Patch(ctx, c, patch); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, func() error {
@@ -438,8 +439,9 @@ func TestSpecChangeReissues(t *testing.T) {
 	create(t, oauthClient(ns, "app", "idp"))
 	c := waitClientReady(t, ns, "app")
 	oldID := c.Status.ClientID
+	patch := client.MergeFrom(c.DeepCopy())
 	c.Spec.RedirectURIs = append(c.Spec.RedirectURIs, "https://app.example.org/second")
-	if err := k8s.Update(ctx, c); err != nil {
+	if err := k8s.Patch(ctx, c, patch); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, func() error {

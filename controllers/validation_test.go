@@ -107,29 +107,41 @@ func TestAPIServerRefusesInvalidObjects(t *testing.T) {
 
 // TestImmutableFields proves the transition rules.
 func TestImmutableFields(t *testing.T) {
-	ctx := context.Background()
 	ns := newNamespace(t)
 	srv := statelessServer(ns, "idp")
 	create(t, srv)
-	srv.Spec.Stateless = nil
-	srv.Spec.DynamicRegistration = &oauthv1alpha1.DynamicRegistration{IssuerURL: "https://idp.example.com"}
-	if err := k8s.Update(ctx, srv); err == nil || !strings.Contains(err.Error(), "cannot be changed") {
-		t.Fatalf("switching the backend was not refused: %v", err)
-	}
+	updateRefused(t, srv, func() {
+		srv.Spec.Stateless = nil
+		srv.Spec.DynamicRegistration = &oauthv1alpha1.DynamicRegistration{IssuerURL: "https://idp.example.com"}
+	}, "cannot be changed")
 
 	c := oauthClient(ns, "app", "idp")
 	create(t, c)
-	c.Spec.ServerRef.Name = "other"
-	if err := k8s.Update(ctx, c); err == nil || !strings.Contains(err.Error(), "serverRef is immutable") {
-		t.Fatalf("changing serverRef was not refused: %v", err)
+	updateRefused(t, c, func() { c.Spec.ServerRef.Name = "other" }, "serverRef is immutable")
+	updateRefused(t, c, func() { c.Spec.SecretName = "elsewhere" }, "secretName is immutable")
+}
+
+// updateRefused reads obj, applies mutate and expects the API server to refuse
+// the update as Invalid with want in the message; conflicts (the manager
+// writing the same object) are retried.
+func updateRefused(t *testing.T, obj client.Object, mutate func(), want string) {
+	t.Helper()
+	ctx := context.Background()
+	for attempt := 0; attempt < 20; attempt++ {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		mutate()
+		err := k8s.Update(ctx, obj)
+		if apierrors.IsConflict(err) {
+			continue
+		}
+		if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("update was not refused with %q: %v", want, err)
+		}
+		return
 	}
-	if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
-		t.Fatal(err)
-	}
-	c.Spec.SecretName = "elsewhere"
-	if err := k8s.Update(ctx, c); err == nil || !strings.Contains(err.Error(), "secretName is immutable") {
-		t.Fatalf("changing secretName was not refused: %v", err)
-	}
+	t.Fatal("update kept conflicting")
 }
 
 // TestInvalidMetadataCondition proves that what the schema cannot say is

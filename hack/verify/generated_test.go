@@ -27,7 +27,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	tmp := t.TempDir()
 	crdDir, rbacDir, chartDir := filepath.Join(tmp, "crd"), filepath.Join(tmp, "rbac"), filepath.Join(tmp, "chart")
 
-	run(t, root, gen, "rbac:roleName=manager-role", "crd", "paths=./api/...", "paths=./controllers/...",
+	run(t, root, gen, "rbac:roleName=clientreg-manager-role", "crd", "paths=./api/...", "paths=./controllers/...",
 		"output:crd:artifacts:config="+crdDir, "output:rbac:artifacts:config="+rbacDir)
 	deepcopy := run(t, root, gen, "object:headerFile=hack/boilerplate.go.txt", "paths=./api/...", "output:object:stdout")
 	cmd := exec.Command(filepath.Join(root, "hack", "sync-chart-crds.sh"))
