@@ -82,7 +82,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 		act, why = actionRotate, "rotation requested by annotation"
 	case p.rotationDue(stored):
 		act, why = actionRotate, "rotation interval elapsed"
-	case !obs.RenewAt.IsZero() && !p.now.Before(obs.RenewAt):
+	case stored != nil && !renewAt(stored).IsZero() && !p.now.Before(renewAt(stored)):
 		act, why = actionRotate, "credentials are about to expire"
 	case !obs.UpToDate:
 		act, why = actionUpdate, obs.Message
@@ -136,7 +136,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	st.LastRotationTime = metaTime(creds.IssuedAt)
 	st.ClientSecretExpiresAt = metaTime(creds.ExpiresAt)
 	st.ObservedRotationRequest = rotationSeen
-	next := p.nextRotation(creds, obs, act)
+	next := p.nextRotation(creds)
 	st.NextRotationTime = metaTime(next)
 
 	condTrue(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistered, "client id issued by "+string(p.server.ServerKind())+" "+p.server.GetName())
@@ -163,21 +163,27 @@ func (p *clientPhase) rotationDue(stored *backend.Credentials) bool {
 	return !p.now.Before(stored.IssuedAt.Add(iv))
 }
 
-// nextRotation is the earlier of interval rotation and renewal before expiry.
-func (p *clientPhase) nextRotation(creds *backend.Credentials, obs backend.Observation, act action) time.Time {
+// nextRotation is the earlier of interval rotation and renewal before expiry
+// of the credentials now stored.
+func (p *clientPhase) nextRotation(creds *backend.Credentials) time.Time {
 	var next time.Time
 	if iv := rotationInterval(p.obj); iv > 0 && !creds.IssuedAt.IsZero() {
 		next = creds.IssuedAt.Add(iv)
 	}
-	renew := obs.RenewAt
-	if act != actionNone && !creds.ExpiresAt.IsZero() {
-		// Freshly issued: renew after two thirds of the lifetime.
-		renew = creds.IssuedAt.Add(creds.ExpiresAt.Sub(creds.IssuedAt) * 2 / 3)
-	}
-	if !renew.IsZero() && (next.IsZero() || renew.Before(next)) {
+	if renew := renewAt(creds); !renew.IsZero() && (next.IsZero() || renew.Before(next)) {
 		next = renew
 	}
 	return next
+}
+
+// renewAt is when credentials that expire are replaced: after two thirds of
+// their lifetime (cert-manager's default), so a failing renewal has a third
+// of the lifetime to be noticed and fixed. Zero when they never expire.
+func renewAt(c *backend.Credentials) time.Time {
+	if c.ExpiresAt.IsZero() || c.IssuedAt.IsZero() {
+		return time.Time{}
+	}
+	return c.IssuedAt.Add(c.ExpiresAt.Sub(c.IssuedAt) * 2 / 3)
 }
 
 func rotationInterval(obj *oauthv1alpha1.OAuthClient) time.Duration {

@@ -50,8 +50,6 @@ type Observation struct {
 	UpToDate bool
 	// Message explains a false Exists or UpToDate; never holds a secret.
 	Message string
-	// RenewAt is when the credentials must be renewed ahead of expiry; zero if never.
-	RenewAt time.Time
 }
 
 // Backend obtains and maintains client credentials.

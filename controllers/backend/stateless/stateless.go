@@ -287,9 +287,6 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		obs.UpToDate = false
 		obs.Message = "the metadata or the server settings changed"
 	}
-	if !req.Stored.ExpiresAt.IsZero() {
-		obs.RenewAt = req.Stored.ExpiresAt.Add(-e.lifetime / 3)
-	}
 	return obs, nil
 }
 

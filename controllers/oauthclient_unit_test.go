@@ -1,0 +1,400 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+)
+
+// Unit tests of the OAuthClient reconciler's decisions, on a fake client, a
+// fake backend and a fake clock.
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+type harness struct {
+	r      *OAuthClientReconciler
+	c      client.Client
+	be     *backend.Fake
+	clock  *clocktesting.FakeClock
+	writes int
+	rec    *events.FakeRecorder
+}
+
+func newHarness(t *testing.T, objs ...client.Object) *harness {
+	t.Helper()
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(oauthv1alpha1.AddToScheme(s))
+	h := &harness{clock: clocktesting.NewFakeClock(t0), rec: events.NewFakeRecorder(100)}
+	base := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
+		WithStatusSubresource(&oauthv1alpha1.OAuthClient{}, &oauthv1alpha1.AuthorizationServer{}).Build()
+	count := func() { h.writes++ }
+	h.c = interceptor.NewClient(base, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+			count()
+			return c.Create(ctx, o, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+			count()
+			return c.Update(ctx, o, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			count()
+			return c.Patch(ctx, o, p, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
+			count()
+			return c.Delete(ctx, o, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			count()
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+	})
+	h.be = &backend.Fake{}
+	h.r = &OAuthClientReconciler{
+		Client: h.c, APIReader: h.c, Scheme: s, Recorder: h.rec, Clock: h.clock,
+		Backends: backend.Registry{Stateless: h.be},
+	}
+	return h
+}
+
+func readyServer() *oauthv1alpha1.AuthorizationServer {
+	return &oauthv1alpha1.AuthorizationServer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "idp", Generation: 1},
+		Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: "https://idp.example"}},
+		Status: oauthv1alpha1.AuthorizationServerStatus{Conditions: []metav1.Condition{{
+			Type: oauthv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Ready", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(t0),
+		}}},
+	}
+}
+
+func testClient(mods ...func(*oauthv1alpha1.OAuthClient)) *oauthv1alpha1.OAuthClient {
+	c := &oauthv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app", UID: "uid-app", Generation: 1,
+			Finalizers: []string{oauthv1alpha1.FinalizerOAuthClient}},
+		Spec: oauthv1alpha1.OAuthClientSpec{
+			ServerRef:    oauthv1alpha1.ServerReference{Name: "idp"},
+			SecretName:   "app-oauth",
+			RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"},
+		},
+	}
+	for _, m := range mods {
+		m(c)
+	}
+	return c
+}
+
+var counter int
+
+func creds(now time.Time) *backend.Credentials {
+	counter++
+	return &backend.Credentials{
+		ClientID: "id-" + string(rune('a'+counter%26)) + now.Format("150405"), ClientSecret: "s3cret-value-" + now.Format("150405"),
+		Issuer: "https://idp.example", IssuedAt: now, ExpiresAt: now.Add(90 * 24 * time.Hour), Digest: "d1",
+	}
+}
+
+func (h *harness) reconcile(t *testing.T) (ctrl.Result, error) {
+	t.Helper()
+	return h.r.Reconcile(context.Background(), reconcile.Request{NamespacedName: client.ObjectKey{Namespace: "ns", Name: "app"}})
+}
+
+func (h *harness) get(t *testing.T) *oauthv1alpha1.OAuthClient {
+	t.Helper()
+	c := &oauthv1alpha1.OAuthClient{}
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app"}, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (h *harness) secret(t *testing.T) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app-oauth"}, s); err != nil {
+		t.Fatalf("Secret: %v", err)
+	}
+	return s
+}
+
+// observeStored reports the stored credentials as present and current unless told otherwise.
+func observeStored(exists, upToDate bool) func(context.Context, *backend.Request) (backend.Observation, error) {
+	return func(_ context.Context, req *backend.Request) (backend.Observation, error) {
+		if req.Stored == nil {
+			return backend.Observation{Message: "none stored"}, nil
+		}
+		return backend.Observation{Exists: exists, UpToDate: upToDate, Message: "observed"}, nil
+	}
+}
+
+func issue(h *harness) func(context.Context, *backend.Request) (*backend.Credentials, error) {
+	return func(context.Context, *backend.Request) (*backend.Credentials, error) { return creds(h.clock.Now()), nil }
+}
+
+func readyCond(t *testing.T, c *oauthv1alpha1.OAuthClient) *metav1.Condition {
+	t.Helper()
+	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	if cond == nil {
+		t.Fatal("no Ready condition")
+	}
+	return cond
+}
+
+func TestReconcileIssuesThenIdles(t *testing.T) {
+	h := newHarness(t, readyServer(), testClient())
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = issue(h)
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if h.be.Calls["Create"] != 1 {
+		t.Fatalf("Create called %d times", h.be.Calls["Create"])
+	}
+	c, s := h.get(t), h.secret(t)
+	if !metav1.IsControlledBy(s, c) || string(s.Data["client_id"]) != c.Status.ClientID || len(s.Data["client_secret"]) == 0 {
+		t.Fatalf("Secret not written as expected: %v", s)
+	}
+	if cond := readyCond(t, c); cond.Status != metav1.ConditionTrue || c.Status.ObservedGeneration != 1 {
+		t.Fatalf("not Ready: %+v", cond)
+	}
+	if c.Status.ClientSecretExpiresAt == nil || c.Status.NextRotationTime == nil {
+		t.Fatalf("expiry/renewal not in status: %+v", c.Status)
+	}
+	if !strings.Contains(<-h.rec.Events, "Issued") {
+		t.Fatal("no Issued event")
+	}
+
+	// Second pass: stored credentials are current: no backend write, no API write.
+	h.writes = 0
+	res, err := h.reconcile(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.writes != 0 || h.be.Calls["Create"] != 1 || h.be.Calls["Rotate"] != 0 || h.be.Calls["Update"] != 0 {
+		t.Fatalf("idle reconcile wrote %d times / called %v", h.writes, h.be.Calls)
+	}
+	if res.RequeueAfter <= 0 {
+		t.Fatal("no requeue for the next renewal")
+	}
+}
+
+func TestReconcileDecisions(t *testing.T) {
+	cases := []struct {
+		name    string
+		obs     func(h *harness) func(context.Context, *backend.Request) (backend.Observation, error)
+		mutate  func(h *harness, c *oauthv1alpha1.OAuthClient)
+		step    time.Duration
+		want    string // the backend method called on the second reconcile, "" for none
+		wantSeen string
+	}{
+		{name: "current", want: ""},
+		{name: "metadata changed", want: "Update",
+			obs: func(*harness) func(context.Context, *backend.Request) (backend.Observation, error) {
+				return observeStored(true, false)
+			}},
+		{name: "stored credentials broken", want: "Rotate",
+			obs: func(*harness) func(context.Context, *backend.Request) (backend.Observation, error) {
+				return observeStored(false, false)
+			}},
+		{name: "rotation requested", want: "Rotate", wantSeen: "now",
+			mutate: func(_ *harness, c *oauthv1alpha1.OAuthClient) {
+				c.Annotations = map[string]string{oauthv1alpha1.AnnotationRotate: "now"}
+			}},
+		{name: "rotation interval elapsed", want: "Rotate", step: 25 * time.Hour,
+			mutate: func(_ *harness, c *oauthv1alpha1.OAuthClient) {
+				c.Spec.Rotation = &oauthv1alpha1.Rotation{Interval: &metav1.Duration{Duration: 24 * time.Hour}}
+			}},
+		{name: "rotation interval not yet", want: "", step: 23 * time.Hour,
+			mutate: func(_ *harness, c *oauthv1alpha1.OAuthClient) {
+				c.Spec.Rotation = &oauthv1alpha1.Rotation{Interval: &metav1.Duration{Duration: 24 * time.Hour}}
+			}},
+		{name: "renewal before expiry", want: "Rotate", step: 61 * 24 * time.Hour},
+		{name: "not yet due for renewal", want: "", step: 59 * 24 * time.Hour},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testClient()
+			h := newHarness(t, readyServer(), c)
+			h.be.ObserveFunc = observeStored(true, true)
+			h.be.CreateFunc, h.be.UpdateFunc, h.be.RotateFunc = issue(h), issue(h), issue(h)
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			first := h.get(t).Status.ClientID
+			if tc.obs != nil {
+				h.be.ObserveFunc = tc.obs(h)
+			}
+			if tc.mutate != nil {
+				c := h.get(t)
+				tc.mutate(h, c)
+				if err := h.c.Update(context.Background(), c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.clock.Step(tc.step)
+			h.be.Calls = nil
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []string{"Create", "Update", "Rotate"} {
+				want := 0
+				if m == tc.want {
+					want = 1
+				}
+				if h.be.Calls[m] != want {
+					t.Fatalf("%s called %d times, want %d (calls %v)", m, h.be.Calls[m], want, h.be.Calls)
+				}
+			}
+			got := h.get(t)
+			if changed := got.Status.ClientID != first; changed != (tc.want != "") {
+				t.Fatalf("client id changed=%v, want %v", changed, tc.want != "")
+			}
+			if string(h.secret(t).Data["client_id"]) != got.Status.ClientID {
+				t.Fatal("Secret and status disagree")
+			}
+			if got.Status.ObservedRotationRequest != tc.wantSeen {
+				t.Fatalf("observedRotationRequest = %q, want %q", got.Status.ObservedRotationRequest, tc.wantSeen)
+			}
+			if readyCond(t, got).Status != metav1.ConditionTrue {
+				t.Fatal("not Ready")
+			}
+		})
+	}
+}
+
+func TestReconcileErrorsAreClassified(t *testing.T) {
+	cases := []struct {
+		name       string
+		err        error
+		wantReason string
+		terminal   bool
+		requeue    bool
+	}{
+		{"permanent", backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "bad metadata"), oauthv1alpha1.ReasonInvalidMetadata, true, false},
+		{"pending", &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: errors.New("wait"), RetryAfter: time.Second}, oauthv1alpha1.ReasonServerNotReady, false, true},
+		{"transient", errors.New("connection refused"), oauthv1alpha1.ReasonReconciling, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyServer(), testClient())
+			h.be.ObserveFunc = observeStored(true, true)
+			h.be.CreateFunc = func(context.Context, *backend.Request) (*backend.Credentials, error) { return nil, tc.err }
+			res, err := h.reconcile(t)
+			switch {
+			case tc.terminal && !errors.Is(err, reconcile.TerminalError(nil)):
+				t.Fatalf("want a terminal error, got %v", err)
+			case tc.requeue && (err != nil || res.RequeueAfter == 0):
+				t.Fatalf("want a requeue without error, got %v %v", res, err)
+			case !tc.terminal && !tc.requeue && err == nil:
+				t.Fatal("want the error returned for backoff")
+			}
+			c := h.get(t)
+			cond := readyCond(t, c)
+			if cond.Status != metav1.ConditionFalse || cond.Reason != tc.wantReason {
+				t.Fatalf("Ready = %s/%s, want False/%s", cond.Status, cond.Reason, tc.wantReason)
+			}
+			if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app-oauth"}, &corev1.Secret{}); err == nil {
+				t.Fatal("a Secret was written although nothing was issued")
+			}
+		})
+	}
+}
+
+func TestReconcileWaitsForServer(t *testing.T) {
+	notReady := readyServer()
+	notReady.Status.Conditions[0].Status = metav1.ConditionFalse
+	for name, objs := range map[string][]client.Object{
+		oauthv1alpha1.ReasonServerNotFound: {testClient()},
+		oauthv1alpha1.ReasonServerNotReady: {testClient(), notReady},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, objs...)
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			if cond := readyCond(t, h.get(t)); cond.Reason != name {
+				t.Fatalf("reason %s, want %s", cond.Reason, name)
+			}
+			if len(h.be.Calls) != 0 {
+				t.Fatalf("backend called while waiting: %v", h.be.Calls)
+			}
+		})
+	}
+}
+
+func TestReconcileDeletion(t *testing.T) {
+	for _, policy := range []oauthv1alpha1.DeletionPolicy{oauthv1alpha1.DeletionPolicyDelete, oauthv1alpha1.DeletionPolicyOrphan} {
+		t.Run(string(policy), func(t *testing.T) {
+			h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) { c.Spec.DeletionPolicy = policy }))
+			h.be.ObserveFunc = observeStored(true, true)
+			h.be.CreateFunc = issue(h)
+			h.be.DeleteFunc = func(context.Context, *backend.Request) error { return nil }
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.c.Delete(context.Background(), h.get(t)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app"}, &oauthv1alpha1.OAuthClient{})
+			if err == nil {
+				t.Fatal("finalizer not released")
+			}
+			s := &corev1.Secret{}
+			serr := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app-oauth"}, s)
+			switch policy {
+			case oauthv1alpha1.DeletionPolicyDelete:
+				if serr == nil || h.be.Calls["Delete"] != 1 {
+					t.Fatalf("Secret kept (%v) or backend Delete not called (%v)", serr, h.be.Calls)
+				}
+			case oauthv1alpha1.DeletionPolicyOrphan:
+				if serr != nil || len(s.OwnerReferences) != 0 || h.be.Calls["Delete"] != 0 {
+					t.Fatalf("orphan: %v owners=%v calls=%v", serr, s.OwnerReferences, h.be.Calls)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretWriterNeverAdoptsForeignSecrets(t *testing.T) {
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app-oauth"}, Data: map[string][]byte{"x": []byte("y")}}
+	h := newHarness(t, readyServer(), testClient(), foreign)
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = issue(h)
+	res, err := h.reconcile(t)
+	if err != nil || res.RequeueAfter != secretConflictRecheck {
+		t.Fatalf("want a slow recheck, got %v %v", res, err)
+	}
+	if cond := readyCond(t, h.get(t)); cond.Reason != oauthv1alpha1.ReasonSecretConflict || cond.Status != metav1.ConditionFalse {
+		t.Fatalf("Ready = %+v", cond)
+	}
+	s := h.secret(t)
+	if len(s.Data) != 1 || string(s.Data["x"]) != "y" || len(s.OwnerReferences) != 0 {
+		t.Fatal("foreign Secret modified")
+	}
+	if h.get(t).Status.ClientID != "" {
+		t.Fatal("status claims credentials that were never stored")
+	}
+}
