@@ -255,7 +255,13 @@ func (r *OAuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 			predicate.AnnotationChangedPredicate{},
 			deletionPredicate(),
 		))).
-		Owns(&corev1.Secret{}).
+		// The Secret's creation is our own write; its edits and deletion are
+		// someone else's and must be repaired. Skipping create events saves a
+		// reconcile per issued client (cache start-up lists arrive as creates,
+		// but every OAuthClient is reconciled at start-up anyway).
+		Owns(&corev1.Secret{}, builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+		})).
 		Watches(&oauthv1alpha1.AuthorizationServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfServer)).
 		Watches(&oauthv1alpha1.ClusterAuthorizationServer{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfServer)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).

@@ -148,7 +148,9 @@ func observeStored(exists, upToDate bool) func(context.Context, *backend.Request
 }
 
 func issue(h *harness) func(context.Context, *backend.Request) (*backend.Credentials, error) {
-	return func(context.Context, *backend.Request) (*backend.Credentials, error) { return creds(h.clock.Now()), nil }
+	return func(context.Context, *backend.Request) (*backend.Credentials, error) {
+		return creds(h.clock.Now()), nil
+	}
 }
 
 func readyCond(t *testing.T, c *oauthv1alpha1.OAuthClient) *metav1.Condition {
@@ -200,11 +202,11 @@ func TestReconcileIssuesThenIdles(t *testing.T) {
 
 func TestReconcileDecisions(t *testing.T) {
 	cases := []struct {
-		name    string
-		obs     func(h *harness) func(context.Context, *backend.Request) (backend.Observation, error)
-		mutate  func(h *harness, c *oauthv1alpha1.OAuthClient)
-		step    time.Duration
-		want    string // the backend method called on the second reconcile, "" for none
+		name     string
+		obs      func(h *harness) func(context.Context, *backend.Request) (backend.Observation, error)
+		mutate   func(h *harness, c *oauthv1alpha1.OAuthClient)
+		step     time.Duration
+		want     string // the backend method called on the second reconcile, "" for none
 		wantSeen string
 	}{
 		{name: "current", want: ""},

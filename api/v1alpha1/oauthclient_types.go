@@ -335,9 +335,64 @@ type OAuthClientSpec struct {
 	// +optional
 	BackchannelLogoutURI WebURL `json:"backchannelLogoutURI,omitempty"`
 
+	// userinfoEncryptedResponseAlg is userinfo_encrypted_response_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UserinfoEncryptedResponseAlg string `json:"userinfoEncryptedResponseAlg,omitempty"`
+
+	// userinfoEncryptedResponseEnc is userinfo_encrypted_response_enc.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UserinfoEncryptedResponseEnc string `json:"userinfoEncryptedResponseEnc,omitempty"`
+
+	// requestObjectEncryptionAlg is request_object_encryption_alg.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RequestObjectEncryptionAlg string `json:"requestObjectEncryptionAlg,omitempty"`
+
+	// requestObjectEncryptionEnc is request_object_encryption_enc.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	RequestObjectEncryptionEnc string `json:"requestObjectEncryptionEnc,omitempty"`
+
+	// frontchannelLogoutSessionRequired is frontchannel_logout_session_required.
+	// +optional
+	FrontchannelLogoutSessionRequired *bool `json:"frontchannelLogoutSessionRequired,omitempty"`
+
+	// backchannelLogoutSessionRequired is backchannel_logout_session_required.
+	// +optional
+	BackchannelLogoutSessionRequired *bool `json:"backchannelLogoutSessionRequired,omitempty"`
+
+	// tlsClientAuthSubjectDN is tls_client_auth_subject_dn (RFC 8705); with
+	// tokenEndpointAuthMethod tls_client_auth exactly one tlsClientAuth* field is set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	TLSClientAuthSubjectDN string `json:"tlsClientAuthSubjectDN,omitempty"`
+
+	// tlsClientAuthSANDNS is tls_client_auth_san_dns (RFC 8705).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	TLSClientAuthSANDNS string `json:"tlsClientAuthSANDNS,omitempty"`
+
+	// tlsClientAuthSANURI is tls_client_auth_san_uri (RFC 8705).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	TLSClientAuthSANURI string `json:"tlsClientAuthSANURI,omitempty"`
+
+	// tlsClientAuthSANIP is tls_client_auth_san_ip (RFC 8705).
+	// +optional
+	// +kubebuilder:validation:MaxLength=45
+	TLSClientAuthSANIP string `json:"tlsClientAuthSANIP,omitempty"`
+
+	// tlsClientAuthSANEmail is tls_client_auth_san_email (RFC 8705).
+	// +optional
+	// +kubebuilder:validation:MaxLength=320
+	TLSClientAuthSANEmail string `json:"tlsClientAuthSANEmail,omitempty"`
+
 	// extraMetadata holds further registration members passed to the server
-	// verbatim, under their wire (snake_case) names. A member that duplicates
-	// one of the fields above is refused.
+	// verbatim, under their wire (snake_case) names, and language-tagged
+	// human-readable members such as "client_name#ja-Jpan-JP" (string
+	// values). A member that duplicates one of the fields above is refused.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	ExtraMetadata map[string]apiextensionsv1.JSON `json:"extraMetadata,omitempty"`

@@ -394,6 +394,16 @@ func (in *OAuthClientSpec) DeepCopyInto(out *OAuthClientSpec) {
 		*out = make([]RedirectURI, len(*in))
 		copy(*out, *in)
 	}
+	if in.FrontchannelLogoutSessionRequired != nil {
+		in, out := &in.FrontchannelLogoutSessionRequired, &out.FrontchannelLogoutSessionRequired
+		*out = new(bool)
+		**out = **in
+	}
+	if in.BackchannelLogoutSessionRequired != nil {
+		in, out := &in.BackchannelLogoutSessionRequired, &out.BackchannelLogoutSessionRequired
+		*out = new(bool)
+		**out = **in
+	}
 	if in.ExtraMetadata != nil {
 		in, out := &in.ExtraMetadata, &out.ExtraMetadata
 		*out = make(map[string]apiextensionsv1.JSON, len(*in))

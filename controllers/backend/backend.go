@@ -128,6 +128,8 @@ func (r Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
 		return r.DynamicRegistration, nil
 	case spec.DynamicRegistration != nil:
 		return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this version of clientreg")
+	case spec.Stateless != nil:
+		return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "stateless client ids are not available in this build")
 	default:
 		return nil, Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s sets no backend", server.GetName())
 	}

@@ -18,38 +18,49 @@ import (
 // members maps RFC 7591 / OpenID Connect member names to OAuthClient spec
 // field names. It is the one table both directions use.
 var members = map[string]string{
-	"redirect_uris":                   "redirectURIs",
-	"token_endpoint_auth_method":      "tokenEndpointAuthMethod",
-	"grant_types":                     "grantTypes",
-	"response_types":                  "responseTypes",
-	"client_name":                     "clientName",
-	"client_uri":                      "clientURI",
-	"logo_uri":                        "logoURI",
-	"scope":                           "scope",
-	"contacts":                        "contacts",
-	"tos_uri":                         "tosURI",
-	"policy_uri":                      "policyURI",
-	"jwks_uri":                        "jwksURI",
-	"jwks":                            "jwks",
-	"software_id":                     "softwareID",
-	"software_version":                "softwareVersion",
-	"application_type":                "applicationType",
-	"sector_identifier_uri":           "sectorIdentifierURI",
-	"subject_type":                    "subjectType",
-	"id_token_signed_response_alg":    "idTokenSignedResponseAlg",
-	"id_token_encrypted_response_alg": "idTokenEncryptedResponseAlg",
-	"id_token_encrypted_response_enc": "idTokenEncryptedResponseEnc",
-	"userinfo_signed_response_alg":    "userinfoSignedResponseAlg",
-	"request_object_signing_alg":      "requestObjectSigningAlg",
-	"token_endpoint_auth_signing_alg": "tokenEndpointAuthSigningAlg",
-	"default_max_age":                 "defaultMaxAge",
-	"require_auth_time":               "requireAuthTime",
-	"default_acr_values":              "defaultACRValues",
-	"initiate_login_uri":              "initiateLoginURI",
-	"request_uris":                    "requestURIs",
-	"post_logout_redirect_uris":       "postLogoutRedirectURIs",
-	"frontchannel_logout_uri":         "frontchannelLogoutURI",
-	"backchannel_logout_uri":          "backchannelLogoutURI",
+	"redirect_uris":                        "redirectURIs",
+	"token_endpoint_auth_method":           "tokenEndpointAuthMethod",
+	"grant_types":                          "grantTypes",
+	"response_types":                       "responseTypes",
+	"client_name":                          "clientName",
+	"client_uri":                           "clientURI",
+	"logo_uri":                             "logoURI",
+	"scope":                                "scope",
+	"contacts":                             "contacts",
+	"tos_uri":                              "tosURI",
+	"policy_uri":                           "policyURI",
+	"jwks_uri":                             "jwksURI",
+	"jwks":                                 "jwks",
+	"software_id":                          "softwareID",
+	"software_version":                     "softwareVersion",
+	"application_type":                     "applicationType",
+	"sector_identifier_uri":                "sectorIdentifierURI",
+	"subject_type":                         "subjectType",
+	"id_token_signed_response_alg":         "idTokenSignedResponseAlg",
+	"id_token_encrypted_response_alg":      "idTokenEncryptedResponseAlg",
+	"id_token_encrypted_response_enc":      "idTokenEncryptedResponseEnc",
+	"userinfo_signed_response_alg":         "userinfoSignedResponseAlg",
+	"request_object_signing_alg":           "requestObjectSigningAlg",
+	"token_endpoint_auth_signing_alg":      "tokenEndpointAuthSigningAlg",
+	"default_max_age":                      "defaultMaxAge",
+	"require_auth_time":                    "requireAuthTime",
+	"default_acr_values":                   "defaultACRValues",
+	"initiate_login_uri":                   "initiateLoginURI",
+	"request_uris":                         "requestURIs",
+	"post_logout_redirect_uris":            "postLogoutRedirectURIs",
+	"frontchannel_logout_uri":              "frontchannelLogoutURI",
+	"backchannel_logout_uri":               "backchannelLogoutURI",
+	"userinfo_encrypted_response_alg":      "userinfoEncryptedResponseAlg",
+	"userinfo_encrypted_response_enc":      "userinfoEncryptedResponseEnc",
+	"request_object_encryption_alg":        "requestObjectEncryptionAlg",
+	"request_object_encryption_enc":        "requestObjectEncryptionEnc",
+	"frontchannel_logout_session_required": "frontchannelLogoutSessionRequired",
+	"backchannel_logout_session_required":  "backchannelLogoutSessionRequired",
+	"tls_client_auth_subject_dn":           "tlsClientAuthSubjectDN",
+	"tls_client_auth_san_dns":              "tlsClientAuthSANDNS",
+	"tls_client_auth_san_uri":              "tlsClientAuthSANURI",
+	"tls_client_auth_san_ip":               "tlsClientAuthSANIP",
+	"tls_client_auth_san_email":            "tlsClientAuthSANEmail",
 }
 
 // reserved members are issued by the server and never requested (RFC 7591 §6,
@@ -98,6 +109,18 @@ func FromSpec(spec *oauthv1alpha1.OAuthClientSpec) (*metadata.Metadata, field.Er
 		PostLogoutRedirectURIs:      redirectStrings(spec.PostLogoutRedirectURIs),
 		FrontchannelLogoutURI:       string(spec.FrontchannelLogoutURI),
 		BackchannelLogoutURI:        string(spec.BackchannelLogoutURI),
+
+		UserinfoEncryptedResponseAlg:      spec.UserinfoEncryptedResponseAlg,
+		UserinfoEncryptedResponseEnc:      spec.UserinfoEncryptedResponseEnc,
+		RequestObjectEncryptionAlg:        spec.RequestObjectEncryptionAlg,
+		RequestObjectEncryptionEnc:        spec.RequestObjectEncryptionEnc,
+		FrontchannelLogoutSessionRequired: spec.FrontchannelLogoutSessionRequired,
+		BackchannelLogoutSessionRequired:  spec.BackchannelLogoutSessionRequired,
+		TLSClientAuthSubjectDN:            spec.TLSClientAuthSubjectDN,
+		TLSClientAuthSANDNS:               spec.TLSClientAuthSANDNS,
+		TLSClientAuthSANURI:               spec.TLSClientAuthSANURI,
+		TLSClientAuthSANIP:                spec.TLSClientAuthSANIP,
+		TLSClientAuthSANEmail:             spec.TLSClientAuthSANEmail,
 	}
 	for _, u := range spec.RequestURIs {
 		m.RequestURIs = append(m.RequestURIs, string(u))
@@ -123,6 +146,21 @@ func FromSpec(spec *oauthv1alpha1.OAuthClientSpec) (*metadata.Metadata, field.Er
 				continue
 			case !json.Valid(v.Raw):
 				errs = append(errs, field.Invalid(extraPath.Key(k), "", "must be valid JSON"))
+				continue
+			case metadata.IsLocalizedName(k):
+				// A language-tagged human-readable member (RFC 7591 §2.2).
+				var str string
+				if err := json.Unmarshal(v.Raw, &str); err != nil {
+					errs = append(errs, field.Invalid(extraPath.Key(k), "", "a language-tagged member must be a string"))
+					continue
+				}
+				if m.Localized == nil {
+					m.Localized = map[string]string{}
+				}
+				m.Localized[k] = str
+				continue
+			case metadata.IsKnownMember(k):
+				errs = append(errs, field.Invalid(extraPath.Key(k), k, "is a standard member; set the matching spec field instead"))
 				continue
 			}
 			if m.Extra == nil {

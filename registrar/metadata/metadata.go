@@ -492,3 +492,10 @@ func isSymmetricAlg(alg string) bool {
 	}
 	return strings.HasPrefix(alg, "PBES2-")
 }
+
+// IsLocalizedName reports whether name is a language-tagged member of a
+// human-readable field, such as "client_name#ja-Jpan-JP" (RFC 7591 §2.2).
+func IsLocalizedName(name string) bool { return isLocalizedName(name) }
+
+// IsKnownMember reports whether name is a member this model has a field for.
+func IsKnownMember(name string) bool { return knownMembers[name] }

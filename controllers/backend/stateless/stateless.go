@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -97,7 +98,10 @@ func EncryptionMode(s *oauthv1alpha1.StatelessServer) oauthv1alpha1.EncryptionMo
 }
 
 // RecipientKey parses and checks spec.stateless.encryption.recipientKey: a
-// public EC P-256 or RSA key. It returns the key and its JWE key algorithm.
+// public EC P-256 key (ECDH-ES+A256KW) or an RSA key of at least 2048 bits
+// (RSA-OAEP-256). A missing kid defaults to the key's RFC 7638 thumbprint.
+// Every key the minter would refuse is refused here, so the server reports
+// InvalidSpec instead of its clients failing one by one.
 func RecipientKey(s *oauthv1alpha1.StatelessServer) (*jose.JSONWebKey, string, error) {
 	if s.Encryption == nil || s.Encryption.RecipientKey == nil {
 		return nil, "", errors.New("spec.stateless.encryption.recipientKey is required for mode RecipientKey")
@@ -109,14 +113,35 @@ func RecipientKey(s *oauthv1alpha1.StatelessServer) (*jose.JSONWebKey, string, e
 	if !k.IsPublic() {
 		return nil, "", errors.New("spec.stateless.encryption.recipientKey must be a public key; never put private keys in a spec")
 	}
-	switch k.Key.(type) {
+	var alg string
+	switch pub := k.Key.(type) {
 	case *ecdsa.PublicKey:
-		return &k, "ECDH-ES+A256KW", nil
+		if pub.Curve != elliptic.P256() {
+			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: EC keys must use P-256, not %s", pub.Curve.Params().Name)
+		}
+		alg = sci.AlgECDHESA256KW
 	case *rsa.PublicKey:
-		return &k, "RSA-OAEP-256", nil
+		if pub.N.BitLen() < 2048 {
+			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: RSA keys need at least 2048 bits, this one has %d", pub.N.BitLen())
+		}
+		alg = sci.AlgRSAOAEP256
 	default:
 		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: unsupported key type %T (use EC P-256 or RSA)", k.Key)
 	}
+	if k.Algorithm != "" && k.Algorithm != alg {
+		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: alg %q does not match the key type (want %s)", k.Algorithm, alg)
+	}
+	if k.Use != "" && k.Use != "enc" {
+		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: use %q is not enc", k.Use)
+	}
+	if k.KeyID == "" {
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: %w", err)
+		}
+		k.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	}
+	return &k, alg, nil
 }
 
 // Backend mints stateless client ids. It is safe for concurrent use.
@@ -206,6 +231,9 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
 	}
 	if e.minter, err = sci.NewMinter(cfg); err != nil {
+		if EncryptionMode(spec) == oauthv1alpha1.EncryptionRecipientKey {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey cannot be used: %v", err)
+		}
 		return nil, fmt.Errorf("building minter for server %s: %w", server.GetName(), err)
 	}
 	if EncryptionMode(spec) != oauthv1alpha1.EncryptionRecipientKey {
