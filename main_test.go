@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+)
+
+// TestManagerBinary builds the real manager and runs it against a real API
+// server with leader election on: probes answer, metrics are served, the
+// Lease is taken, a stateless client becomes Ready, and SIGTERM stops it
+// cleanly.
+func TestManagerBinary(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
+		}
+		t.Skip("KUBEBUILDER_ASSETS not set; run `make test`")
+	}
+	bin := filepath.Join(t.TempDir(), "manager")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcPath := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kcPath, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(oauthv1alpha1.AddToScheme(s))
+	k8s, err := client.New(cfg, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, ns := range []string{"clientreg-system", "apps"} {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	var logs strings.Builder
+	cmd := exec.Command(bin, "--kubeconfig="+kcPath,
+		"--leader-elect=true", "--leader-election-namespace=clientreg-system",
+		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
+		"--cluster-resource-namespace=clientreg-system")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("manager output:\n%s", logs.String())
+		}
+	})
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		waitHTTP(t, "http://"+probeAddr+path, "ok")
+	}
+	if err := k8s.Create(ctx, &oauthv1alpha1.ClusterAuthorizationServer{
+		ObjectMeta: metav1.ObjectMeta{Name: "corp"},
+		Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: "https://corp.example"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	oc := &oauthv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "svc"},
+		Spec: oauthv1alpha1.OAuthClientSpec{
+			ServerRef:  oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindClusterAuthorizationServer, Name: "corp"},
+			SecretName: "svc-oauth", GrantTypes: []string{"client_credentials"},
+		},
+	}
+	if err := k8s.Create(ctx, oc); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), oc); err != nil {
+			t.Fatal(err)
+		}
+		if meta.IsStatusConditionTrue(oc.Status.Conditions, oauthv1alpha1.ConditionReady) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client not Ready: %+v", oc.Status.Conditions)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	lease := &coordinationv1.Lease{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "clientreg-system", Name: "clientreg.oauth.clientreg.dev"}, lease); err != nil {
+		t.Fatalf("no leader election Lease: %v", err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Fatal("the Lease has no holder")
+	}
+	waitHTTP(t, "http://"+metricsAddr+"/metrics", `controller_runtime_reconcile_total{controller="oauthclient",result="success"}`)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("manager exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop within 30s of SIGTERM")
+	}
+	if strings.Contains(logs.String(), string(mustSecret(t, k8s, "apps", "svc-oauth"))) {
+		t.Fatal("the manager logged the client secret")
+	}
+}
+
+func mustSecret(t *testing.T, c client.Client, ns, name string) []byte {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Data["client_secret"]) == 0 {
+		t.Fatal("no client secret stored")
+	}
+	return s.Data["client_secret"]
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHTTP(t *testing.T, url, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), want) {
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered with %q; last: %.300s", url, want, last)
+}
