@@ -211,30 +211,6 @@ func metaTime(t time.Time) *metav1.Time {
 	return &mt
 }
 
-// secretKeys returns the data key names, honouring secretTemplate.keys.
-func secretKeys(obj *oauthv1alpha1.OAuthClient) oauthv1alpha1.SecretKeys {
-	k := oauthv1alpha1.SecretKeys{
-		ClientID:                oauthv1alpha1.DefaultKeyClientID,
-		ClientSecret:            oauthv1alpha1.DefaultKeyClientSecret,
-		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken,
-		RegistrationClientURI:   oauthv1alpha1.DefaultKeyRegistrationClientURI,
-		Issuer:                  oauthv1alpha1.DefaultKeyIssuer,
-	}
-	if t := obj.Spec.SecretTemplate; t != nil && t.Keys != nil {
-		set := func(dst *string, v string) {
-			if v != "" {
-				*dst = v
-			}
-		}
-		set(&k.ClientID, t.Keys.ClientID)
-		set(&k.ClientSecret, t.Keys.ClientSecret)
-		set(&k.RegistrationAccessToken, t.Keys.RegistrationAccessToken)
-		set(&k.RegistrationClientURI, t.Keys.RegistrationClientURI)
-		set(&k.Issuer, t.Keys.Issuer)
-	}
-	return k
-}
-
 // storedCredentials reads the credentials from the client's Secret. It
 // returns nil credentials when there is no Secret, and errSecretConflict when
 // the Secret belongs to someone else. The second result is the rotation
@@ -257,7 +233,7 @@ func (r *OAuthClientReconciler) storedCredentials(ctx context.Context, obj *oaut
 	if !metav1.IsControlledBy(s, obj) {
 		return nil, "", errSecretConflict
 	}
-	k := secretKeys(obj)
+	k := obj.SecretKeyNames()
 	c := &backend.Credentials{
 		ClientID:                string(s.Data[k.ClientID]),
 		ClientSecret:            string(s.Data[k.ClientSecret]),
@@ -277,7 +253,7 @@ func (r *OAuthClientReconciler) storedCredentials(ctx context.Context, obj *oaut
 
 // desiredSecret is the credentials Secret for creds. Empty values are left out.
 func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, creds *backend.Credentials, rotationSeen string) *corev1.Secret {
-	k := secretKeys(obj)
+	k := obj.SecretKeyNames()
 	data := map[string][]byte{}
 	put := func(key, v string) {
 		if v != "" {

@@ -485,3 +485,32 @@ type OAuthClientList struct {
 	// items are the OAuthClients.
 	Items []OAuthClient `json:"items"`
 }
+
+// SecretKeyNames returns the data key names of the credentials Secret: the
+// defaults, overridden by spec.secretTemplate.keys.
+func (c *OAuthClient) SecretKeyNames() SecretKeys {
+	k := SecretKeys{
+		ClientID:                DefaultKeyClientID,
+		ClientSecret:            DefaultKeyClientSecret,
+		RegistrationAccessToken: DefaultKeyRegistrationAccessToken,
+		RegistrationClientURI:   DefaultKeyRegistrationClientURI,
+		Issuer:                  DefaultKeyIssuer,
+	}
+	if t := c.Spec.SecretTemplate; t != nil && t.Keys != nil {
+		for _, f := range []struct {
+			dst *string
+			v   string
+		}{
+			{&k.ClientID, t.Keys.ClientID},
+			{&k.ClientSecret, t.Keys.ClientSecret},
+			{&k.RegistrationAccessToken, t.Keys.RegistrationAccessToken},
+			{&k.RegistrationClientURI, t.Keys.RegistrationClientURI},
+			{&k.Issuer, t.Keys.Issuer},
+		} {
+			if f.v != "" {
+				*f.dst = f.v
+			}
+		}
+	}
+	return k
+}

@@ -259,7 +259,7 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: st.SecretName}, sec); err != nil {
 		return fmt.Errorf("reading the credentials Secret: %w", err)
 	}
-	names := secretKeyNames(c)
+	names := c.SecretKeyNames()
 	fmt.Fprintf(out, "   Secret %s/%s, labels: %s\n", sec.Namespace, sec.Name, formatLabels(sec.Labels))
 	for _, k := range slices.Sorted(maps.Keys(sec.Data)) {
 		v := string(sec.Data[k])
@@ -442,31 +442,6 @@ func publicVerifier(server oauthv1alpha1.ServerObject, ks *sci.KeySet, encrypted
 		return nil, fmt.Errorf("building a verifier from status.jwks: %w", err)
 	}
 	return v, nil
-}
-
-// secretKeyNames returns the Secret's data key names, honouring
-// spec.secretTemplate.keys (as the reconciler does).
-func secretKeyNames(c *oauthv1alpha1.OAuthClient) oauthv1alpha1.SecretKeys {
-	k := oauthv1alpha1.SecretKeys{
-		ClientID:                oauthv1alpha1.DefaultKeyClientID,
-		ClientSecret:            oauthv1alpha1.DefaultKeyClientSecret,
-		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken,
-		RegistrationClientURI:   oauthv1alpha1.DefaultKeyRegistrationClientURI,
-		Issuer:                  oauthv1alpha1.DefaultKeyIssuer,
-	}
-	if t := c.Spec.SecretTemplate; t != nil && t.Keys != nil {
-		set := func(dst *string, v string) {
-			if v != "" {
-				*dst = v
-			}
-		}
-		set(&k.ClientID, t.Keys.ClientID)
-		set(&k.ClientSecret, t.Keys.ClientSecret)
-		set(&k.RegistrationAccessToken, t.Keys.RegistrationAccessToken)
-		set(&k.RegistrationClientURI, t.Keys.RegistrationClientURI)
-		set(&k.Issuer, t.Keys.Issuer)
-	}
-	return k
 }
 
 // mask shows a secret's length and at most its first 4 characters, and only
