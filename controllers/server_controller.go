@@ -28,6 +28,9 @@ import (
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
+// publishMargin is how much longer than the id lifetime a retired key stays published.
+const publishMargin = 5 * time.Minute
+
 // ServerReconciler reconciles one of the two server kinds: for a stateless
 // server it generates, rotates and prunes keys in the key Secret and publishes
 // the JWKS in status.
@@ -154,7 +157,12 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 		}
 	}
 
+	// A retired key stays published for the id lifetime plus a margin, so a
+	// verifier that allows clock leeway never sees the key go before its ids.
 	lifetime := statelessbackend.Lifetime(spec)
+	if lifetime > 0 {
+		lifetime += publishMargin
+	}
 	interval := statelessbackend.RotationInterval(spec)
 	type want struct {
 		use sci.KeyUse

@@ -551,3 +551,26 @@ func flipChar(s string, i int) string {
 	}
 	return s[:i] + flip(s[i]) + s[i+1:]
 }
+
+func TestSecretTemplateShapesTheSecret(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, statelessServer(ns, "idp"))
+	create(t, oauthClient(ns, "app", "idp", func(c *oauthv1alpha1.OAuthClient) {
+		c.Spec.SecretTemplate = &oauthv1alpha1.SecretTemplate{
+			Labels:      map[string]string{"team": "billing"},
+			Annotations: map[string]string{"reloader.example/match": "true"},
+			Keys:        &oauthv1alpha1.SecretKeys{ClientID: "CLIENT_ID", ClientSecret: "CLIENT_SECRET"},
+		}
+	}))
+	c := waitClientReady(t, ns, "app")
+	s := getSecret(t, ns, "app-oauth")
+	if string(s.Data["CLIENT_ID"]) != c.Status.ClientID || len(s.Data["CLIENT_SECRET"]) == 0 {
+		t.Fatalf("renamed keys missing: %v", keysOf(s.Data))
+	}
+	if _, ok := s.Data["client_id"]; ok {
+		t.Fatal("default key written besides the renamed one")
+	}
+	if s.Labels["team"] != "billing" || s.Annotations["reloader.example/match"] != "true" {
+		t.Fatalf("template labels/annotations missing: %v %v", s.Labels, s.Annotations)
+	}
+}
