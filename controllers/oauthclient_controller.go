@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,7 +84,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	return r.reconcileNormal(ctx, obj)
+	return r.reconcileNormal(ctx, obj, orig)
 }
 
 func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oauthv1alpha1.OAuthClient) error {
@@ -102,7 +103,7 @@ func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oaut
 
 // reconcileNormal runs the phases; each sets its conditions. It returns the
 // lowest requeue any phase asked for.
-func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (ctrl.Result, error) {
+func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj, orig *oauthv1alpha1.OAuthClient) (ctrl.Result, error) {
 	gen := obj.Generation
 	conds := &obj.Status.Conditions
 
@@ -119,7 +120,7 @@ func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj *oauthv
 		return r.fail(ctx, obj, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "%s", ferrs.ToAggregate().Error()))
 	}
 
-	p := &clientPhase{r: r, obj: obj, server: server, backend: be, metadata: md, now: r.Clock.Now()}
+	p := &clientPhase{r: r, obj: obj, orig: orig, server: server, backend: be, metadata: md, now: r.Clock.Now()}
 	res, err := p.ensureCredentials(ctx)
 	if err != nil {
 		return r.fail(ctx, obj, err)
@@ -183,6 +184,11 @@ func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
 	return ref.Kind
 }
 
+// maxDeletionAttempts bounds how often deleting a registration at an
+// unreachable or refusing server is retried before the client stops and says
+// how to let go (AnnotationAbandonRegistration).
+const maxDeletionAttempts = 5
+
 // reconcileDelete removes the registration per deletionPolicy and handles the
 // Secret: deleted with Delete, kept (owner reference removed) with Orphan.
 func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) error {
@@ -192,20 +198,19 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	log := logf.FromContext(ctx)
 	w := r.secrets()
 	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
-	if obj.Spec.DeletionPolicy == oauthv1alpha1.DeletionPolicyOrphan {
+	abandon := obj.Annotations[oauthv1alpha1.AnnotationAbandonRegistration] == "true"
+	switch {
+	case obj.Spec.DeletionPolicy == oauthv1alpha1.DeletionPolicyOrphan:
 		if err := w.orphan(ctx, obj, key); err != nil {
 			return err
 		}
-	} else {
-		if server, err := r.resolveServerForDelete(ctx, obj); err != nil {
-			return err
-		} else if server != nil {
-			if be, err := r.Backends.For(server); err == nil {
-				stored, _, _ := r.storedCredentials(ctx, obj)
-				if err := be.Delete(ctx, &backend.Request{Client: obj, Server: server, Stored: stored, Now: r.Clock.Now()}); err != nil {
-					return fmt.Errorf("deleting registration: %w", err)
-				}
+	default:
+		if !abandon {
+			if err := r.deleteUpstream(ctx, obj); err != nil {
+				return r.deletionFailed(ctx, obj, err)
 			}
+		} else {
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "Abandoned", "Delete", "registration left at the server as the annotation %s asks", oauthv1alpha1.AnnotationAbandonRegistration)
 		}
 		if err := w.deleteIfControlled(ctx, obj, key); err != nil {
 			return err
@@ -219,6 +224,67 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
 	return nil
+}
+
+// deleteUpstream deletes the current and any retiring registration at the
+// server. Without the server object, a stored registration client URI still
+// allows the delete (RFC 7592 needs only the URI and the token).
+func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1alpha1.OAuthClient) error {
+	state, err := r.storedState(ctx, obj)
+	if errors.Is(err, errSecretConflict) {
+		return nil // nothing of ours to delete
+	}
+	if err != nil {
+		return err
+	}
+	server, err := r.resolveServerForDelete(ctx, obj)
+	if err != nil {
+		return err
+	}
+	var be backend.Backend
+	switch {
+	case server != nil:
+		if be, err = r.Backends.For(server); err != nil {
+			return nil // a backend this build lacks keeps nothing we could delete
+		}
+	case r.Backends.DynamicRegistration != nil && state.current != nil && state.current.RegistrationClientURI != "":
+		be = r.Backends.DynamicRegistration
+	default:
+		return nil
+	}
+	for _, c := range []*backend.Credentials{state.current, state.previous} {
+		if c == nil {
+			continue
+		}
+		if err := be.Delete(ctx, &backend.Request{Client: obj, Server: server, Stored: c, Now: r.Clock.Now()}); err != nil {
+			return fmt.Errorf("deleting client %s at the server: %w", c.ClientIDForHumans(), err)
+		}
+	}
+	return nil
+}
+
+// deletionFailed counts a failed upstream delete in status; after
+// maxDeletionAttempts it stops retrying and says how to let go.
+func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cause error) error {
+	orig := obj.DeepCopy()
+	obj.Status.DeletionAttempts++
+	msg := fmt.Sprintf("deleting the registration failed (attempt %d of %d): %v", obj.Status.DeletionAttempts, maxDeletionAttempts, cause)
+	reason := oauthv1alpha1.ReasonDeleting
+	if obj.Status.DeletionAttempts >= maxDeletionAttempts {
+		reason = oauthv1alpha1.ReasonDeletionBlocked
+		msg = fmt.Sprintf("%s. Set the annotation %s=true to delete this object and leave the registration at the server", msg, oauthv1alpha1.AnnotationAbandonRegistration)
+	}
+	condFalse(&obj.Status.Conditions, obj.Generation, oauthv1alpha1.ConditionReady, reason, msg)
+	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
+		return kerrors.NewAggregate([]error{cause, fmt.Errorf("patching status: %w", err)})
+	}
+	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "DeletionFailed", "Delete", "%s", msg)
+	if reason == oauthv1alpha1.ReasonDeletionBlocked {
+		// Bounded: no more automatic retries; the annotation re-triggers.
+		return reconcile.TerminalError(cause)
+	}
+	// Retried with backoff.
+	return cause
 }
 
 // resolveServerForDelete returns the server or nil when it is gone.

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
@@ -32,6 +35,12 @@ type clientPhase struct {
 	backend  backend.Backend
 	metadata *metadata.Metadata
 	now      time.Time
+	// orig is the object as last written; the deferred status write diffs from it.
+	orig *oauthv1alpha1.OAuthClient
+	// pendingID is the in-flight mark written during this reconcile, if any.
+	pendingID string
+	// adopting is true while spec.adoptFrom credentials are being taken over.
+	adopting bool
 }
 
 // clientMetadata validates the spec with the shared rules and returns the
@@ -52,66 +61,91 @@ const (
 
 // ensureCredentials observes the stored credentials, issues or replaces them
 // when needed, writes the Secret, and fills the status from what is stored.
+//
+// A request that creates a registration at a server cannot be repeated
+// safely, so: an in-flight mark is persisted in status before it is sent; its
+// result is written to the Secret at once (with a context that survives the
+// manager shutting down); a result that cannot be stored is deleted at the
+// server again; and an in-flight mark found with no stored result stops the
+// client until a person says otherwise (AnnotationRecoverRegistration).
 func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error) {
 	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
 	log := logf.FromContext(ctx)
 
-	stored, rotationSeen, err := p.r.storedCredentials(ctx, obj)
+	state, err := p.r.storedState(ctx, obj)
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return ctrl.Result{}, p.secretConflict()
 		}
 		return ctrl.Result{}, err
 	}
-	req := &backend.Request{Client: obj, Server: p.server, Metadata: p.metadata, Stored: stored, Now: p.now}
+	if err := p.resolvePending(state); err != nil {
+		return ctrl.Result{}, err
+	}
+	if state.current == nil && obj.Spec.AdoptFrom != nil {
+		adopted, err := p.r.adoptedCredentials(ctx, obj)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		state.current = adopted
+		p.adopting = true
+	}
+
+	req := &backend.Request{Client: obj, Server: p.server, Metadata: p.metadata, Stored: state.current, Now: p.now}
 	obs, err := p.backend.Observe(ctx, req)
 	if err != nil {
+		if p.adopting {
+			return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "adopting the registration in Secret %q: %v", obj.Spec.AdoptFrom.SecretName, err)
+		}
 		return ctrl.Result{}, err
+	}
+	if p.adopting && !obs.Exists {
+		return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "the registration in Secret %q cannot be taken over: %s", obj.Spec.AdoptFrom.SecretName, obs.Message)
+	}
+	if obs.Refreshed != nil {
+		// The server handed out new credentials while being read: store
+		// them before anything else, or they are lost.
+		state.current = obs.Refreshed
+		if err := p.persist(ctx, state); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	rotateRequest := obj.Annotations[oauthv1alpha1.AnnotationRotate]
 	act, why := actionNone, ""
 	switch {
-	case !obs.Exists:
+	case !obs.Exists && (obs.Gone || state.current == nil || state.current.ClientID == ""):
 		act, why = actionCreate, "first registration"
-		if stored != nil && stored.ClientID != "" {
-			// Stored credentials no longer work (say why): replace them.
-			act, why = actionRotate, obs.Message
+		if obs.Gone {
+			why = obs.Message
 		}
-	case rotateRequest != "" && rotateRequest != rotationSeen:
+	case !obs.Exists:
+		// Stored credentials no longer work (say why): replace them.
+		act, why = actionRotate, obs.Message
+	case rotateRequest != "" && rotateRequest != state.rotationSeen:
 		act, why = actionRotate, "rotation requested by annotation"
-	case p.rotationDue(stored):
+	case p.rotationDue(state.current):
 		act, why = actionRotate, "rotation interval elapsed"
-	case stored != nil && !renewAt(stored).IsZero() && !p.now.Before(renewAt(stored)):
+	case !renewAt(state.current).IsZero() && !p.now.Before(renewAt(state.current)):
 		act, why = actionRotate, "credentials are about to expire"
 	case !obs.UpToDate:
 		act, why = actionUpdate, obs.Message
 	}
 
-	creds := stored
 	if act != actionNone {
-		var err error
-		switch act {
-		case actionCreate:
-			creds, err = p.backend.Create(ctx, req)
-		case actionUpdate:
-			creds, err = p.backend.Update(ctx, req)
-		case actionRotate:
-			creds, err = p.backend.Rotate(ctx, req)
-		}
-		if err != nil {
-			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
-			p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "IssueFailed", string(act), "could not issue credentials: %v", err)
+		if err := p.issue(ctx, req, state, act, why); err != nil {
 			return ctrl.Result{}, err
+		}
+		if rotateRequest != "" && act == actionRotate {
+			state.rotationSeen = rotateRequest
 		}
 		log.Info("issued credentials", "oauthclient", klog.KObj(obj), "action", act, "reason", why)
 	}
-	if rotateRequest != "" && act == actionRotate {
-		rotationSeen = rotateRequest
-	}
 
-	desired := p.r.desiredSecret(obj, creds, rotationSeen)
-	written, err := p.r.secrets().write(ctx, obj, desired)
+	if err := p.retirePrevious(ctx, state); err != nil {
+		return ctrl.Result{}, err
+	}
+	written, err := p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return ctrl.Result{}, p.secretConflict()
@@ -120,13 +154,14 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 		return ctrl.Result{}, err
 	}
 	if act != actionNone {
-		reason := map[action]string{actionCreate: "Issued", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
-		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, string(act), "credentials %s in Secret %s: %s", map[action]string{actionCreate: "issued", actionUpdate: "re-issued", actionRotate: "rotated"}[act], obj.Spec.SecretName, why)
+		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
+		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientID, obj.Spec.SecretName, why)
 	} else if written {
 		log.V(1).Info("repaired Secret", "oauthclient", klog.KObj(obj))
 	}
 
 	// Status mirrors what is stored; nothing secret goes here.
+	creds := state.current
 	st := &obj.Status
 	st.ClientID = creds.ClientID
 	st.Issuer = creds.Issuer
@@ -135,14 +170,207 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	st.ClientIDIssuedAt = metaTime(creds.IssuedAt)
 	st.LastRotationTime = metaTime(creds.IssuedAt)
 	st.ClientSecretExpiresAt = metaTime(creds.ExpiresAt)
-	st.ObservedRotationRequest = rotationSeen
+	st.ObservedRotationRequest = state.rotationSeen
+	st.RetiringClientID, st.RetireAt = "", nil
+	if state.previous != nil {
+		st.RetiringClientID, st.RetireAt = state.previous.ClientID, metaTime(state.retireAt)
+	}
 	next := p.nextRotation(creds)
 	st.NextRotationTime = metaTime(next)
 
-	condTrue(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistered, "client id issued by "+string(p.server.ServerKind())+" "+p.server.GetName())
+	condTrue(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistered, "client "+creds.ClientIDForHumans()+" issued by "+string(p.server.ServerKind())+" "+p.server.GetName())
 	condTrue(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretSynced, "credentials stored in Secret "+obj.Spec.SecretName)
-	// Come back when the next rotation or renewal is due.
-	return requeueAt(p.now, next), nil
+	// Come back for the next rotation, renewal, resync or retirement.
+	return requeueAt(p.now, earliest(next, obs.NextCheck, state.retireAt)), nil
+}
+
+// resolvePending handles an in-flight mark left by an earlier reconcile.
+func (p *clientPhase) resolvePending(state *storedState) error {
+	pr := p.obj.Status.PendingRegistration
+	if pr == nil {
+		return nil
+	}
+	switch {
+	case state.current != nil && state.current.AttemptID == pr.ID:
+		// The result was stored; only the status write after it was lost.
+		p.obj.Status.PendingRegistration = nil
+		return nil
+	case p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] == pr.ID:
+		p.r.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, "RecoveringRegistration", "Register",
+			"registering again although the result of attempt %s (sent to %s at %s) was lost, as the annotation %s asks", pr.ID, pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), oauthv1alpha1.AnnotationRecoverRegistration)
+		p.obj.Status.PendingRegistration = nil
+		return nil
+	default:
+		msg := fmt.Sprintf("a registration request sent to %s at %s (attempt %s) has no stored result: the server may hold a client this operator cannot see or delete. "+
+			"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
+		condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
+		return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
+	}
+}
+
+// markPending persists the in-flight mark before a registration is sent.
+func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
+	// Never register what could not be stored: a foreign Secret of the
+	// name is invisible to the label-selected cache, so look for real.
+	if s, err := p.r.secrets().getFresh(ctx, client.ObjectKey{Namespace: p.obj.Namespace, Name: p.obj.Spec.SecretName}); err != nil {
+		return err
+	} else if s != nil && !metav1.IsControlledBy(s, p.obj) {
+		return errSecretConflict
+	}
+	id, err := randomID()
+	if err != nil {
+		return err
+	}
+	p.obj.Status.PendingRegistration = &oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
+	condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint)
+	p.obj.Status.ObservedGeneration = p.obj.Generation
+	if err := p.r.Status().Patch(ctx, p.obj, client.MergeFrom(p.orig)); err != nil {
+		p.obj.Status.PendingRegistration = nil
+		return fmt.Errorf("recording the registration attempt: %w", err)
+	}
+	// The deferred status write now diffs from what was just written.
+	*p.orig = *p.obj.DeepCopy()
+	p.pendingID = id
+	return nil
+}
+
+// issue runs the chosen action and persists its result at once.
+func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *storedState, act action, why string) error {
+	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
+	if act == actionCreate || act == actionRotate {
+		req.BeforeRegister = p.markPending
+	}
+	var creds *backend.Credentials
+	var err error
+	switch act {
+	case actionCreate:
+		creds, err = p.backend.Create(ctx, req)
+	case actionUpdate:
+		creds, err = p.backend.Update(ctx, req)
+	case actionRotate:
+		creds, err = p.backend.Rotate(ctx, req)
+	}
+	if err != nil {
+		if errors.Is(err, errSecretConflict) {
+			return p.secretConflict()
+		}
+		if p.pendingID != "" && backend.IsUncertain(err) {
+			// Sent, unanswered: the mark stays, and so does the client.
+			pr := obj.Status.PendingRegistration
+			msg := fmt.Sprintf("the registration request sent to %s (attempt %s) got no answer: the server may have registered a client this operator cannot see or delete. "+
+				"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
+			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
+			p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
+			return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
+		}
+		// Nothing was registered: the mark goes.
+		obj.Status.PendingRegistration = nil
+		condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
+		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
+		return err
+	}
+	creds.AttemptID = p.pendingID
+	if act == actionRotate && state.current != nil && state.current.RegistrationClientURI != "" && creds.ClientID != state.current.ClientID {
+		// A new client replaced the old one: keep the old one for the overlap.
+		if state.previous != nil {
+			// An earlier overlap is cut short; its client is deleted now.
+			if err := p.deleteRegistration(ctx, state.previous); err != nil {
+				return err
+			}
+		}
+		state.previous = state.current
+		state.retireAt = p.now.Add(rotationOverlap(obj))
+	}
+	state.current = creds
+	if err := p.persist(ctx, state); err != nil {
+		if p.pendingID != "" {
+			// Registered but not storable: take the registration back.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+			defer cancel()
+			if derr := p.backend.Delete(dctx, &backend.Request{Client: obj, Server: p.server, Stored: creds, Now: p.now}); derr == nil {
+				obj.Status.PendingRegistration = nil
+			} else {
+				p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
+					"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientID)
+			}
+		}
+		if errors.Is(err, errSecretConflict) {
+			return p.secretConflict()
+		}
+		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
+		return err
+	}
+	obj.Status.PendingRegistration = nil
+	return nil
+}
+
+// persistTimeout bounds writing a fresh result, even while the manager stops.
+const persistTimeout = 30 * time.Second
+
+// persist writes the Secret now, with a context that outlives a cancelled
+// reconcile (a stopping manager still stores what a server handed out), and
+// retries briefly.
+func (p *clientPhase) persist(ctx context.Context, state *storedState) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+	defer cancel()
+	desired := p.r.desiredSecret(p.obj, state)
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if _, err = p.r.secrets().write(wctx, p.obj, desired); err == nil || errors.Is(err, errSecretConflict) {
+			return err
+		}
+		select {
+		case <-wctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// retirePrevious deletes the previous registration once its overlap ended.
+func (p *clientPhase) retirePrevious(ctx context.Context, state *storedState) error {
+	if state.previous == nil || p.now.Before(state.retireAt) {
+		return nil
+	}
+	if err := p.deleteRegistration(ctx, state.previous); err != nil {
+		return err
+	}
+	p.r.Recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, "Retired", "Delete", "previous client %s deleted after the rotation overlap", state.previous.ClientID)
+	state.previous, state.retireAt = nil, time.Time{}
+	return nil
+}
+
+func (p *clientPhase) deleteRegistration(ctx context.Context, c *backend.Credentials) error {
+	if err := p.backend.Delete(ctx, &backend.Request{Client: p.obj, Server: p.server, Stored: c, Now: p.now}); err != nil {
+		return fmt.Errorf("deleting previous client %s: %w", c.ClientID, err)
+	}
+	return nil
+}
+
+func rotationOverlap(obj *oauthv1alpha1.OAuthClient) time.Duration {
+	if obj.Spec.Rotation != nil && obj.Spec.Rotation.Overlap != nil {
+		return obj.Spec.Rotation.Overlap.Duration
+	}
+	return time.Hour
+}
+
+func earliest(ts ...time.Time) time.Time {
+	var out time.Time
+	for _, t := range ts {
+		if !t.IsZero() && (out.IsZero() || t.Before(out)) {
+			out = t
+		}
+	}
+	return out
+}
+
+func randomID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating an attempt id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // secretConflict records that the Secret belongs to someone else and returns
@@ -211,48 +439,121 @@ func metaTime(t time.Time) *metav1.Time {
 	return &mt
 }
 
-// storedCredentials reads the credentials from the client's Secret. It
-// returns nil credentials when there is no Secret, and errSecretConflict when
-// the Secret belongs to someone else. The second result is the rotation
-// request the stored credentials answer.
-func (r *OAuthClientReconciler) storedCredentials(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*backend.Credentials, string, error) {
+// storedState is what the credentials Secret holds.
+type storedState struct {
+	current  *backend.Credentials
+	previous *backend.Credentials // a replaced registration kept for the rotation overlap
+	retireAt time.Time
+	// rotationSeen is the rotation request the stored credentials answer.
+	rotationSeen string
+}
+
+// storedState reads the client's Secret. It returns an empty state when there
+// is no Secret, and errSecretConflict when the Secret belongs to someone else.
+func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*storedState, error) {
 	w, key := r.secrets(), client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
 	s, err := w.get(ctx, key)
-	if err == nil && s == nil && obj.Status.ClientID != "" {
+	if err == nil && s == nil && (obj.Status.ClientID != "" || obj.Status.PendingRegistration != nil) {
 		// Credentials were issued before but the cache lacks the Secret (its
 		// label was removed, or the cache is behind): read it before anything
 		// is issued again.
 		s, err = w.getFresh(ctx, key)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if s == nil {
-		return nil, "", nil
+		return &storedState{}, nil
 	}
 	if !metav1.IsControlledBy(s, obj) {
-		return nil, "", errSecretConflict
+		return nil, errSecretConflict
 	}
-	k := obj.SecretKeyNames()
+	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")
+	state := &storedState{rotationSeen: s.Annotations[oauthv1alpha1.AnnotationRotationRequest]}
+	if st.ClientID != "" || st.RegistrationClientURI != "" {
+		state.current = st
+	}
+	prev := credentialsFromSecret(s, oauthv1alpha1.SecretKeys{
+		ClientID: oauthv1alpha1.DefaultKeyClientID, ClientSecret: oauthv1alpha1.DefaultKeyClientSecret,
+		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken, RegistrationClientURI: oauthv1alpha1.DefaultKeyRegistrationClientURI,
+		Issuer: oauthv1alpha1.DefaultKeyIssuer,
+	}, oauthv1alpha1.PreviousKeyPrefix)
+	if prev.ClientID != "" {
+		state.previous = prev
+		if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationRetireAt]); err == nil {
+			state.retireAt = t
+		}
+	}
+	return state, nil
+}
+
+// credentialsFromSecret reads one set of credentials; prefix selects the previous_* set.
+func credentialsFromSecret(s *corev1.Secret, k oauthv1alpha1.SecretKeys, prefix string) *backend.Credentials {
 	c := &backend.Credentials{
-		ClientID:                string(s.Data[k.ClientID]),
-		ClientSecret:            string(s.Data[k.ClientSecret]),
-		RegistrationAccessToken: string(s.Data[k.RegistrationAccessToken]),
-		RegistrationClientURI:   string(s.Data[k.RegistrationClientURI]),
-		Issuer:                  string(s.Data[k.Issuer]),
-		Digest:                  s.Annotations[oauthv1alpha1.AnnotationRegistrationDigest],
+		ClientID:                string(s.Data[prefix+k.ClientID]),
+		ClientSecret:            string(s.Data[prefix+k.ClientSecret]),
+		RegistrationAccessToken: string(s.Data[prefix+k.RegistrationAccessToken]),
+		RegistrationClientURI:   string(s.Data[prefix+k.RegistrationClientURI]),
+		Issuer:                  string(s.Data[prefix+k.Issuer]),
 	}
+	if prefix != "" {
+		return c
+	}
+	c.Digest = s.Annotations[oauthv1alpha1.AnnotationRegistrationDigest]
+	c.AttemptID = s.Annotations[oauthv1alpha1.AnnotationAttemptID]
 	if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationIssuedAt]); err == nil {
 		c.IssuedAt = t
 	}
 	if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationExpiresAt]); err == nil {
 		c.ExpiresAt = t
 	}
-	return c, s.Annotations[oauthv1alpha1.AnnotationRotationRequest], nil
+	return c
 }
 
-// desiredSecret is the credentials Secret for creds. Empty values are left out.
-func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, creds *backend.Credentials, rotationSeen string) *corev1.Secret {
+// adoptedCredentials reads the registration named by spec.adoptFrom.
+func (r *OAuthClientReconciler) adoptedCredentials(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*backend.Credentials, error) {
+	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.AdoptFrom.SecretName}
+	s, err := r.secrets().getFresh(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonAdoptionFailed, Err: fmt.Errorf("Secret %q named by spec.adoptFrom does not exist", key.Name), RetryAfter: secretConflictRecheck}
+	}
+	if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != obj.UID {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom is controlled by %s %s", key.Name, owner.Kind, owner.Name)
+	}
+	c := credentialsFromSecret(s, oauthv1alpha1.SecretKeys{
+		ClientID: oauthv1alpha1.DefaultKeyClientID, ClientSecret: oauthv1alpha1.DefaultKeyClientSecret,
+		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken, RegistrationClientURI: oauthv1alpha1.DefaultKeyRegistrationClientURI,
+		Issuer: oauthv1alpha1.DefaultKeyIssuer,
+	}, "")
+	c.Digest, c.AttemptID, c.IssuedAt, c.ExpiresAt = "", "", time.Time{}, time.Time{}
+	if c.ClientID == "" || c.RegistrationAccessToken == "" || c.RegistrationClientURI == "" {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom must hold client_id, registration_access_token and registration_client_uri", key.Name)
+	}
+	if key.Name == obj.Spec.SecretName && metav1.GetControllerOf(s) == nil {
+		// Adopting the very Secret we write to: take control of it.
+		patch := client.MergeFrom(s.DeepCopy())
+		if err := controllerutil.SetControllerReference(obj, s, r.Scheme); err != nil {
+			return nil, fmt.Errorf("taking over Secret %q: %w", key.Name, err)
+		}
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		for k, v := range managedLabels("OAuthClient", obj.Name) {
+			s.Labels[k] = v
+		}
+		if err := r.Patch(ctx, s, patch); err != nil {
+			return nil, fmt.Errorf("taking over Secret %q: %w", key.Name, err)
+		}
+	}
+	return c, nil
+}
+
+// desiredSecret is the credentials Secret for state. Empty values are left out.
+func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, state *storedState) *corev1.Secret {
+	creds := state.current
 	k := obj.SecretKeyNames()
 	data := map[string][]byte{}
 	put := func(key, v string) {
@@ -265,6 +566,13 @@ func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, cr
 	put(k.RegistrationAccessToken, creds.RegistrationAccessToken)
 	put(k.RegistrationClientURI, creds.RegistrationClientURI)
 	put(k.Issuer, creds.Issuer)
+	if prev := state.previous; prev != nil {
+		pk := oauthv1alpha1.PreviousKeyPrefix
+		put(pk+oauthv1alpha1.DefaultKeyClientID, prev.ClientID)
+		put(pk+oauthv1alpha1.DefaultKeyClientSecret, prev.ClientSecret)
+		put(pk+oauthv1alpha1.DefaultKeyRegistrationAccessToken, prev.RegistrationAccessToken)
+		put(pk+oauthv1alpha1.DefaultKeyRegistrationClientURI, prev.RegistrationClientURI)
+	}
 
 	labels := map[string]string{}
 	annotations := map[string]string{}
@@ -280,14 +588,21 @@ func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, cr
 		labels[k] = v
 	}
 	annotations[oauthv1alpha1.AnnotationRegistrationDigest] = creds.Digest
+	set := func(key, v string) {
+		if v != "" {
+			annotations[key] = v
+		}
+	}
 	if !creds.IssuedAt.IsZero() {
-		annotations[oauthv1alpha1.AnnotationIssuedAt] = creds.IssuedAt.UTC().Format(time.RFC3339)
+		set(oauthv1alpha1.AnnotationIssuedAt, creds.IssuedAt.UTC().Format(time.RFC3339))
 	}
 	if !creds.ExpiresAt.IsZero() {
-		annotations[oauthv1alpha1.AnnotationExpiresAt] = creds.ExpiresAt.UTC().Format(time.RFC3339)
+		set(oauthv1alpha1.AnnotationExpiresAt, creds.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	if rotationSeen != "" {
-		annotations[oauthv1alpha1.AnnotationRotationRequest] = rotationSeen
+	set(oauthv1alpha1.AnnotationRotationRequest, state.rotationSeen)
+	set(oauthv1alpha1.AnnotationAttemptID, creds.AttemptID)
+	if state.previous != nil {
+		set(oauthv1alpha1.AnnotationRetireAt, state.retireAt.UTC().Format(time.RFC3339))
 	}
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Spec.SecretName, Labels: labels, Annotations: annotations},

@@ -182,8 +182,8 @@ func TestReconcileIssuesThenIdles(t *testing.T) {
 	if c.Status.ClientSecretExpiresAt == nil || c.Status.NextRotationTime == nil {
 		t.Fatalf("expiry/renewal not in status: %+v", c.Status)
 	}
-	if !strings.Contains(<-h.rec.Events, "Issued") {
-		t.Fatal("no Issued event")
+	if !strings.Contains(<-h.rec.Events, "Registered") {
+		t.Fatal("no Registered event")
 	}
 
 	// Second pass: stored credentials are current: no backend write, no API write.

@@ -229,6 +229,15 @@ type AuthorizationServerStatus struct {
 	// +optional
 	Issuer string `json:"issuer,omitempty"`
 
+	// registrationEndpoint is the RFC 7591 registration endpoint in use
+	// (discovered or configured), for dynamicRegistration.
+	// +optional
+	RegistrationEndpoint string `json:"registrationEndpoint,omitempty"`
+
+	// tokenEndpoint is the discovered token endpoint, for dynamicRegistration.
+	// +optional
+	TokenEndpoint string `json:"tokenEndpoint,omitempty"`
+
 	// jwks is the public JWK Set (JSON) that verifies this server's stateless
 	// client ids: the active key and every retired key still in use.
 	// +optional

@@ -43,6 +43,30 @@ const (
 	ReasonKeysFailed = "KeysFailed"
 	// ReasonKeySecretConflict means the key Secret exists and is not controlled by the server object.
 	ReasonKeySecretConflict = "KeySecretConflict"
+	// ReasonRegistering means a registration request is being sent.
+	ReasonRegistering = "Registering"
+	// ReasonRegistrationIncomplete means a registration request was sent but
+	// its result was never stored; see status.pendingRegistration.
+	ReasonRegistrationIncomplete = "RegistrationIncomplete"
+	// ReasonRegistrationRejected means the server refused the metadata (400).
+	ReasonRegistrationRejected = "RegistrationRejected"
+	// ReasonUnauthorized means the server answered 401 to the registration
+	// access token (the client is gone or the token is invalid) and
+	// onUnauthorized is Stop.
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonForbidden means the server answered 403.
+	ReasonForbidden = "Forbidden"
+	// ReasonRateLimited means the server asked to slow down (429).
+	ReasonRateLimited = "RateLimited"
+	// ReasonServerUnavailable means the server could not be reached or failed (5xx, network).
+	ReasonServerUnavailable = "ServerUnavailable"
+	// ReasonDiscoveryFailed means the server's metadata could not be discovered.
+	ReasonDiscoveryFailed = "DiscoveryFailed"
+	// ReasonAdoptionFailed means the registration named by spec.adoptFrom could not be taken over.
+	ReasonAdoptionFailed = "AdoptionFailed"
+	// ReasonDeletionBlocked means deleting the registration at the server kept
+	// failing; the annotation oauth.clientreg.dev/abandon-registration lets go.
+	ReasonDeletionBlocked = "DeletionBlocked"
 	// ReasonReady means the object is fully reconciled.
 	ReasonReady = "Ready"
 	// ReasonDeleting means the object is being deleted.
@@ -80,6 +104,21 @@ const (
 	// rotate annotation the stored credentials answer.
 	AnnotationRotationRequest = "oauth.clientreg.dev/rotation-request"
 
+	// AnnotationRecoverRegistration, set to the id in
+	// status.pendingRegistration, allows a new registration although the
+	// result of that earlier request was lost (a client may be orphaned at
+	// the server; check there first).
+	AnnotationRecoverRegistration = "oauth.clientreg.dev/recover-registration"
+	// AnnotationAbandonRegistration set to "true" on an OAuthClient being
+	// deleted releases it without deleting the registration at the server.
+	AnnotationAbandonRegistration = "oauth.clientreg.dev/abandon-registration"
+	// AnnotationAttemptID on a credentials Secret records the registration
+	// attempt whose result the Secret holds.
+	AnnotationAttemptID = "oauth.clientreg.dev/attempt-id"
+	// AnnotationRetireAt on a credentials Secret records when the previous_*
+	// credentials are deleted at the server (RFC 3339).
+	AnnotationRetireAt = "oauth.clientreg.dev/retire-at"
+
 	// FinalizerOAuthClient is the finalizer the operator puts on OAuthClients.
 	FinalizerOAuthClient = "oauth.clientreg.dev/finalizer"
 )
@@ -96,4 +135,7 @@ const (
 	DefaultKeyRegistrationClientURI = "registration_client_uri"
 	// DefaultKeyIssuer is the default Secret key of the issuer the client belongs to.
 	DefaultKeyIssuer = "issuer"
+	// PreviousKeyPrefix prefixes the keys of the previous registration kept
+	// during a rotation overlap (previous_client_id, previous_client_secret, ...).
+	PreviousKeyPrefix = "previous_"
 )

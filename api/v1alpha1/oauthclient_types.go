@@ -127,6 +127,27 @@ type Rotation struct {
 	// annotation set to a new value).
 	// +optional
 	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// overlap is how long the previous registration stays valid after a
+	// rotation that had to register a new client (RFC 7592 has no secret
+	// rotation). Its credentials stay in the Secret under previous_* keys
+	// meanwhile, then the old client is deleted at the server. Defaults to 1h.
+	// +optional
+	Overlap *metav1.Duration `json:"overlap,omitempty"`
+}
+
+// AdoptFrom names an existing registration to take over.
+type AdoptFrom struct {
+	// secretName is a Secret in the OAuthClient's namespace holding
+	// client_id, registration_access_token and registration_client_uri (and
+	// client_secret, if any) of an existing registration. The operator
+	// verifies it with an RFC 7592 read and takes it over without
+	// re-registering or rotating. It may equal spec.secretName, in which case
+	// that Secret comes under the OAuthClient's control.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	SecretName string `json:"secretName"`
 }
 
 // OAuthClientSpec is the desired client registration. Member names follow
@@ -158,6 +179,10 @@ type OAuthClientSpec struct {
 	// rotation configures credential rotation.
 	// +optional
 	Rotation *Rotation `json:"rotation,omitempty"`
+
+	// adoptFrom takes over an existing registration instead of registering.
+	// +optional
+	AdoptFrom *AdoptFrom `json:"adoptFrom,omitempty"`
 
 	// deletionPolicy says what happens to the registration when this object is
 	// deleted. Defaults to Delete.
@@ -446,10 +471,43 @@ type OAuthClientStatus struct {
 	// +optional
 	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
 
+	// pendingRegistration is set, before a registration request is sent, for
+	// as long as its result is not stored. Found set with no stored result,
+	// it means the result of that request was lost: the server may hold a
+	// client the operator cannot see, and no new registration is made until
+	// the annotation oauth.clientreg.dev/recover-registration is set to its id.
+	// +optional
+	PendingRegistration *PendingRegistration `json:"pendingRegistration,omitempty"`
+
+	// retiringClientID is the client id of the previous registration kept
+	// valid during a rotation overlap.
+	// +optional
+	RetiringClientID string `json:"retiringClientID,omitempty"`
+
+	// retireAt is when the previous registration is deleted.
+	// +optional
+	RetireAt *metav1.Time `json:"retireAt,omitempty"`
+
+	// deletionAttempts counts failed attempts to delete the registration at
+	// the server while this object is being deleted.
+	// +optional
+	DeletionAttempts int32 `json:"deletionAttempts,omitempty"`
+
 	// observedRotationRequest is the last value of the
 	// oauth.clientreg.dev/rotate annotation that was acted upon.
 	// +optional
 	ObservedRotationRequest string `json:"observedRotationRequest,omitempty"`
+}
+
+// PendingRegistration identifies a registration request whose result is not stored yet.
+type PendingRegistration struct {
+	// id identifies the attempt; the recover-registration annotation names it.
+	ID string `json:"id"`
+	// startedAt is when the request was about to be sent.
+	StartedAt metav1.Time `json:"startedAt"`
+	// endpoint is the registration endpoint the request went to.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
 }
 
 // OAuthClient is an OAuth 2.0 client registered at, or minted by, an

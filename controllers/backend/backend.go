@@ -29,6 +29,17 @@ type Credentials struct {
 	ExpiresAt time.Time
 	// Digest identifies the desired state the credentials were issued for.
 	Digest string
+	// AttemptID is the registration attempt that produced these credentials.
+	AttemptID string
+}
+
+// ClientIDForHumans returns the client id shortened for messages (stateless
+// ids are long JWTs).
+func (c *Credentials) ClientIDForHumans() string {
+	if len(c.ClientID) > 40 {
+		return c.ClientID[:16] + "…" + c.ClientID[len(c.ClientID)-8:]
+	}
+	return c.ClientID
 }
 
 // Request carries everything a backend needs for one client.
@@ -39,6 +50,10 @@ type Request struct {
 	// Stored are the credentials currently in the Secret, or nil.
 	Stored *Credentials
 	Now    time.Time
+	// BeforeRegister, when set, must be called right before a request that
+	// creates a registration at a server is sent, with the endpoint. It
+	// persists an in-flight mark; if it fails, nothing may be sent.
+	BeforeRegister func(ctx context.Context, endpoint string) error
 }
 
 // Observation is what a backend found for the stored credentials.
@@ -50,6 +65,29 @@ type Observation struct {
 	UpToDate bool
 	// Message explains a false Exists or UpToDate; never holds a secret.
 	Message string
+	// Gone is true when the registration no longer exists at the server and
+	// the backend's policy is to register anew (Create rather than Rotate).
+	Gone bool
+	// Refreshed holds credentials the server returned while being observed
+	// (some servers rotate the registration access token or the secret on
+	// every read). The caller persists them before anything else.
+	Refreshed *Credentials
+	// NextCheck is when the backend wants to observe again (a resync); zero
+	// when only events matter.
+	NextCheck time.Time
+}
+
+// UncertainError means a request that creates something at the server was
+// sent but no answer arrived: the server may have acted on it.
+type UncertainError struct{ Err error }
+
+func (e *UncertainError) Error() string { return e.Err.Error() }
+func (e *UncertainError) Unwrap() error { return e.Err }
+
+// IsUncertain reports whether err is an UncertainError.
+func IsUncertain(err error) bool {
+	var u *UncertainError
+	return errors.As(err, &u)
 }
 
 // Backend obtains and maintains client credentials.
@@ -63,9 +101,14 @@ type Backend interface {
 	Create(ctx context.Context, req *Request) (*Credentials, error)
 	// Update brings existing credentials to the desired state; it may issue new ones.
 	Update(ctx context.Context, req *Request) (*Credentials, error)
-	// Rotate replaces the client secret (and, where the backend needs to, the client id).
+	// Rotate replaces the client secret (and, where the backend needs to, the
+	// client id). When the new credentials have another client id and the
+	// stored ones have a registration client URI, the caller keeps the old
+	// registration for the rotation overlap and then Deletes it.
 	Rotate(ctx context.Context, req *Request) (*Credentials, error)
-	// Delete removes the registration, if the backend keeps one.
+	// Delete removes the registration named by req.Stored, if the backend
+	// keeps one. A registration that is already gone counts as deleted.
+	// req.Server may be nil when the server object no longer exists.
 	Delete(ctx context.Context, req *Request) error
 }
 

@@ -20,7 +20,7 @@ import (
 // metadata (they configure the operator, not the registration).
 var nonMetadataSpecFields = map[string]bool{
 	"serverRef": true, "secretName": true, "secretTemplate": true, "rotation": true,
-	"deletionPolicy": true, "extraMetadata": true,
+	"deletionPolicy": true, "extraMetadata": true, "adoptFrom": true,
 }
 
 const jwksWithSpaces = `{ "keys": [ { "kty": "EC", "crv": "P-256", "kid": "k1",
