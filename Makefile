@@ -14,6 +14,9 @@ ETCD_VERSION ?= v3.7.3
 export KUBERNETES_VERSION STAGING_VERSION ETCD_VERSION
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(KUBERNETES_VERSION:v%=%)-etcd-$(ETCD_VERSION:v%=%)
 
+# node-oidc-provider, the pinned interop test peer (npm, lock file committed).
+INTEROP_DIR ?= hack/interop
+
 # Short fuzzing run of the request decoders in `make test`.
 FUZZTIME ?= 10s
 GO_TEST_FLAGS ?= -count=1 -timeout=25m
@@ -59,7 +62,7 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 	hack/build-test-binaries.sh
 
 .PHONY: test
-test: test-binaries $(CONTROLLER_GEN) lint ## Run every test (unit, envtest, generated-file check, short fuzz).
+test: test-binaries $(CONTROLLER_GEN) lint interop-deps ## Run every test (unit, envtest, generated-file check, short fuzz).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 
@@ -67,6 +70,13 @@ test: test-binaries $(CONTROLLER_GEN) lint ## Run every test (unit, envtest, gen
 bench: test-binaries ## Run the benchmarks (stateless minting, envtest throughput).
 	go test -run '^$$' -bench . -benchtime 2000x ./registrar/stateless
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CLIENTREG_BENCH=1 go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
+
+.PHONY: interop-deps
+interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned node-oidc-provider test peer.
+
+$(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(INTEROP_DIR) --no-audit --no-fund; \
+	else echo "npm not found: node-oidc-provider interop tests will skip (or fail with CI set)"; fi
 
 ##@ Build
 

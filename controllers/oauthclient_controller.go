@@ -147,7 +147,11 @@ func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAu
 		// A spec or server change re-triggers; retrying cannot help.
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
-	condFalse(conds, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReconciling, "retrying: "+err.Error())
+	reason := oauthv1alpha1.ReasonReconciling
+	if t, ok := backend.AsTransient(err); ok {
+		reason = t.Reason
+	}
+	condFalse(conds, gen, oauthv1alpha1.ConditionReady, reason, "retrying: "+err.Error())
 	logf.FromContext(ctx).V(1).Info("reconcile failed, retrying", "error", err.Error())
 	// Transient: backoff.
 	return ctrl.Result{}, err

@@ -237,9 +237,9 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 // issue runs the chosen action and persists its result at once.
 func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *storedState, act action, why string) error {
 	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
-	if act == actionCreate || act == actionRotate {
-		req.BeforeRegister = p.markPending
-	}
+	// Backends call it only right before they really register (Create,
+	// Rotate, or an Update that has to re-register).
+	req.BeforeRegister = p.markPending
 	var creds *backend.Credentials
 	var err error
 	switch act {
@@ -427,6 +427,9 @@ func reasonOf(err error, fallback string) string {
 	}
 	if p, ok := backend.AsPending(err); ok {
 		return p.Reason
+	}
+	if t, ok := backend.AsTransient(err); ok {
+		return t.Reason
 	}
 	return fallback
 }

@@ -24,6 +24,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -44,8 +45,10 @@ type ServerReconciler struct {
 	Kind oauthv1alpha1.ServerKind
 	// ClusterResourceNamespace holds Secrets of cluster-scoped servers.
 	ClusterResourceNamespace string
-	// Backends is told when a server goes away so cached keys are dropped.
+	// Stateless is told when a server goes away so cached keys are dropped.
 	Stateless *statelessbackend.Backend
+	// Dynamic probes dynamicRegistration servers.
+	Dynamic *dynamicbackend.Backend
 }
 
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers;clusterauthorizationservers,verbs=get;list;watch;update;patch
@@ -72,6 +75,9 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 	if !obj.GetDeletionTimestamp().IsZero() {
 		if r.Stateless != nil {
 			r.Stateless.Forget(obj.GetUID())
+		}
+		if r.Dynamic != nil {
+			r.Dynamic.Forget(obj.GetUID())
 		}
 		// Nothing to clean up ourselves: owned Secrets are garbage collected.
 		return ctrl.Result{}, nil
@@ -112,15 +118,46 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 		return res, nil
 	case spec.DynamicRegistration != nil:
 		st.Issuer = string(spec.DynamicRegistration.IssuerURL)
-		msg := "dynamic registration is not available in this version of clientreg"
-		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonBackendUnsupported, msg)
-		// Nothing this version can do; a spec change or upgrade re-triggers.
-		return ctrl.Result{}, nil
+		if r.Dynamic == nil {
+			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this build")
+			// Nothing this build can do.
+			return ctrl.Result{}, nil
+		}
+		return r.reconcileDynamic(ctx, obj)
 	default:
 		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonInvalidSpec, "exactly one of dynamicRegistration or stateless must be set")
 		// The API server's validation normally prevents this.
 		return ctrl.Result{}, nil
 	}
+}
+
+// reconcileDynamic resolves the server's endpoints (discovery, cached and
+// refreshed on failure) and is Ready only when the registration endpoint
+// answers. It looks again every resync interval.
+func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alpha1.ServerObject) (ctrl.Result, error) {
+	st, gen := obj.GetStatus(), obj.GetGeneration()
+	info, err := r.Dynamic.Probe(ctx, obj)
+	if err != nil {
+		reason := reasonOf(err, oauthv1alpha1.ReasonServerUnavailable)
+		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, reason, err.Error())
+		if _, ok := backend.AsPermanent(err); ok {
+			// The spec must change; its update re-triggers.
+			return ctrl.Result{}, reconcile.TerminalError(err)
+		}
+		if p, ok := backend.AsPending(err); ok {
+			return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
+		}
+		// Transient: backoff.
+		return ctrl.Result{}, err
+	}
+	st.RegistrationEndpoint, st.TokenEndpoint = info.RegistrationEndpoint, info.TokenEndpoint
+	condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")
+	resync := dynamicbackend.DefaultResyncInterval
+	if d := obj.GetSpec().DynamicRegistration.ResyncInterval; d != nil && d.Duration > 0 {
+		resync = d.Duration
+	}
+	// Look again after a resync interval.
+	return ctrl.Result{RequeueAfter: resync}, nil
 }
 
 // reconcileStatelessKeys keeps the key Secret current: an active signing key

@@ -13,7 +13,9 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -28,6 +30,9 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Policy is the metadata validation policy.
 	Policy metadata.Policy
+	// NewRegistrar builds RFC 7591/7592 clients (tests inject fault
+	// injection); nil means registrar/dcr's real client.
+	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
 }
 
 // CacheOptions returns the manager cache options: only Secrets the operator
@@ -52,11 +57,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
 	}
+	dynamic := &dynamicbackend.Backend{
+		Reader:                   mgr.GetAPIReader(),
+		ClusterResourceNamespace: opts.ClusterResourceNamespace,
+		Clock:                    clk,
+		NewRegistrar:             opts.NewRegistrar,
+	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		r := &ServerReconciler{
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 			Recorder: recorder, Clock: clk, Kind: kind,
-			ClusterResourceNamespace: opts.ClusterResourceNamespace, Stateless: stateless,
+			ClusterResourceNamespace: opts.ClusterResourceNamespace, Stateless: stateless, Dynamic: dynamic,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up %s controller: %w", kind, err)
@@ -65,7 +76,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	cr := &OAuthClientReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 		Recorder: recorder, Clock: clk,
-		Backends:                backend.Registry{Stateless: stateless},
+		Backends:                backend.Registry{Stateless: stateless, DynamicRegistration: dynamic},
 		Policy:                  opts.Policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}

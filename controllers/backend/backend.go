@@ -177,3 +177,23 @@ func (r Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
 		return nil, Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s sets no backend", server.GetName())
 	}
 }
+
+// TransientError is a failure worth retrying with backoff that still has a
+// precise condition reason (a server that is down, rate limiting aside).
+type TransientError struct {
+	Reason string
+	Err    error
+}
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// Transient wraps err as a TransientError with a condition reason.
+func Transient(reason string, err error) error { return &TransientError{Reason: reason, Err: err} }
+
+// AsTransient reports whether err is a TransientError, and returns it.
+func AsTransient(err error) (*TransientError, bool) {
+	var t *TransientError
+	ok := errors.As(err, &t)
+	return t, ok
+}

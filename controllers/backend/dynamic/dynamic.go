@@ -1,0 +1,633 @@
+// Package dynamic is the backend for servers with spec.dynamicRegistration:
+// it registers clients at a remote authorization server with RFC 7591 and
+// keeps them in sync with RFC 7592 (package registrar/dcr speaks the
+// protocol). Policy decisions live here: what a 401 means, when to read
+// again, how to rotate where the protocol cannot.
+package dynamic
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/registrar/dcr"
+	"github.com/clientreg/clientreg/registrar/metadata"
+)
+
+// Defaults for unset spec fields (the CRD defaults them too).
+const (
+	DefaultResyncInterval = 10 * time.Minute
+	DefaultTimeout        = 30 * time.Second
+)
+
+// UserAgent identifies the operator to authorization servers.
+const UserAgent = "clientreg (+https://github.com/clientreg/clientreg)"
+
+// Backend registers clients at remote authorization servers. It is safe for
+// concurrent use.
+type Backend struct {
+	// Reader reads the Secrets a server references (initial access token,
+	// software statement). They are the user's, so this is an uncached reader.
+	Reader client.Reader
+	// ClusterResourceNamespace is where a ClusterAuthorizationServer's
+	// secret references point when they name no namespace.
+	ClusterResourceNamespace string
+	Clock                    clock.PassiveClock
+	// NewRegistrar builds the protocol client for a server; nil means dcr.NewClient.
+	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+
+	mu      sync.Mutex
+	servers map[types.UID]*serverEntry
+	// reads holds when each client was last read at its server, in memory:
+	// recording it in the API would write every resync.
+	reads map[types.UID]time.Time
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// serverEntry caches what one generation of a server object needs.
+type serverEntry struct {
+	generation int64
+	registrar  dcr.Registrar
+	probe      *http.Client
+	issuer     string
+	// discovered is nil until discovery succeeded; dropped after failures so
+	// the next call discovers again.
+	discovered *dcr.ServerMetadata
+	endpoint   string // explicit override, or from discovery
+	resync     time.Duration
+	policy     oauthv1alpha1.UnauthorizedPolicy
+}
+
+// Info is what a server's reconciler publishes.
+type Info struct {
+	Issuer, RegistrationEndpoint, TokenEndpoint string
+}
+
+func (b *Backend) now() time.Time {
+	if b.Clock == nil {
+		return time.Now()
+	}
+	return b.Clock.Now()
+}
+
+// entry returns the cached state of server, rebuilding it for a new generation.
+func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error) {
+	spec := server.GetSpec().DynamicRegistration
+	if spec == nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s has no dynamicRegistration", server.GetName())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.servers[server.GetUID()]; ok && e.generation == server.GetGeneration() {
+		return e, nil
+	}
+	timeout := DefaultTimeout
+	if spec.Timeout != nil && spec.Timeout.Duration > 0 {
+		timeout = spec.Timeout.Duration
+	}
+	cfg := dcr.Config{CABundle: spec.CABundle, Timeout: timeout, UserAgent: UserAgent}
+	newRegistrar := b.NewRegistrar
+	if newRegistrar == nil {
+		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
+	}
+	reg, err := newRegistrar(cfg)
+	if err != nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.dynamicRegistration: %v", err)
+	}
+	probe, err := probeClient(spec.CABundle, timeout)
+	if err != nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.dynamicRegistration.caBundle: %v", err)
+	}
+	e := &serverEntry{
+		generation: server.GetGeneration(),
+		registrar:  reg,
+		probe:      probe,
+		issuer:     string(spec.IssuerURL),
+		endpoint:   string(spec.RegistrationEndpoint),
+		resync:     DefaultResyncInterval,
+		policy:     spec.OnUnauthorized,
+	}
+	if spec.ResyncInterval != nil && spec.ResyncInterval.Duration > 0 {
+		e.resync = spec.ResyncInterval.Duration
+	}
+	if e.policy == "" {
+		e.policy = oauthv1alpha1.UnauthorizedStop
+	}
+	if b.servers == nil {
+		b.servers = map[types.UID]*serverEntry{}
+	}
+	b.servers[server.GetUID()] = e
+	return e, nil
+}
+
+// Forget drops the cached state of a deleted server.
+func (b *Backend) Forget(uid types.UID) {
+	b.mu.Lock()
+	delete(b.servers, uid)
+	b.mu.Unlock()
+}
+
+// discover returns the server metadata, discovering it once and again after failures.
+func (b *Backend) discover(ctx context.Context, e *serverEntry) (*dcr.ServerMetadata, error) {
+	b.mu.Lock()
+	d := e.discovered
+	b.mu.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	d, err := e.registrar.Discover(ctx, e.issuer)
+	if err != nil {
+		return nil, classify("discovering "+e.issuer, err, oauthv1alpha1.ReasonDiscoveryFailed)
+	}
+	b.mu.Lock()
+	e.discovered = d
+	b.mu.Unlock()
+	return d, nil
+}
+
+// forgetDiscovery makes the next call discover again (the endpoint may have moved).
+func (b *Backend) forgetDiscovery(e *serverEntry) {
+	b.mu.Lock()
+	e.discovered = nil
+	b.mu.Unlock()
+}
+
+func (b *Backend) registrationEndpoint(ctx context.Context, e *serverEntry) (string, error) {
+	if e.endpoint != "" {
+		return e.endpoint, nil
+	}
+	d, err := b.discover(ctx, e)
+	if err != nil {
+		return "", err
+	}
+	if d.RegistrationEndpoint == "" {
+		return "", backend.Permanent(oauthv1alpha1.ReasonDiscoveryFailed, "%s publishes no registration_endpoint; set spec.dynamicRegistration.registrationEndpoint", e.issuer)
+	}
+	return d.RegistrationEndpoint, nil
+}
+
+// Probe resolves the server's endpoints and checks that the registration
+// endpoint answers HTTP at all (any status below 500: a GET on it usually
+// gets 401, 404 or 405).
+func (b *Backend) Probe(ctx context.Context, server oauthv1alpha1.ServerObject) (Info, error) {
+	e, err := b.entry(server)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := checkSecretRefs(server); err != nil {
+		return Info{}, err
+	}
+	info := Info{Issuer: e.issuer}
+	if d, err := b.discover(ctx, e); err == nil {
+		info.TokenEndpoint = d.TokenEndpoint
+	} else if e.endpoint == "" {
+		return Info{}, err
+	}
+	if info.RegistrationEndpoint, err = b.registrationEndpoint(ctx, e); err != nil {
+		return Info{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, info.RegistrationEndpoint, nil)
+	if err != nil {
+		return Info{}, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "registration endpoint %q: %v", info.RegistrationEndpoint, err)
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	resp, err := e.probe.Do(req)
+	if err != nil {
+		b.forgetDiscovery(e)
+		return Info{}, backend.Transient(oauthv1alpha1.ReasonServerUnavailable, fmt.Errorf("registration endpoint %s does not answer: %w", info.RegistrationEndpoint, err))
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		b.forgetDiscovery(e)
+		return Info{}, backend.Transient(oauthv1alpha1.ReasonServerUnavailable, fmt.Errorf("registration endpoint %s answers %d", info.RegistrationEndpoint, resp.StatusCode))
+	}
+	return info, nil
+}
+
+// checkSecretRefs keeps a namespaced server's secret references in its own namespace.
+func checkSecretRefs(server oauthv1alpha1.ServerObject) error {
+	if server.ServerKind() != oauthv1alpha1.KindAuthorizationServer {
+		return nil
+	}
+	spec := server.GetSpec().DynamicRegistration
+	for path, ref := range map[string]*oauthv1alpha1.SecretKeySelector{
+		"spec.dynamicRegistration.initialAccessToken": spec.InitialAccessToken,
+		"spec.dynamicRegistration.softwareStatement":  spec.SoftwareStatement,
+	} {
+		if ref != nil && ref.Namespace != "" && ref.Namespace != server.GetNamespace() {
+			return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s.namespace: an AuthorizationServer may only reference Secrets in its own namespace %q", path, server.GetNamespace())
+		}
+	}
+	return nil
+}
+
+// secretValue reads one key of a referenced Secret.
+func (b *Backend) secretValue(ctx context.Context, server oauthv1alpha1.ServerObject, ref *oauthv1alpha1.SecretKeySelector, what string) (string, error) {
+	if ref == nil {
+		return "", nil
+	}
+	ns := server.GetNamespace()
+	if server.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer {
+		ns = b.ClusterResourceNamespace
+		if ref.Namespace != "" {
+			ns = ref.Namespace
+		}
+	}
+	s := &corev1.Secret{}
+	if err := b.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", &backend.PendingError{Reason: oauthv1alpha1.ReasonInvalidSpec, Err: fmt.Errorf("the %s Secret %s/%s does not exist", what, ns, ref.Name), RetryAfter: time.Minute}
+		}
+		return "", fmt.Errorf("reading the %s Secret %s/%s: %w", what, ns, ref.Name, err)
+	}
+	v, ok := s.Data[ref.Key]
+	if !ok || len(v) == 0 {
+		return "", backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "the %s Secret %s/%s has no key %q", what, ns, ref.Name, ref.Key)
+	}
+	return string(v), nil
+}
+
+// body is the metadata sent to the server. A client without a redirect-based
+// grant says "response_types": [] explicitly: left out, servers default it to
+// ["code"] and then demand redirect URIs (node-oidc-provider answers 400).
+func body(m *metadata.Metadata) (json.RawMessage, error) {
+	send := m.DeepCopy()
+	if send.ResponseTypes == nil && !metadata.WithDefaults(send, metadata.Policy{}).UsesRedirects() {
+		send.ResponseTypes = []string{}
+	}
+	raw, err := send.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encoding metadata: %w", err)
+	}
+	return raw, nil
+}
+
+// Digest identifies the metadata and the server the registration is for.
+func (b *Backend) Digest(req *backend.Request) (string, error) {
+	raw, err := body(req.Metadata)
+	if err != nil {
+		return "", err
+	}
+	spec := req.Server.GetSpec().DynamicRegistration
+	if spec == nil {
+		return "", backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server has no dynamicRegistration")
+	}
+	h := sha256.New()
+	h.Write([]byte(string(spec.IssuerURL) + "\x00" + string(spec.RegistrationEndpoint) + "\x00"))
+	h.Write(raw)
+	return "sha256:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+// Observe reads the registration at the server once per resync interval
+// (RFC 7592 GET) and compares it with the spec; between reads it trusts the
+// stored digest. A read may hand out new credentials: they come back in
+// Refreshed.
+func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Observation, error) {
+	st := req.Stored
+	if st == nil || st.ClientID == "" {
+		return backend.Observation{Message: "not registered yet"}, nil
+	}
+	e, err := b.entry(req.Server)
+	if err != nil {
+		return backend.Observation{}, err
+	}
+	digest, err := b.Digest(req)
+	if err != nil {
+		return backend.Observation{}, err
+	}
+	now := b.now()
+	b.mu.Lock()
+	last, read := b.reads[req.Client.UID]
+	b.mu.Unlock()
+	if read && now.Before(last.Add(e.resync)) {
+		obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: last.Add(e.resync)}
+		if !obs.UpToDate {
+			obs.Message = "the spec changed"
+		}
+		return obs, nil
+	}
+	if st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
+		return backend.Observation{}, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "the stored registration has no registration_client_uri or registration_access_token; it cannot be managed")
+	}
+	reg, err := e.registrar.Read(ctx, st.RegistrationClientURI, st.RegistrationAccessToken)
+	if err != nil {
+		return b.observeFailed(e, err)
+	}
+	b.markRead(req.Client.UID, now)
+	obs := backend.Observation{Exists: true, NextCheck: now.Add(e.resync)}
+	fresh := merge(st, reg, now)
+	matches := metadataMatches(req.Metadata, reg.Metadata)
+	switch {
+	case matches && st.Digest != digest:
+		// The server already has what the spec says (adoption, or a
+		// lost status write): record the digest, no PUT needed.
+		fresh.Digest = digest
+		obs.UpToDate = true
+	case matches:
+		obs.UpToDate = true
+	case st.Digest != digest:
+		obs.Message = "the spec changed"
+	default:
+		obs.Message = "the registration at the server differs from the spec (drift)"
+	}
+	if !sameCredentials(st, fresh) {
+		obs.Refreshed = fresh
+	}
+	return obs, nil
+}
+
+// observeFailed maps a failed read onto the policy.
+func (b *Backend) observeFailed(e *serverEntry, err error) (backend.Observation, error) {
+	if dcr.IsKind(err, dcr.KindUnauthorized) || dcr.IsKind(err, dcr.KindGone) {
+		if e.policy == oauthv1alpha1.UnauthorizedReregister {
+			return backend.Observation{Gone: true, Message: "the server no longer accepts the registration (RFC 7592 answered 401/404: the client is gone or its token is invalid); registering anew as onUnauthorized is Reregister"}, nil
+		}
+		return backend.Observation{}, backend.Permanent(oauthv1alpha1.ReasonUnauthorized,
+			"the server no longer accepts the registration (RFC 7592 answered 401/404: the client is gone or its token is invalid). onUnauthorized is Stop: the stored credentials are kept; set onUnauthorized: Reregister, or delete the Secret, to register anew")
+	}
+	return backend.Observation{}, b.classify(e, "reading the registration", err)
+}
+
+// classify turns a protocol error into a backend error with a condition reason.
+func (b *Backend) classify(e *serverEntry, op string, err error) error {
+	if dcr.IsKind(err, dcr.KindTransient) || dcr.IsKind(err, dcr.KindProtocol) {
+		b.forgetDiscovery(e)
+	}
+	return classify(op, err, oauthv1alpha1.ReasonServerUnavailable)
+}
+
+func classify(op string, err error, transientReason string) error {
+	de, ok := dcr.AsError(err)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	wrapped := fmt.Errorf("%s: %w", op, err)
+	switch de.Kind {
+	case dcr.KindInvalidMetadata:
+		return backend.Permanent(oauthv1alpha1.ReasonRegistrationRejected, "%s: the server refused the metadata: %v", op, err)
+	case dcr.KindUnauthorized:
+		return backend.Permanent(oauthv1alpha1.ReasonUnauthorized, "%s: the server refused the token: %v", op, err)
+	case dcr.KindForbidden:
+		return backend.Permanent(oauthv1alpha1.ReasonForbidden, "%s: %v", op, err)
+	case dcr.KindRateLimited:
+		retry := de.RetryAfter
+		if retry <= 0 {
+			retry = 30 * time.Second
+		}
+		return &backend.PendingError{Reason: oauthv1alpha1.ReasonRateLimited, Err: wrapped, RetryAfter: retry}
+	default:
+		return backend.Transient(transientReason, wrapped)
+	}
+}
+
+func (b *Backend) markRead(uid types.UID, t time.Time) {
+	b.mu.Lock()
+	if b.reads == nil {
+		b.reads = map[types.UID]time.Time{}
+	}
+	b.reads[uid] = t
+	b.mu.Unlock()
+}
+
+// Create registers a new client (RFC 7591).
+func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	e, err := b.entry(req.Server)
+	if err != nil {
+		return nil, err
+	}
+	endpoint, err := b.registrationEndpoint(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	spec := req.Server.GetSpec().DynamicRegistration
+	iat, err := b.secretValue(ctx, req.Server, spec.InitialAccessToken, "initial access token")
+	if err != nil {
+		return nil, err
+	}
+	ss, err := b.secretValue(ctx, req.Server, spec.SoftwareStatement, "software statement")
+	if err != nil {
+		return nil, err
+	}
+	raw, err := body(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := b.Digest(req)
+	if err != nil {
+		return nil, err
+	}
+	if req.BeforeRegister != nil {
+		if err := req.BeforeRegister(ctx, endpoint); err != nil {
+			return nil, err
+		}
+	}
+	reg, err := e.registrar.Register(ctx, endpoint, dcr.RegisterRequest{Metadata: raw, InitialAccessToken: iat, SoftwareStatement: ss})
+	if err != nil {
+		if de, ok := dcr.AsError(err); ok && de.Uncertain() {
+			return nil, &backend.UncertainError{Err: fmt.Errorf("registering at %s: %w", endpoint, err)}
+		}
+		return nil, b.classify(e, "registering at "+endpoint, err)
+	}
+	now := b.now()
+	b.markRead(req.Client.UID, now)
+	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, now)
+	c.Digest = digest
+	return c, nil
+}
+
+// Update replaces the registration's metadata (RFC 7592 PUT). A 401/404
+// follows onUnauthorized.
+func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	e, err := b.entry(req.Server)
+	if err != nil {
+		return nil, err
+	}
+	st := req.Stored
+	raw, err := body(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := b.Digest(req)
+	if err != nil {
+		return nil, err
+	}
+	// The secret is left out: Hydra refuses it, node-oidc-provider keeps
+	// the current one when it is absent.
+	reg, err := e.registrar.Update(ctx, st.RegistrationClientURI, st.RegistrationAccessToken, dcr.UpdateRequest{ClientID: st.ClientID, Metadata: raw})
+	if err != nil {
+		if dcr.IsKind(err, dcr.KindUnauthorized) || dcr.IsKind(err, dcr.KindGone) {
+			if _, oerr := b.observeFailed(e, err); oerr != nil {
+				return nil, oerr
+			}
+			return b.Create(ctx, req)
+		}
+		return nil, b.classify(e, "updating the registration", err)
+	}
+	now := b.now()
+	b.markRead(req.Client.UID, now)
+	c := merge(st, reg, now)
+	c.Digest = digest
+	return c, nil
+}
+
+// Rotate registers a new client: RFC 7592 has no way to ask for a new
+// secret (node-oidc-provider keeps it on PUT, Hydra refuses it). The caller
+// keeps the old client for the overlap and then Deletes it.
+func (b *Backend) Rotate(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	return b.Create(ctx, req)
+}
+
+// Delete deletes the registration in req.Stored (RFC 7592 DELETE). 401 and
+// 404 count as already gone. Without a server object the stored URI and
+// token still suffice, with the system's roots and default timeouts.
+func (b *Backend) Delete(ctx context.Context, req *backend.Request) error {
+	st := req.Stored
+	if st == nil || st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
+		return nil
+	}
+	var reg dcr.Registrar
+	if req.Server != nil && req.Server.GetSpec().DynamicRegistration != nil {
+		e, err := b.entry(req.Server)
+		if err != nil {
+			return err
+		}
+		reg = e.registrar
+	} else {
+		newRegistrar := b.NewRegistrar
+		if newRegistrar == nil {
+			newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
+		}
+		var err error
+		if reg, err = newRegistrar(dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent}); err != nil {
+			return fmt.Errorf("building a registration client: %w", err)
+		}
+	}
+	err := reg.Delete(ctx, st.RegistrationClientURI, st.RegistrationAccessToken)
+	if err != nil && !dcr.IsKind(err, dcr.KindUnauthorized) && !dcr.IsKind(err, dcr.KindGone) {
+		return classify("deleting client "+st.ClientID, err, oauthv1alpha1.ReasonServerUnavailable)
+	}
+	if req.Client != nil && !req.Client.DeletionTimestamp.IsZero() {
+		b.mu.Lock()
+		delete(b.reads, req.Client.UID)
+		b.mu.Unlock()
+	}
+	return nil
+}
+
+// merge lays a server response over stored credentials: an absent
+// registration access token or secret means unchanged.
+func merge(st *backend.Credentials, reg *dcr.Registration, now time.Time) *backend.Credentials {
+	c := *st
+	c.ClientID = reg.ClientID
+	if reg.ClientSecret != "" {
+		c.ClientSecret = reg.ClientSecret
+	}
+	if reg.RegistrationAccessToken != "" {
+		c.RegistrationAccessToken = reg.RegistrationAccessToken
+	}
+	if reg.RegistrationClientURI != "" {
+		c.RegistrationClientURI = reg.RegistrationClientURI
+	}
+	if !reg.ClientIDIssuedAt.IsZero() {
+		c.IssuedAt = reg.ClientIDIssuedAt
+	}
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = now
+	}
+	c.ExpiresAt = time.Time{}
+	if reg.SecretExpires {
+		c.ExpiresAt = reg.ClientSecretExpiresAt
+	}
+	return &c
+}
+
+func sameCredentials(a, b *backend.Credentials) bool {
+	return a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret &&
+		a.RegistrationAccessToken == b.RegistrationAccessToken && a.RegistrationClientURI == b.RegistrationClientURI &&
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.Digest == b.Digest
+}
+
+// setMembers are compared as sets: servers reorder them.
+var setMembers = map[string]bool{"redirect_uris": true, "grant_types": true, "response_types": true, "contacts": true, "post_logout_redirect_uris": true, "request_uris": true, "default_acr_values": true}
+
+// metadataMatches reports whether every member the spec sets has the same
+// value at the server. Members the server added (its defaults) are ignored.
+func metadataMatches(want *metadata.Metadata, got json.RawMessage) bool {
+	raw, err := body(want)
+	if err != nil {
+		return false
+	}
+	var w, g map[string]any
+	if json.Unmarshal(raw, &w) != nil || json.Unmarshal(got, &g) != nil {
+		return false
+	}
+	for k, wv := range w {
+		gv, ok := g[k]
+		if !ok {
+			return false
+		}
+		if setMembers[k] {
+			if !sameSet(wv, gv) {
+				return false
+			}
+			continue
+		}
+		if !reflect.DeepEqual(wv, gv) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b any) bool {
+	as, aok := a.([]any)
+	bs, bok := b.([]any)
+	if !aok || !bok || len(as) != len(bs) {
+		return false
+	}
+	key := func(xs []any) []string {
+		out := make([]string, len(xs))
+		for i, x := range xs {
+			out[i] = fmt.Sprint(x)
+		}
+		sort.Strings(out)
+		return out
+	}
+	return reflect.DeepEqual(key(as), key(bs))
+}
+
+// probeClient is a plain HTTPS client with the server's CA bundle.
+func probeClient(caBundle []byte, timeout time.Duration) (*http.Client, error) {
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(caBundle) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caBundle) {
+			return nil, errors.New("no PEM certificate found")
+		}
+		tlsCfg.RootCAs = pool
+	}
+	return &http.Client{
+		Timeout:       timeout,
+		Transport:     &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, nil
+}

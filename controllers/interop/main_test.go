@@ -1,0 +1,243 @@
+// Package interop tests the operator against real authorization servers
+// written by others (node-oidc-provider, started by the tests on 127.0.0.1)
+// on a real API server (envtest). Each test runs its own manager, so it can
+// inject faults into the manager's HTTP transport and stop the manager
+// mid-registration.
+package interop
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/registrar/dcr"
+)
+
+var (
+	k8s        client.Client
+	testScheme *runtime.Scheme
+	restCfg    *rest.Config
+)
+
+const clusterNS = "clientreg-system"
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "skipping interop suite: KUBEBUILDER_ASSETS not set (run `make test`)")
+		return 0
+	}
+	level := 2
+	if os.Getenv("TEST_VERBOSE") != "" {
+		level = -2
+	}
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel(level))))
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	restCfg = cfg
+	testScheme = runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
+	utilruntime.Must(oauthv1alpha1.AddToScheme(testScheme))
+	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// manager is one running manager of a test.
+type manager struct {
+	clock  *clocktesting.FakeClock
+	faults *faultTransport
+	// apiWrites counts the manager's mutating requests to the API server.
+	apiWrites atomic.Int64
+	cancel    context.CancelFunc
+	done      chan error
+}
+
+// managerOption tweaks a test manager.
+type managerOption func(*ctrl.Options, *controllers.Options)
+
+// startManager runs a manager until the test ends (or stop is called).
+func startManager(t testing.TB, opts ...managerOption) *manager {
+	t.Helper()
+	m := &manager{clock: clocktesting.NewFakeClock(time.Now()), faults: newFaultTransport(), done: make(chan error, 1)}
+	cfg := rest.CopyConfig(restCfg)
+	cfg.QPS, cfg.Burst = 500, 1000
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method != http.MethodGet {
+				m.apiWrites.Add(1)
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	mopts := ctrl.Options{
+		Scheme:                 testScheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  controllers.CacheOptions(),
+		// One manager per test in this process: their controllers share names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	}
+	copts := controllers.Options{
+		ClusterResourceNamespace: clusterNS,
+		Clock:                    m.clock,
+		MaxConcurrentReconciles:  8,
+		NewRegistrar: func(c dcr.Config) (dcr.Registrar, error) {
+			c.HTTPClient = m.faults.client(c)
+			return dcr.NewClient(c)
+		},
+	}
+	for _, o := range opts {
+		o(&mopts, &copts)
+	}
+	mgr, err := ctrl.NewManager(cfg, mopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	if err := controllers.Setup(ctx, mgr, copts); err != nil {
+		t.Fatal(err)
+	}
+	go func() { m.done <- mgr.Start(ctx) }()
+	t.Cleanup(m.stop)
+	return m
+}
+
+// stop stops the manager and waits for it (idempotent).
+func (m *manager) stop() {
+	m.cancel()
+	select {
+	case <-m.done:
+	case <-time.After(30 * time.Second):
+	}
+	close(m.done)
+	m.done = make(chan error, 1)
+	m.done <- nil
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func zapLevel(l int) zapcore.Level { return zapcore.Level(l) }
+
+// eventually retries f until it returns nil or the timeout passes.
+func eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func newNamespace(t testing.TB) string {
+	t.Helper()
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	name = fmt.Sprintf("%s-%d", strings.Trim(name, "-"), time.Now().UnixNano()%100000)
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func create(t testing.TB, obj client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// waitClient waits until check accepts the OAuthClient and returns it.
+func waitClient(t testing.TB, ns, name string, timeout time.Duration, check func(*oauthv1alpha1.OAuthClient) error) *oauthv1alpha1.OAuthClient {
+	t.Helper()
+	c := &oauthv1alpha1.OAuthClient{}
+	eventually(t, timeout, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
+			return err
+		}
+		return check(c)
+	})
+	return c
+}
+
+// ready accepts a client that is Ready at its generation.
+func ready(c *oauthv1alpha1.OAuthClient) error {
+	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	if cond == nil || cond.Status != metav1.ConditionTrue || c.Status.ObservedGeneration != c.Generation {
+		return fmt.Errorf("not Ready: %+v", cond)
+	}
+	return nil
+}
+
+// readyFalse accepts a client whose Ready is False with reason.
+func readyFalse(reason string) func(*oauthv1alpha1.OAuthClient) error {
+	return func(c *oauthv1alpha1.OAuthClient) error {
+		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != reason {
+			return fmt.Errorf("want Ready=False %s, have %+v", reason, cond)
+		}
+		return nil
+	}
+}
+
+func getSecret(t testing.TB, ns, name string) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		t.Fatalf("reading Secret %s/%s: %v", ns, name, err)
+	}
+	return s
+}

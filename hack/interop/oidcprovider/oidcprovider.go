@@ -1,0 +1,653 @@
+// Package oidcprovider runs a real node-oidc-provider (npm package
+// oidc-provider, pinned exactly in hack/interop/package.json and
+// package-lock.json) on 127.0.0.1 over TLS as an RFC 7591 / RFC 7592 peer for
+// Go tests.
+//
+// Start installs the npm dependencies when hack/interop/node_modules is
+// missing or stale (npm ci), generates a throw-away CA and a server
+// certificate for 127.0.0.1, starts `node hack/interop/provider.mjs` and waits
+// for it to listen. The provider keeps all state (clients, tokens) in memory:
+// Restart loses it, which is what tests of "the server forgot my client" need.
+//
+// Endpoints (oidc-provider defaults): discovery
+// <URL>/.well-known/openid-configuration, registration POST <URL>/reg,
+// management <URL>/reg/{client_id}, token POST <URL>/token. Test-only admin
+// endpoints (GET /__admin/clients, GET /__admin/stats) are guarded by a random
+// per-provider token and are reached through Clients and Stats.
+//
+// Tests that use Start are skipped when `node` is not on PATH, unless the CI
+// environment variable is set, in which case they fail.
+package oidcprovider
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// PinnedVersion is the exact oidc-provider version in hack/interop/package.json.
+const PinnedVersion = "9.13.3"
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 10 * time.Second
+	tailBytes    = 16 << 10
+)
+
+// Options configures a provider.
+type Options struct {
+	// InitialAccessToken, if non-empty, is the static initial access token
+	// that registration requires (features.registration.initialAccessToken).
+	// Empty means open registration.
+	InitialAccessToken string
+	// RotateRegistrationAccessToken rotates the registration access token on
+	// every RFC 7592 PUT (features.registrationManagement.rotateRegistrationAccessToken).
+	RotateRegistrationAccessToken bool
+	// Port to listen on; 0 picks a free port.
+	Port int
+}
+
+// Stats counts the requests the provider received, by operation. Requests are
+// counted whatever their outcome.
+type Stats struct {
+	Register int `json:"register"` // POST /reg
+	Read     int `json:"read"`     // GET /reg/{id}
+	Update   int `json:"update"`   // PUT /reg/{id}
+	Delete   int `json:"delete"`   // DELETE /reg/{id}
+	Token    int `json:"token"`    // POST /token
+}
+
+// Provider is a running node-oidc-provider.
+type Provider struct {
+	// URL is the issuer, https://127.0.0.1:<port>, without a trailing slash.
+	URL string
+	// CAPEM is the PEM of the self-signed CA that signed the server certificate.
+	CAPEM []byte
+	// Port the provider listens on; it is kept across Restart.
+	Port int
+
+	opts       Options
+	dir        string // hack/interop
+	certFile   string
+	keyFile    string
+	adminToken string
+	client     *http.Client
+
+	mu   sync.Mutex
+	proc *process
+}
+
+// process is one node process.
+type process struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan struct{} // closed when cmd.Wait returned
+	err   error         // cmd.Wait's result, valid after done
+	tail  *tailBuffer
+}
+
+// Start starts a provider and registers t.Cleanup to stop it.
+func Start(t testing.TB, opts Options) *Provider {
+	t.Helper()
+	requireNode(t)
+	dir := interopDir(t)
+	if err := ensureDeps(dir); err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+
+	tmp := t.TempDir()
+	caPEM, certPEM, keyPEM, err := newCerts()
+	if err != nil {
+		t.Fatalf("oidcprovider: generating TLS certificates: %v", err)
+	}
+	p := &Provider{
+		CAPEM:      caPEM,
+		opts:       opts,
+		dir:        dir,
+		certFile:   filepath.Join(tmp, "server.pem"),
+		keyFile:    filepath.Join(tmp, "server-key.pem"),
+		adminToken: randomToken(),
+	}
+	for name, data := range map[string][]byte{p.certFile: certPEM, p.keyFile: keyPEM, filepath.Join(tmp, "ca.pem"): caPEM} {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatalf("oidcprovider: %v", err)
+		}
+	}
+	p.client = newHTTPClient(caPEM, 0)
+
+	t.Cleanup(p.Stop)
+	port, err := p.launch(opts.Port, "")
+	if err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	p.Port = port
+	p.URL = "https://127.0.0.1:" + strconv.Itoa(port)
+	return p
+}
+
+// Stop sends SIGTERM to the provider and waits for it to exit (killing it
+// after 10s). It is safe to call more than once.
+func (p *Provider) Stop() {
+	p.mu.Lock()
+	proc := p.proc
+	p.proc = nil
+	p.mu.Unlock()
+	if proc == nil {
+		return
+	}
+	proc.stop()
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// Restart stops the provider and starts a new one on the same port, with the
+// same TLS certificate, CA and issuer. All in-memory state (clients,
+// registration access tokens, access tokens) is lost; the request counters
+// start from zero.
+func (p *Provider) Restart(t testing.TB) {
+	t.Helper()
+	p.Stop()
+	var err error
+	// The port was just released; retry briefly in case the OS is slow to
+	// make it available again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = p.launch(p.Port, p.URL)
+		if err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "EADDRINUSE") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("oidcprovider: restart: %v", err)
+	}
+}
+
+// HTTPClient returns an HTTP client that trusts CAPEM (and nothing else). The
+// same client is returned on every call and survives Restart.
+func (p *Provider) HTTPClient() *http.Client { return p.client }
+
+// Clients returns the ids of the clients the provider currently holds, sorted.
+func (p *Provider) Clients(t testing.TB) []string {
+	t.Helper()
+	var ids []string
+	if err := p.admin("/__admin/clients", &ids); err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	return ids
+}
+
+// Stats returns the request counters of the running provider process.
+func (p *Provider) Stats(t testing.TB) Stats {
+	t.Helper()
+	var s Stats
+	if err := p.admin("/__admin/stats", &s); err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	return s
+}
+
+func (p *Provider) admin(path string, into any) error {
+	req, err := http.NewRequest(http.MethodGet, p.URL+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Admin-Token", p.adminToken)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w%s", path, err, p.stderrSuffix())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d: %s", path, resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("GET %s: decoding %q: %w", path, body, err)
+	}
+	return nil
+}
+
+// ClientCredentialsToken posts grant_type=client_credentials to the token
+// endpoint, authenticating with HTTP Basic, the id and secret each
+// form-urlencoded first (RFC 6749 §2.3.1). It returns the status and body.
+func (p *Provider) ClientCredentialsToken(ctx context.Context, clientID, secret string) (int, []byte, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// RawRegistrationRate registers n client-credentials clients from
+// `concurrency` goroutines with a plain keep-alive net/http client that trusts
+// the provider's CA, sending the initial access token if one is configured. It
+// returns the elapsed wall time, and an error on the first transport failure
+// or non-201 answer. It measures the peer, not clientreg: use it as the
+// baseline for registration throughput.
+func (p *Provider) RawRegistrationRate(ctx context.Context, n, concurrency int) (time.Duration, error) {
+	if n <= 0 {
+		return 0, nil
+	}
+	if concurrency <= 0 {
+		concurrency = 1
+	}
+	client := newHTTPClient(p.CAPEM, concurrency)
+	defer client.CloseIdleConnections()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	work := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := p.rawRegister(ctx, client, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := context.Cause(ctx); err != nil {
+		return elapsed, err
+	}
+	return elapsed, nil
+}
+
+func (p *Provider) rawRegister(ctx context.Context, client *http.Client, i int) error {
+	body := fmt.Sprintf(`{"grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic","client_name":"raw-%d"}`, i)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/reg", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	if p.opts.InitialAccessToken != "" {
+		req.Header.Set("Authorization", "Bearer "+p.opts.InitialAccessToken)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("registration raw-%d: %w", i, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("registration raw-%d: status %d: %s", i, resp.StatusCode, b)
+	}
+	return nil
+}
+
+// launch starts node on port (0 = free) with the given issuer ("" = default)
+// and waits for LISTENING.
+func (p *Provider) launch(port int, issuer string) (int, error) {
+	cmd := exec.Command("node", "provider.mjs")
+	cmd.Dir = p.dir
+	env := []string{
+		"HOST=127.0.0.1",
+		"PORT=" + strconv.Itoa(port),
+		"TLS_CERT=" + p.certFile,
+		"TLS_KEY=" + p.keyFile,
+		"ADMIN_TOKEN=" + p.adminToken,
+		"IAT=" + p.opts.InitialAccessToken,
+		"ISSUER=" + issuer,
+		"EXIT_ON_STDIN_EOF=1",
+		"ROTATE_RAT=" + map[bool]string{false: "0", true: "1"}[p.opts.RotateRegistrationAccessToken],
+	}
+	cmd.Env = append(filteredEnv(), env...)
+
+	stdin, err := cmd.StdinPipe() // closed when this process dies: provider.mjs then exits
+	if err != nil {
+		return 0, err
+	}
+	tail := &tailBuffer{max: tailBytes}
+	listening := make(chan int, 1)
+	cmd.Stdout = &stdoutProtocol{listening: listening, diag: tail}
+	cmd.Stderr = tail
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("starting node provider.mjs: %w", err)
+	}
+	proc := &process{cmd: cmd, stdin: stdin, done: make(chan struct{}), tail: tail}
+	go func() {
+		proc.err = cmd.Wait()
+		close(proc.done)
+	}()
+
+	timer := time.NewTimer(startTimeout)
+	defer timer.Stop()
+	select {
+	case got := <-listening:
+		if port != 0 && got != port {
+			proc.stop()
+			return 0, fmt.Errorf("provider listens on %d, want %d", got, port)
+		}
+		p.mu.Lock()
+		p.proc = proc
+		p.mu.Unlock()
+		return got, nil
+	case <-proc.done:
+		return 0, fmt.Errorf("node provider.mjs exited before listening (%v); stderr:\n%s", proc.err, tail.String())
+	case <-timer.C:
+		proc.stop()
+		return 0, fmt.Errorf("node provider.mjs did not print LISTENING within %s; stderr:\n%s", startTimeout, tail.String())
+	}
+}
+
+func (proc *process) stop() {
+	select {
+	case <-proc.done:
+		return
+	default:
+	}
+	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		_ = proc.cmd.Process.Kill()
+	}
+	select {
+	case <-proc.done:
+	case <-time.After(stopTimeout):
+		_ = proc.cmd.Process.Kill()
+		<-proc.done
+	}
+	_ = proc.stdin.Close()
+}
+
+func (p *Provider) stderrSuffix() string {
+	p.mu.Lock()
+	proc := p.proc
+	p.mu.Unlock()
+	if proc == nil {
+		return " (provider not running)"
+	}
+	select {
+	case <-proc.done:
+		return fmt.Sprintf(" (provider exited: %v; stderr:\n%s)", proc.err, proc.tail.String())
+	default:
+		return ""
+	}
+}
+
+// filteredEnv is the test process's environment minus the variables the
+// provider reads, so that a developer's shell cannot leak into it.
+func filteredEnv() []string {
+	drop := map[string]bool{
+		"HOST": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true, "ADMIN_TOKEN": true,
+		"IAT": true, "ISSUER": true, "ROTATE_RAT": true, "EXIT_ON_STDIN_EOF": true,
+	}
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// requireNode skips (CI unset) or fails (CI set) when node is not on PATH.
+func requireNode(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("oidcprovider: node is not on PATH (CI is set, so this is a failure): %v", err)
+		}
+		t.Skipf("oidcprovider: node is not on PATH (%v); install Node.js >= 20 to run the node-oidc-provider interop tests", err)
+	}
+}
+
+// interopDir is hack/interop, the parent of this package's directory.
+func interopDir(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatalf("oidcprovider: cannot locate the package source")
+	}
+	dir := filepath.Dir(filepath.Dir(file))
+	if _, err := os.Stat(filepath.Join(dir, "provider.mjs")); err != nil {
+		t.Fatalf("oidcprovider: %s/provider.mjs not found: %v", dir, err)
+	}
+	return dir
+}
+
+var depsMu sync.Mutex
+
+// ensureDeps runs `npm ci --prefix dir` unless node_modules already holds the
+// pinned oidc-provider. A file lock serialises test binaries of different
+// packages that start at the same time.
+func ensureDeps(dir string) error {
+	depsMu.Lock()
+	defer depsMu.Unlock()
+	if depsInstalled(dir) {
+		return nil
+	}
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "clientreg-interop-npm-"+shortHash(dir)+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if depsInstalled(dir) {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("%s/node_modules is missing or stale and npm is not on PATH: install npm, or run `npm ci --prefix hack/interop` (%v)", dir, err)
+	}
+	cmd := exec.Command(npm, "ci", "--prefix", dir, "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm ci --prefix %s: %v\n%s", dir, err, out.String())
+	}
+	if !depsInstalled(dir) {
+		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules/oidc-provider is not version %s", dir, PinnedVersion)
+	}
+	return nil
+}
+
+func depsInstalled(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "oidc-provider", "package.json"))
+	if err != nil {
+		return false
+	}
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	return json.Unmarshal(b, &pkg) == nil && pkg.Version == PinnedVersion
+}
+
+func shortHash(s string) string {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return strconv.FormatUint(uint64(h), 16)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newHTTPClient returns a client trusting only caPEM; maxIdlePerHost 0 keeps
+// the transport default.
+func newHTTPClient(caPEM []byte, maxIdlePerHost int) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // never send loopback traffic through a proxy from the environment
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if maxIdlePerHost > 0 {
+		tr.MaxIdleConns = maxIdlePerHost * 2
+		tr.MaxIdleConnsPerHost = maxIdlePerHost
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// newCerts returns a fresh CA certificate and a server certificate/key for
+// 127.0.0.1 (IP SAN) and localhost signed by it, all PEM.
+func newCerts() (caPEM, certPEM, keyPEM []byte, err error) {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: "clientreg interop test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+	return caPEM, certPEM, keyPEM, nil
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// stdoutProtocol parses provider.mjs's stdout: the first "LISTENING <port>"
+// line is sent on listening; anything else is kept for diagnostics.
+type stdoutProtocol struct {
+	listening chan<- int
+	diag      io.Writer
+	announced bool
+	partial   []byte
+}
+
+func (w *stdoutProtocol) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := strings.TrimRight(string(w.partial[:i]), "\r")
+		w.partial = w.partial[i+1:]
+		if !w.announced {
+			if rest, ok := strings.CutPrefix(line, "LISTENING "); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(rest)); err == nil {
+					w.announced = true
+					w.listening <- n
+					continue
+				}
+			}
+		}
+		fmt.Fprintf(w.diag, "[stdout] %s\n", line)
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}

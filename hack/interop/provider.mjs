@@ -1,0 +1,276 @@
+// provider.mjs runs a real node-oidc-provider (pinned in package.json /
+// package-lock.json) on 127.0.0.1 over TLS as a test peer for clientreg's Go
+// tests. It is started by the Go harness in ./oidcprovider; it is not meant for
+// anything but tests.
+//
+// Configuration (environment):
+//   PORT         port to listen on; 0 or unset = pick a free one
+//   HOST         listen address (default 127.0.0.1)
+//   TLS_CERT     PEM server certificate (chain) file   (required)
+//   TLS_KEY      PEM private key file                  (required)
+//   ISSUER       issuer URL; default https://<HOST>:<bound port>
+//   IAT          if set, registration requires this static initial access token
+//   ROTATE_RAT   "1" = rotate the registration access token on every PUT
+//   ADMIN_TOKEN  if set, enables GET /__admin/clients and GET /__admin/stats,
+//                guarded by the X-Admin-Token header (otherwise they are 404)
+//   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
+//                open, so the provider dies with the test process)
+//
+// stdout carries exactly one line, "LISTENING <port>"; everything else
+// (oidc-provider notices and warnings, errors) goes to stderr.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import process from 'node:process';
+import * as util from 'node:util';
+
+// oidc-provider prints NOTICEs with console.info (stdout). Route every console
+// method that writes to stdout to stderr before the library is loaded, so that
+// the harness's stdout protocol stays a single line.
+const toStderr = (...args) => { process.stderr.write(`${util.format(...args)}\n`); };
+console.log = toStderr;
+console.info = toStderr;
+console.debug = toStderr;
+console.dir = (obj, opts) => { process.stderr.write(`${util.inspect(obj, opts)}\n`); };
+
+// Loaded dynamically so that the console redirection above is in place first
+// (static imports are hoisted). Importing it prints the "Unsupported runtime"
+// warning to stderr on Node 20; it works regardless.
+const { default: Provider } = await import('oidc-provider');
+
+function fatal(msg) {
+  process.stderr.write(`provider.mjs: ${msg}\n`);
+  process.exit(2);
+}
+
+const env = process.env;
+const HOST = env.HOST || '127.0.0.1';
+const PORT = env.PORT ? Number.parseInt(env.PORT, 10) : 0;
+if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) fatal(`invalid PORT ${env.PORT}`);
+if (!env.TLS_CERT || !env.TLS_KEY) fatal('TLS_CERT and TLS_KEY must be set');
+const IAT = env.IAT || '';
+const ROTATE_RAT = env.ROTATE_RAT === '1';
+const ADMIN_TOKEN = env.ADMIN_TOKEN || '';
+
+// ---------------------------------------------------------------------------
+// A simple Map-based adapter (one Map per model, no size limit, TTL honoured on
+// read) so that the admin hook can list Client models. State is in memory only:
+// a restart loses every client and token.
+const stores = new Map();
+function storeFor(model) {
+  let s = stores.get(model);
+  if (!s) {
+    s = new Map();
+    stores.set(model, s);
+  }
+  return s;
+}
+
+function live(entry) {
+  return entry && (entry.expiresAt === undefined || entry.expiresAt > Date.now());
+}
+
+class MapAdapter {
+  constructor(model) {
+    this.model = model;
+    this.store = storeFor(model);
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+    this.store.set(id, { payload, expiresAt });
+  }
+
+  async find(id) {
+    const entry = this.store.get(id);
+    if (!live(entry)) {
+      this.store.delete(id);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findByUid(uid) {
+    for (const [id, entry] of this.store) {
+      if (live(entry) && entry.payload.uid === uid) return this.find(id);
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) {
+    for (const [id, entry] of this.store) {
+      if (live(entry) && entry.payload.userCode === userCode) return this.find(id);
+    }
+    return undefined;
+  }
+
+  async consume(id) {
+    const entry = this.store.get(id);
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    this.store.delete(id);
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload.grantId === grantId) this.store.delete(id);
+    }
+  }
+}
+
+function clientIds() {
+  const out = [];
+  for (const [id, entry] of storeFor('Client')) {
+    if (live(entry)) out.push(id);
+  }
+  return out.sort();
+}
+
+// ---------------------------------------------------------------------------
+// Request counting and the admin hook.
+const stats = { register: 0, read: 0, update: 0, delete: 0, token: 0 };
+let regPath = '/reg'; // replaced by provider.pathFor('registration') below
+let tokenPath = '/token'; // replaced by provider.pathFor('token') below
+
+function tokenMatches(presented) {
+  if (!ADMIN_TOKEN || typeof presented !== 'string') return false;
+  const a = crypto.createHash('sha256').update(presented).digest();
+  const b = crypto.createHash('sha256').update(ADMIN_TOKEN).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+function countRequest(ctx) {
+  const { method, path } = ctx;
+  if (path === regPath) {
+    if (method === 'POST') stats.register += 1;
+  } else if (path.startsWith(`${regPath}/`) && path.length > regPath.length + 1
+    && !path.slice(regPath.length + 1).includes('/')) {
+    if (method === 'GET') stats.read += 1;
+    else if (method === 'PUT') stats.update += 1;
+    else if (method === 'DELETE') stats.delete += 1;
+  } else if (path === tokenPath && method === 'POST') {
+    stats.token += 1;
+  }
+}
+
+async function adminAndStats(ctx, next) {
+  if (ctx.path === '/__admin' || ctx.path.startsWith('/__admin/')) {
+    ctx.set('Cache-Control', 'no-store');
+    if (!ADMIN_TOKEN) {
+      ctx.status = 404;
+      return;
+    }
+    if (!tokenMatches(ctx.get('X-Admin-Token'))) {
+      ctx.status = 401;
+      ctx.body = { error: 'unauthorized' };
+      return;
+    }
+    if (ctx.method !== 'GET') {
+      ctx.status = 405;
+      return;
+    }
+    if (ctx.path === '/__admin/clients') {
+      ctx.body = clientIds();
+      return;
+    }
+    if (ctx.path === '/__admin/stats') {
+      ctx.body = { ...stats };
+      return;
+    }
+    ctx.status = 404;
+    return;
+  }
+  countRequest(ctx);
+  await next();
+}
+
+// ---------------------------------------------------------------------------
+// A static signing key generated at startup (no dev-keys warning).
+function signingJWKS() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { keys: [{ ...jwk, kid: crypto.randomUUID(), use: 'sig', alg: 'RS256' }] };
+}
+
+// ---------------------------------------------------------------------------
+// Bind the listener first (to learn the port when PORT=0), then construct the
+// Provider with the final issuer, then attach its handler.
+let handler = (req, res) => {
+  res.statusCode = 503;
+  res.setHeader('Retry-After', '1');
+  res.end('starting\n');
+};
+
+const server = https.createServer({
+  cert: fs.readFileSync(env.TLS_CERT),
+  key: fs.readFileSync(env.TLS_KEY),
+}, (req, res) => handler(req, res));
+
+server.on('error', (err) => fatal(`server error: ${err.stack || err}`));
+
+await new Promise((resolve) => { server.listen(PORT, HOST, resolve); });
+const { port } = server.address();
+
+const hostForURL = HOST.includes(':') ? `[${HOST}]` : HOST;
+const issuer = env.ISSUER || `https://${hostForURL}:${port}`;
+
+const provider = new Provider(issuer, {
+  adapter: MapAdapter,
+  jwks: signingJWKS(),
+  cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+  scopes: ['openid', 'api'],
+  // clientDefaults are oidc-provider's own (grant_types ["authorization_code"],
+  // response_types ["code"], token_endpoint_auth_method "client_secret_basic"),
+  // kept on purpose: the registration client must cope with them.
+  clientBasedCORS: () => false,
+  ttl: { ClientCredentials: 600 },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    registration: {
+      enabled: true,
+      initialAccessToken: IAT || false,
+    },
+    registrationManagement: {
+      enabled: true,
+      rotateRegistrationAccessToken: ROTATE_RAT,
+    },
+  },
+  renderError(ctx, out) {
+    ctx.type = 'json';
+    ctx.body = out;
+  },
+});
+
+regPath = provider.pathFor('registration');
+tokenPath = provider.pathFor('token');
+provider.use(adminAndStats);
+provider.on('server_error', (ctx, err) => {
+  process.stderr.write(`server_error ${ctx.method} ${ctx.path}: ${err.stack || err}\n`);
+});
+
+handler = provider.callback();
+
+// ---------------------------------------------------------------------------
+let stopping = false;
+function shutdown(reason) {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`provider.mjs: shutting down (${reason})\n`);
+  setTimeout(() => process.exit(0), 2000).unref();
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+if (env.EXIT_ON_STDIN_EOF === '1') {
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}
+
+process.stderr.write(`provider.mjs: oidc-provider issuer ${issuer} (iat=${IAT ? 'static' : 'none'}, rotate_rat=${ROTATE_RAT})\n`);
+process.stdout.write(`LISTENING ${port}\n`, () => {});
