@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +49,10 @@ type OAuthClientReconciler struct {
 	Policy metadata.Policy
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
+
+	// written maps an OAuthClient's UID to the resourceVersion of the
+	// Secret last written for it (see confirmCache).
+	written sync.Map
 }
 
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients,verbs=get;list;watch;update;patch
@@ -225,6 +230,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	if err := r.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
+	r.written.Delete(obj.UID)
 	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
 	return nil

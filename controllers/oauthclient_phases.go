@@ -145,7 +145,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	if err := p.retirePrevious(ctx, state); err != nil {
 		return ctrl.Result{}, err
 	}
-	written, err := p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
+	written, rv, err := p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return ctrl.Result{}, p.secretConflict()
@@ -153,6 +153,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
 		return ctrl.Result{}, err
 	}
+	p.r.expect(obj, rv)
 	if act != actionNone {
 		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
 		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientID, obj.Spec.SecretName, why)
@@ -224,7 +225,9 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 	p.obj.Status.PendingRegistration = &oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
 	condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint)
 	p.obj.Status.ObservedGeneration = p.obj.Generation
-	if err := p.r.Status().Patch(ctx, p.obj, client.MergeFrom(p.orig)); err != nil {
+	// Optimistic lock: a reconcile working from a stale copy of the object
+	// (say, one that does not show an earlier attempt yet) must not register.
+	if err := p.r.Status().Patch(ctx, p.obj, client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		p.obj.Status.PendingRegistration = nil
 		return fmt.Errorf("recording the registration attempt: %w", err)
 	}
@@ -316,7 +319,9 @@ func (p *clientPhase) persist(ctx context.Context, state *storedState) error {
 	desired := p.r.desiredSecret(p.obj, state)
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		if _, err = p.r.secrets().write(wctx, p.obj, desired); err == nil || errors.Is(err, errSecretConflict) {
+		var rv string
+		if _, rv, err = p.r.secrets().write(wctx, p.obj, desired); err == nil || errors.Is(err, errSecretConflict) {
+			p.r.expect(p.obj, rv)
 			return err
 		}
 		select {
@@ -465,6 +470,9 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 	if err != nil {
 		return nil, err
 	}
+	if s, err = r.confirmCache(ctx, obj, s); err != nil {
+		return nil, err
+	}
 	if s == nil {
 		return &storedState{}, nil
 	}
@@ -488,6 +496,47 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 		}
 	}
 	return state, nil
+}
+
+// errCacheBehind means the cache does not show the Secret this controller
+// last wrote yet; acting on it could repeat what was just done.
+var errCacheBehind = errors.New("the cache does not show the last written Secret yet")
+
+// expect records the resourceVersion of the Secret just written for obj.
+func (r *OAuthClientReconciler) expect(obj *oauthv1alpha1.OAuthClient, rv string) {
+	if rv != "" {
+		r.written.Store(obj.UID, rv)
+	}
+}
+
+// confirmCache checks the cached Secret against the one last written
+// (controller "expectations"). A difference is confirmed with one uncached
+// read: the same Secret as cached means someone else changed it (act on it);
+// another means the cache is behind (wait for it).
+func (r *OAuthClientReconciler) confirmCache(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cached *corev1.Secret) (*corev1.Secret, error) {
+	want, ok := r.written.Load(obj.UID)
+	if !ok || (cached != nil && cached.ResourceVersion == want.(string)) {
+		return cached, nil
+	}
+	fresh, err := r.secrets().getFresh(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fresh == nil:
+		// Deleted by someone: act on that.
+		r.written.Delete(obj.UID)
+		return nil, nil
+	case cached != nil && fresh.ResourceVersion == cached.ResourceVersion:
+		// The cache is current; the Secret changed after our write.
+		r.written.Delete(obj.UID)
+		return cached, nil
+	case fresh.ResourceVersion == want.(string):
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonReconciling, Err: errCacheBehind, RetryAfter: 200 * time.Millisecond}
+	default:
+		r.written.Delete(obj.UID)
+		return fresh, nil
+	}
 }
 
 // credentialsFromSecret reads one set of credentials; prefix selects the previous_* set.

@@ -81,36 +81,36 @@ func (w *secretWriter) getFresh(ctx context.Context, key client.ObjectKey) (*cor
 // write makes the Secret named by desired hold desired's data, labels and
 // annotations, controlled by owner. Data is replaced whole (the operator owns
 // it); labels and annotations are merged so others' additions survive.
-// It returns whether anything was written.
-func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *corev1.Secret) (bool, error) {
+// It returns whether anything was written and the resourceVersion stored.
+func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *corev1.Secret) (bool, string, error) {
 	key := client.ObjectKeyFromObject(desired)
 	existing, err := w.get(ctx, key)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
 	if existing == nil {
 		s := desired.DeepCopy()
 		if err := controllerutil.SetControllerReference(owner, s, w.scheme); err != nil {
-			return false, fmt.Errorf("setting owner of Secret %s: %w", key, err)
+			return false, "", fmt.Errorf("setting owner of Secret %s: %w", key, err)
 		}
 		err := w.client.Create(ctx, s)
 		if err == nil {
-			return true, nil
+			return true, s.ResourceVersion, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("creating Secret %s: %w", key, err)
+			return false, "", fmt.Errorf("creating Secret %s: %w", key, err)
 		}
 		// It exists but the cache does not have it: a foreign Secret, one of
 		// ours whose label was removed, or a cache that is behind. Look.
 		if existing, err = w.getFresh(ctx, key); err != nil {
-			return false, err
+			return false, "", err
 		}
 		if existing == nil {
-			return false, fmt.Errorf("creating Secret %s: it exists but cannot be read", key)
+			return false, "", fmt.Errorf("creating Secret %s: it exists but cannot be read", key)
 		}
 	}
 	if !metav1.IsControlledBy(existing, owner) {
-		return false, errSecretConflict
+		return false, "", errSecretConflict
 	}
 	updated := existing.DeepCopy()
 	updated.Data = desired.Data
@@ -129,12 +129,12 @@ func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *
 		maps.Copy(updated.Annotations, desired.Annotations)
 	}
 	if secretEqual(existing, updated) {
-		return false, nil
+		return false, existing.ResourceVersion, nil
 	}
 	if err := w.client.Update(ctx, updated); err != nil {
-		return false, fmt.Errorf("updating Secret %s: %w", key, err)
+		return false, "", fmt.Errorf("updating Secret %s: %w", key, err)
 	}
-	return true, nil
+	return true, updated.ResourceVersion, nil
 }
 
 func secretEqual(a, b *corev1.Secret) bool {

@@ -249,7 +249,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 			Type:       corev1.SecretTypeOpaque,
 			Data:       map[string][]byte{statelessbackend.KeySetDataKey: raw},
 		}
-		if _, err := w.write(ctx, obj.(client.Object), desired); err != nil {
+		if _, _, err := w.write(ctx, obj.(client.Object), desired); err != nil {
 			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "writing the key Secret failed; retrying")
 			return ctrl.Result{}, err
 		}

@@ -92,7 +92,8 @@ type manager struct {
 	// apiWrites counts the manager's mutating requests to the API server.
 	apiWrites atomic.Int64
 	cancel    context.CancelFunc
-	done      chan error
+	// done is closed when the manager has stopped.
+	done chan struct{}
 }
 
 // managerOption tweaks a test manager.
@@ -101,7 +102,7 @@ type managerOption func(*ctrl.Options, *controllers.Options)
 // startManager runs a manager until the test ends (or stop is called).
 func startManager(t testing.TB, opts ...managerOption) *manager {
 	t.Helper()
-	m := &manager{clock: clocktesting.NewFakeClock(time.Now()), faults: newFaultTransport(), done: make(chan error, 1)}
+	m := &manager{clock: clocktesting.NewFakeClock(time.Now()), faults: newFaultTransport(), done: make(chan struct{})}
 	cfg := rest.CopyConfig(restCfg)
 	cfg.QPS, cfg.Burst = 500, 1000
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
@@ -141,7 +142,12 @@ func startManager(t testing.TB, opts ...managerOption) *manager {
 	if err := controllers.Setup(ctx, mgr, copts); err != nil {
 		t.Fatal(err)
 	}
-	go func() { m.done <- mgr.Start(ctx) }()
+	go func() {
+		defer close(m.done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
 	t.Cleanup(m.stop)
 	return m
 }
@@ -153,9 +159,6 @@ func (m *manager) stop() {
 	case <-m.done:
 	case <-time.After(30 * time.Second):
 	}
-	close(m.done)
-	m.done = make(chan error, 1)
-	m.done <- nil
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

@@ -232,7 +232,7 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		e := cl.newError(KindTransient, transportDescription(ctx, err))
+		e := cl.newError(KindTransient, transportDescription(ctx, err, sent.Load()))
 		e.Sent = sent.Load()
 		e.Err = unwrapURLError(err)
 		return nil, e
@@ -307,15 +307,17 @@ func (c *Client) do(ctx context.Context, cl *call) (*response, error) {
 
 // transportDescription explains a failed round trip without echoing the URL
 // (which *url.Error would).
-func transportDescription(ctx context.Context, err error) string {
+func transportDescription(ctx context.Context, err error, sent bool) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return "timed out"
+	case sent:
+		return "connection lost before a response"
 	default:
-		return "no response"
+		return "request not sent"
 	}
 }
 

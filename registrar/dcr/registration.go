@@ -199,19 +199,12 @@ func optionalTime(raw json.RawMessage) (t time.Time, ok bool) {
 	if isAbsent(raw) {
 		return time.Time{}, true
 	}
-	text := string(raw)
-	if raw[0] == '"' {
-		if json.Unmarshal(raw, &text) != nil {
-			return time.Time{}, false
-		}
-		text = strings.TrimSpace(text)
-	} else {
-		var n json.Number
-		if json.Unmarshal(raw, &n) != nil {
-			return time.Time{}, false
-		}
-		text = n.String()
+	// json.Number also accepts a JSON string holding a valid number.
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil {
+		return time.Time{}, false
 	}
+	text := n.String()
 	var secs int64
 	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
 		secs = i

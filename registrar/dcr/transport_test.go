@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -96,6 +97,30 @@ func TestSentAndUncertain(t *testing.T) {
 		}
 	})
 
+	t.Run("Timeout bounds the call even when the HTTPClient has none", func(t *testing.T) {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		t.Cleanup(srv.Close)
+		t.Cleanup(func() { close(release) })
+		c := newTestClient(t, Config{Timeout: 200 * time.Millisecond, HTTPClient: &http.Client{Timeout: time.Hour}})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a backstop only
+		defer cancel()
+		start := time.Now()
+		_, err := c.Read(ctx, srv.URL+"/reg/c1", testRAT)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Read took %v; Timeout is 200ms", d)
+		}
+		mustDCRError(t, err, KindTransient)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("cause is not DeadlineExceeded: %v", err)
+		}
+	})
+
 	t.Run("caller's context deadline bounds the call", func(t *testing.T) {
 		release := make(chan struct{})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -172,10 +197,12 @@ func certPEM(srv *httptest.Server) []byte {
 
 func TestCABundle(t *testing.T) {
 	var srvURL string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": srvURL, "registration_endpoint": srvURL + "/reg"})
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // expected handshake failures
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	srvURL = srv.URL
 
@@ -248,6 +275,7 @@ func selfSignedPEM(t *testing.T) []byte {
 func TestTLS12Minimum(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
 	srv.TLS = &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake is meant to fail
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	c, err := NewClient(Config{CABundle: certPEM(srv)})
@@ -345,4 +373,41 @@ func TestMaxResponseBytes(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestHTTP2 checks that the Client negotiates HTTP/2 and that Read's
+// non-replayable GET still carries no body there.
+func TestHTTP2(t *testing.T) {
+	var rec recorder
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.add(r, body)
+		if r.ProtoMajor != 2 {
+			t.Errorf("%s over %s, want HTTP/2", r.Method, r.Proto)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"client_id":"c1","registration_access_token":"`+testNewRAT+`"}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := NewClient(Config{CABundle: certPEM(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	for range 2 {
+		reg, err := c.Read(context.Background(), srv.URL+"/reg/c1", testRAT)
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if reg.RegistrationAccessToken != testNewRAT {
+			t.Errorf("Registration = %v", reg)
+		}
+	}
+	for _, q := range rec.all() {
+		if len(q.body) != 0 || q.method != http.MethodGet {
+			t.Errorf("%s with body %q", q.method, q.body)
+		}
+	}
 }

@@ -382,6 +382,8 @@ func classify(op string, err error, transientReason string) error {
 	}
 	wrapped := fmt.Errorf("%s: %w", op, err)
 	switch de.Kind {
+	case dcr.KindInvalidArgument:
+		return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s: %v", op, err)
 	case dcr.KindInvalidMetadata:
 		return backend.Permanent(oauthv1alpha1.ReasonRegistrationRejected, "%s: the server refused the metadata: %v", op, err)
 	case dcr.KindUnauthorized:
@@ -444,6 +446,16 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 	if err != nil {
 		if de, ok := dcr.AsError(err); ok && de.Uncertain() {
 			return nil, &backend.UncertainError{Err: fmt.Errorf("registering at %s: %w", endpoint, err)}
+		}
+		if de, ok := dcr.AsError(err); ok && de.Partial != nil {
+			// A 2xx this client cannot use: a client probably exists. Take it
+			// back if the answer says how; otherwise nobody can, so say so.
+			pr := de.Partial
+			if pr.RegistrationClientURI != "" && pr.RegistrationAccessToken != "" &&
+				e.registrar.Delete(ctx, pr.RegistrationClientURI, pr.RegistrationAccessToken) == nil {
+				return nil, b.classify(e, "registering at "+endpoint+" (the unusable registration was deleted again)", err)
+			}
+			return nil, &backend.UncertainError{Err: fmt.Errorf("registering at %s: the server answered 2xx with a body this client cannot use: %w", endpoint, err)}
 		}
 		return nil, b.classify(e, "registering at "+endpoint, err)
 	}
