@@ -133,11 +133,15 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	}
 
 	if act != actionNone {
-		if err := p.issue(ctx, req, state, act, why); err != nil {
-			return ctrl.Result{}, err
-		}
+		// Recorded before issuing: the Secret written with the new
+		// credentials must say which request they answer.
+		prevSeen := state.rotationSeen
 		if rotateRequest != "" && act == actionRotate {
 			state.rotationSeen = rotateRequest
+		}
+		if err := p.issue(ctx, req, state, act, why); err != nil {
+			state.rotationSeen = prevSeen
+			return ctrl.Result{}, err
 		}
 		log.Info("issued credentials", "oauthclient", klog.KObj(obj), "action", act, "reason", why)
 	}
