@@ -144,12 +144,25 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 			return ctrl.Result{}, err
 		}
 		log.Info("issued credentials", "oauthclient", klog.KObj(obj), "action", act, "reason", why)
+		// When does the backend want to look at the new credentials? (A
+		// backend that just talked to its server answers without calling it.)
+		req.Stored = state.current
+		if o2, err := p.backend.Observe(ctx, req); err == nil {
+			obs.NextCheck = o2.NextCheck
+		}
 	}
 
+	retired := state.previous != nil
 	if err := p.retirePrevious(ctx, state); err != nil {
 		return ctrl.Result{}, err
 	}
-	written, rv, err := p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
+	retired = retired && state.previous == nil
+	written, rv := false, ""
+	if act == actionNone || retired {
+		// Issuing persisted the Secret already; otherwise bring it in line
+		// (repairs edits, applies secretTemplate changes).
+		written, rv, err = p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
+	}
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return ctrl.Result{}, p.secretConflict()
@@ -214,14 +227,11 @@ func (p *clientPhase) resolvePending(state *storedState) error {
 }
 
 // markPending persists the in-flight mark before a registration is sent.
+//
+// A foreign Secret of the same name is invisible to the label-selected cache;
+// it shows when the result is stored, and the registration is then deleted
+// at the server again (see issue).
 func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
-	// Never register what could not be stored: a foreign Secret of the
-	// name is invisible to the label-selected cache, so look for real.
-	if s, err := p.r.secrets().getFresh(ctx, client.ObjectKey{Namespace: p.obj.Namespace, Name: p.obj.Spec.SecretName}); err != nil {
-		return err
-	} else if s != nil && !metav1.IsControlledBy(s, p.obj) {
-		return errSecretConflict
-	}
 	id, err := randomID()
 	if err != nil {
 		return err

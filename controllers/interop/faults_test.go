@@ -47,6 +47,17 @@ type faultRule struct {
 type faultTransport struct {
 	mu    sync.Mutex
 	rules []*faultRule
+	// reads counts RFC 7592 reads (GET {registration_client_uri}) by path.
+	reads map[string]int
+}
+
+// readCounts returns a copy of the per-path read counts and resets them.
+func (f *faultTransport) readCounts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.reads
+	f.reads = map[string]int{}
+	return out
 }
 
 func newFaultTransport() *faultTransport { return &faultTransport{} }
@@ -95,6 +106,14 @@ func (f *faultTransport) client(c dcr.Config) *http.Client {
 		Timeout:       c.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/reg/") {
+				f.mu.Lock()
+				if f.reads == nil {
+					f.reads = map[string]int{}
+				}
+				f.reads[r.URL.Path]++
+				f.mu.Unlock()
+			}
 			rule := f.match(r)
 			if rule == nil {
 				return base.RoundTrip(r)

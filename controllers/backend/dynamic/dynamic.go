@@ -316,7 +316,7 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 	}
 	now := b.now()
 	b.mu.Lock()
-	last, read := b.reads[req.Client.UID]
+	last, read := b.reads[clientUID(req)]
 	b.mu.Unlock()
 	if read && now.Before(last.Add(e.resync)) {
 		obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: last.Add(e.resync)}
@@ -330,19 +330,30 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 	}
 	reg, err := e.registrar.Read(ctx, st.RegistrationClientURI, st.RegistrationAccessToken)
 	if err != nil {
+		if de, ok := dcr.AsError(err); ok && de.Partial != nil && de.Partial.ClientID == st.ClientID {
+			// An answer we cannot fully use may still carry a rotated token
+			// (Keycloak and Curity rotate on every read): keep it, compare
+			// metadata next time.
+			b.markRead(clientUID(req), now)
+			obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: now.Add(e.resync), Message: "the server's answer could not be fully read"}
+			if fresh := merge(st, de.Partial, now); !sameCredentials(st, fresh) {
+				obs.Refreshed = fresh
+			}
+			return obs, nil
+		}
 		return b.observeFailed(e, err)
 	}
-	b.markRead(req.Client.UID, now)
+	b.markRead(clientUID(req), now)
 	obs := backend.Observation{Exists: true, NextCheck: now.Add(e.resync)}
 	fresh := merge(st, reg, now)
 	matches := metadataMatches(req.Metadata, reg.Metadata)
 	switch {
-	case matches && st.Digest != digest:
-		// The server already has what the spec says (adoption, or a
-		// lost status write): record the digest, no PUT needed.
+	case matches && st.Digest == "":
+		// Adopted: the server already has what the spec says. Record the
+		// digest; no PUT needed.
 		fresh.Digest = digest
 		obs.UpToDate = true
-	case matches:
+	case matches && st.Digest == digest:
 		obs.UpToDate = true
 	case st.Digest != digest:
 		obs.Message = "the spec changed"
@@ -383,13 +394,13 @@ func classify(op string, err error, transientReason string) error {
 	wrapped := fmt.Errorf("%s: %w", op, err)
 	switch de.Kind {
 	case dcr.KindInvalidArgument:
-		return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s: %v", op, err)
+		return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s: %w", op, err)
 	case dcr.KindInvalidMetadata:
-		return backend.Permanent(oauthv1alpha1.ReasonRegistrationRejected, "%s: the server refused the metadata: %v", op, err)
+		return backend.Permanent(oauthv1alpha1.ReasonRegistrationRejected, "%s: the server refused the metadata: %w", op, err)
 	case dcr.KindUnauthorized:
-		return backend.Permanent(oauthv1alpha1.ReasonUnauthorized, "%s: the server refused the token: %v", op, err)
+		return backend.Permanent(oauthv1alpha1.ReasonUnauthorized, "%s: the server refused the token: %w", op, err)
 	case dcr.KindForbidden:
-		return backend.Permanent(oauthv1alpha1.ReasonForbidden, "%s: %v", op, err)
+		return backend.Permanent(oauthv1alpha1.ReasonForbidden, "%s: %w", op, err)
 	case dcr.KindRateLimited:
 		retry := de.RetryAfter
 		if retry <= 0 {
@@ -401,7 +412,17 @@ func classify(op string, err error, transientReason string) error {
 	}
 }
 
+func clientUID(req *backend.Request) types.UID {
+	if req.Client == nil {
+		return ""
+	}
+	return req.Client.UID
+}
+
 func (b *Backend) markRead(uid types.UID, t time.Time) {
+	if uid == "" {
+		return
+	}
 	b.mu.Lock()
 	if b.reads == nil {
 		b.reads = map[types.UID]time.Time{}
@@ -457,10 +478,15 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 			}
 			return nil, &backend.UncertainError{Err: fmt.Errorf("registering at %s: the server answered 2xx with a body this client cannot use: %w", endpoint, err)}
 		}
+		if de, ok := dcr.AsError(err); ok && de.StatusCode >= 200 && de.StatusCode < 300 {
+			// 2xx without anything usable: a client probably exists and
+			// nobody can manage it; a retry would make another.
+			return nil, &backend.UncertainError{Err: fmt.Errorf("registering at %s: the server answered %d with a body this client cannot use: %w", endpoint, de.StatusCode, err)}
+		}
 		return nil, b.classify(e, "registering at "+endpoint, err)
 	}
 	now := b.now()
-	b.markRead(req.Client.UID, now)
+	b.markRead(clientUID(req), now)
 	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, now)
 	c.Digest = digest
 	return c, nil
@@ -474,6 +500,9 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 		return nil, err
 	}
 	st := req.Stored
+	if st == nil || st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
+		return b.Create(ctx, req)
+	}
 	raw, err := body(req.Metadata)
 	if err != nil {
 		return nil, err
@@ -492,10 +521,14 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 			}
 			return b.Create(ctx, req)
 		}
+		if de, ok := dcr.AsError(err); ok && de.Partial != nil && de.Partial.ClientID == st.ClientID {
+			// Keep a rotated token; the old digest makes the next pass try again.
+			return merge(st, de.Partial, b.now()), nil
+		}
 		return nil, b.classify(e, "updating the registration", err)
 	}
 	now := b.now()
-	b.markRead(req.Client.UID, now)
+	b.markRead(clientUID(req), now)
 	c := merge(st, reg, now)
 	c.Digest = digest
 	return c, nil
@@ -565,9 +598,13 @@ func merge(st *backend.Credentials, reg *dcr.Registration, now time.Time) *backe
 	if c.IssuedAt.IsZero() {
 		c.IssuedAt = now
 	}
-	c.ExpiresAt = time.Time{}
-	if reg.SecretExpires {
-		c.ExpiresAt = reg.ClientSecretExpiresAt
+	if reg.ClientSecret != "" || c.ClientSecret == "" {
+		// The expiry belongs to the secret: unchanged when the secret was
+		// not sent again.
+		c.ExpiresAt = time.Time{}
+		if reg.SecretExpires {
+			c.ExpiresAt = reg.ClientSecretExpiresAt
+		}
 	}
 	return &c
 }
@@ -639,7 +676,7 @@ func probeClient(caBundle []byte, timeout time.Duration) (*http.Client, error) {
 	}
 	return &http.Client{
 		Timeout:       timeout,
-		Transport:     &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2},
+		Transport:     &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
 }

@@ -1,0 +1,190 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+)
+
+// BenchmarkDynamicClients brings N OAuthClients to Ready at node-oidc-provider
+// and compares the rate with the provider's own registration rate measured in
+// the same run by a plain concurrent HTTP client with the same concurrency.
+// The clients exist before their server (GitOps applied everything at once);
+// timing runs from the server's creation until every client is Ready. Then
+// it idles for IDLE_RESYNCS resync intervals and reports RFC 7592 reads per
+// client per interval at the server and writes to the API server.
+//
+//	make bench-interop  (CLIENTREG_BENCH_N, CLIENTREG_BENCH_RESYNC seconds, CLIENTREG_BENCH_IDLE_RESYNCS)
+func BenchmarkDynamicClients(b *testing.B) {
+	n := envInt("CLIENTREG_BENCH_N", 500)
+	resync := time.Duration(envInt("CLIENTREG_BENCH_RESYNC", 10)) * time.Second
+	idleResyncs := envInt("CLIENTREG_BENCH_IDLE_RESYNCS", 3)
+	workers := envInt("CLIENTREG_BENCH_WORKERS", 16)
+	ctx := context.Background()
+
+	for i := 0; i < b.N; i++ {
+		p := oidcprovider.Start(b, oidcprovider.Options{})
+		m := startManager(b, func(_ *ctrl.Options, o *controllers.Options) {
+			o.Clock = clock.RealClock{}
+			o.MaxConcurrentReconciles = workers
+		})
+
+		rawDur, err := p.RawRegistrationRate(ctx, n, workers)
+		if err != nil {
+			b.Fatal(err)
+		}
+
+		ns := newNamespace(b)
+		parallel(b, n, workers, func(j int) error {
+			return k8s.Create(ctx, serviceClient(ns, fmt.Sprintf("c%d", j), "idp"))
+		})
+		waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool {
+			cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+			return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
+		})
+		registeredBefore := p.Stats(b).Register
+		start := time.Now()
+		create(b, dynamicServer(ns, "idp", p, func(s *oauthv1alpha1.AuthorizationServer) {
+			s.Spec.DynamicRegistration.ResyncInterval = &metav1.Duration{Duration: resync}
+		}))
+		waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool { return ready(c) == nil })
+		opDur := time.Since(start)
+		if got := p.Stats(b).Register - registeredBefore; got != n {
+			b.Errorf("%d registrations for %d clients", got, n)
+		}
+
+		// Idle.
+		time.Sleep(time.Second)
+		m.faults.readCounts()
+		writes := m.apiWrites.Load()
+		time.Sleep(time.Duration(idleResyncs) * resync)
+		reads := m.faults.readCounts()
+		idleWrites := m.apiWrites.Load() - writes
+		total, minR, maxR := 0, 1<<30, 0
+		for _, c := range reads {
+			total += c
+			minR, maxR = min(minR, c), max(maxR, c)
+		}
+		if len(reads) < n {
+			minR = 0
+		}
+
+		rawRate, opRate := float64(n)/rawDur.Seconds(), float64(n)/opDur.Seconds()
+		b.ReportMetric(float64(n), "clients")
+		b.ReportMetric(rawRate, "raw-reg/s")
+		b.ReportMetric(opRate, "operator-reg/s")
+		b.ReportMetric(opRate/rawRate, "x-raw-rate")
+		b.ReportMetric(float64(total)/float64(n*idleResyncs), "reads/client/resync")
+		b.ReportMetric(float64(minR), "min-reads/client")
+		b.ReportMetric(float64(maxR), "max-reads/client")
+		b.ReportMetric(float64(idleWrites), "idle-api-writes")
+		b.ReportMetric(resync.Seconds(), "resync-s")
+		if idleWrites != 0 {
+			b.Errorf("%d writes to the API server while idle", idleWrites)
+		}
+		m.stop()
+		p.Stop()
+	}
+}
+
+func parallel(b testing.TB, n, workers int, f func(int) error) {
+	b.Helper()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				if err := f(j); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for j := 0; j < n; j++ {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+}
+
+// waitAll follows a watch until done holds for n clients in ns.
+func waitAll(b testing.TB, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: testScheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := map[string]bool{}
+	count := func() int {
+		c := 0
+		for _, ok := range state {
+			if ok {
+				c++
+			}
+		}
+		return c
+	}
+	for ctx.Err() == nil {
+		list := &oauthv1alpha1.OAuthClientList{}
+		if err := wc.List(ctx, list, client.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		for i := range list.Items {
+			state[list.Items[i].Name] = done(&list.Items[i])
+		}
+		if count() == n {
+			return
+		}
+		w, err := wc.Watch(ctx, &oauthv1alpha1.OAuthClientList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for ev := range w.ResultChan() {
+			c, ok := ev.Object.(*oauthv1alpha1.OAuthClient)
+			if !ok {
+				break
+			}
+			state[c.Name] = done(c)
+			if count() == n {
+				w.Stop()
+				return
+			}
+		}
+		w.Stop()
+	}
+	b.Fatalf("only %d of %d clients done", count(), n)
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
