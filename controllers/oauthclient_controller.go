@@ -31,6 +31,11 @@ import (
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
+// serverRecheck is how often a client waiting for its server looks again,
+// besides the server's own events re-triggering it (a safety net: a missed
+// event must not leave a client waiting forever).
+const serverRecheck = time.Minute
+
 // serverRefIndex indexes OAuthClients by "<kind>/<name>" of their server.
 const serverRefIndex = "spec.serverRef"
 
@@ -176,12 +181,12 @@ func (r *OAuthClientReconciler) resolveServer(ctx context.Context, obj *oauthv1a
 	}
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", kindOf(ref), ref.Name)}
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
 		}
 		return nil, fmt.Errorf("reading %s %q: %w", kindOf(ref), ref.Name, err)
 	}
 	if !isReady(server.GetStatus().Conditions, server.GetGeneration()) {
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", kindOf(ref), ref.Name)}
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
 	}
 	return server, nil
 }

@@ -133,12 +133,20 @@ func TestFaultAnswerLostAfterCommit(t *testing.T) {
 func TestFaultManagerStopsBetweenRegistrationAndSecretWrite(t *testing.T) {
 	p := oidcprovider.Start(t, oidcprovider.Options{})
 	m1, ns := setup(t, p)
-	m1.faults.add(&faultRule{method: http.MethodPost, pathSuffix: "/reg", mode: faultHook, remaining: 1, hook: m1.cancel})
+	fired := make(chan struct{})
+	m1.faults.add(&faultRule{method: http.MethodPost, pathSuffix: "/reg", mode: faultHook, remaining: 1, hook: func() { close(fired); m1.cancel() }})
 	create(t, serviceClient(ns, "app", "idp"))
+	select {
+	case <-fired:
+	case <-time.After(60 * time.Second):
+		c := &oauthv1alpha1.OAuthClient{}
+		_ = k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "app"}, c)
+		t.Fatalf("no registration was sent within 60s; client status: %+v", c.Status)
+	}
 	select {
 	case <-m1.done:
 	case <-time.After(60 * time.Second):
-		t.Fatal("manager did not stop")
+		t.Fatal("manager did not stop within 60s of its context ending")
 	}
 	// The answer that arrived while stopping was stored all the same.
 	id, sec, rat, _ := creds(t, ns, "app-oauth")
