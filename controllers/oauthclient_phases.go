@@ -315,7 +315,7 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 			return p.secretConflict()
 		}
 		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
-		return err
+		return backend.Transient(oauthv1alpha1.ReasonSecretWriteFailed, err)
 	}
 	obj.Status.PendingRegistration = nil
 	return nil

@@ -31,12 +31,14 @@ import (
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 type harness struct {
-	r      *OAuthClientReconciler
-	c      client.Client
-	be     *backend.Fake
-	clock  *clocktesting.FakeClock
-	writes int
-	rec    *events.FakeRecorder
+	// failSecretCreates and failStatusPatches inject API errors.
+	failSecretCreates, failStatusPatches bool
+	r                                    *OAuthClientReconciler
+	c                                    client.Client
+	be                                   *backend.Fake
+	clock                                *clocktesting.FakeClock
+	writes                               int
+	rec                                  *events.FakeRecorder
 }
 
 func newHarness(t *testing.T, objs ...client.Object) *harness {
@@ -51,6 +53,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	h.c = interceptor.NewClient(base, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
 			count()
+			if _, ok := o.(*corev1.Secret); ok && h.failSecretCreates {
+				return errInjected
+			}
 			return c.Create(ctx, o, opts...)
 		},
 		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
@@ -67,6 +72,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
 			count()
+			if h.failStatusPatches {
+				return errInjected
+			}
 			return c.SubResource(sub).Patch(ctx, o, p, opts...)
 		},
 	})

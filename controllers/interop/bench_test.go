@@ -2,15 +2,20 @@ package interop
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +52,8 @@ func BenchmarkDynamicClients(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+
+		pipeDur := rawPipeline(b, p, n, workers)
 
 		ns := newNamespace(b)
 		parallel(b, n, workers, func(j int) error {
@@ -88,6 +95,9 @@ func BenchmarkDynamicClients(b *testing.B) {
 		b.ReportMetric(rawRate, "raw-reg/s")
 		b.ReportMetric(opRate, "operator-reg/s")
 		b.ReportMetric(opRate/rawRate, "x-raw-rate")
+		pipeRate := float64(n) / pipeDur.Seconds()
+		b.ReportMetric(pipeRate, "raw-pipeline/s")
+		b.ReportMetric(opRate/pipeRate, "x-raw-pipeline")
 		b.ReportMetric(float64(total)/float64(n*idleResyncs), "reads/client/resync")
 		b.ReportMetric(float64(minR), "min-reads/client")
 		b.ReportMetric(float64(maxR), "max-reads/client")
@@ -187,4 +197,54 @@ func envInt(key string, def int) int {
 		return v
 	}
 	return def
+}
+
+// rawPipeline does, with plain clients and the same concurrency, the work a
+// registration needs end to end: the in-flight mark (status patch), the
+// registration at the provider, the Secret create and the final status patch,
+// on OAuthClients that exist already. It is the ceiling for the operator on
+// this machine: the same provider and the same API server.
+func rawPipeline(b *testing.B, p *oidcprovider.Provider, n, workers int) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	ns := newNamespace(b)
+	parallel(b, n, workers, func(j int) error {
+		return k8s.Create(ctx, serviceClient(ns, fmt.Sprintf("c%d", j), "absent"))
+	})
+	waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool {
+		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+		return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
+	})
+	hc := p.HTTPClient()
+	start := time.Now()
+	parallel(b, n, workers, func(j int) error {
+		name := fmt.Sprintf("c%d", j)
+		obj := &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		mark := fmt.Sprintf(`{"status":{"pendingRegistration":{"id":"%016x","startedAt":%q,"endpoint":%q}}}`, j, time.Now().UTC().Format(time.RFC3339), p.URL+"/reg")
+		if err := k8s.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(mark))); err != nil {
+			return err
+		}
+		resp, err := hc.Post(p.URL+"/reg", "application/json", strings.NewReader(`{"client_name":"`+name+`","grant_types":["client_credentials"],"response_types":[],"token_endpoint_auth_method":"client_secret_basic"}`))
+		if err != nil {
+			return err
+		}
+		var reg map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&reg)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("raw registration: %d %v", resp.StatusCode, err)
+		}
+		data := map[string][]byte{}
+		for _, k := range []string{"client_id", "client_secret", "registration_access_token", "registration_client_uri"} {
+			v, _ := reg[k].(string)
+			data[k] = []byte(v)
+		}
+		if err := k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-oauth"}, Data: data}); err != nil {
+			return err
+		}
+		final := fmt.Sprintf(`{"status":{"pendingRegistration":null,"clientID":%q,"secretName":%q,"conditions":[{"type":"Ready","status":"True","reason":"Ready","message":"raw","lastTransitionTime":%q}]}}`,
+			data["client_id"], name+"-oauth", time.Now().UTC().Format(time.RFC3339))
+		return k8s.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(final)))
+	})
+	return time.Since(start)
 }

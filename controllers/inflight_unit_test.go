@@ -1,0 +1,171 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+)
+
+// Every branch of the in-flight guard, on the fake backend: a "registering"
+// backend calls BeforeRegister before its (pretend) request.
+
+// registering returns a Create that calls BeforeRegister and then result.
+func registering(h *harness, result func() (*backend.Credentials, error)) func(context.Context, *backend.Request) (*backend.Credentials, error) {
+	return func(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+		if err := req.BeforeRegister(ctx, "https://idp.example/reg"); err != nil {
+			return nil, err
+		}
+		return result()
+	}
+}
+
+func TestInFlightGuard(t *testing.T) {
+	uncertain := &backend.UncertainError{Err: errors.New("connection reset after the request was sent")}
+	cases := []struct {
+		name string
+		// result of the registration
+		result       func(h *harness) (*backend.Credentials, error)
+		wantPending  bool
+		wantReason   string
+		wantSecret   bool
+		wantDeletes  int
+		failSecretOK bool // make every Secret create fail
+		deleteErr    error
+	}{
+		{name: "registered and stored", result: func(h *harness) (*backend.Credentials, error) { return creds(h.clock.Now()), nil },
+			wantReason: oauthv1alpha1.ReasonReady, wantSecret: true},
+		{name: "refused (nothing created)", result: func(*harness) (*backend.Credentials, error) {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonRegistrationRejected, "invalid_client_metadata")
+		}, wantReason: oauthv1alpha1.ReasonRegistrationRejected},
+		{name: "transient (nothing created)", result: func(*harness) (*backend.Credentials, error) {
+			return nil, backend.Transient(oauthv1alpha1.ReasonServerUnavailable, errors.New("502"))
+		}, wantReason: oauthv1alpha1.ReasonServerUnavailable},
+		{name: "uncertain keeps the mark", result: func(*harness) (*backend.Credentials, error) { return nil, uncertain },
+			wantPending: true, wantReason: oauthv1alpha1.ReasonRegistrationIncomplete},
+		{name: "unstorable result is deleted again", result: func(h *harness) (*backend.Credentials, error) { return creds(h.clock.Now()), nil },
+			failSecretOK: true, wantDeletes: 1, wantReason: oauthv1alpha1.ReasonSecretWriteFailed},
+		{name: "unstorable and undeletable keeps the mark", result: func(h *harness) (*backend.Credentials, error) { return creds(h.clock.Now()), nil },
+			failSecretOK: true, deleteErr: errors.New("server down"), wantDeletes: 1, wantPending: true, wantReason: oauthv1alpha1.ReasonSecretWriteFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyServer(), testClient())
+			if tc.failSecretOK {
+				h.failSecretCreates = true
+			}
+			h.be.ObserveFunc = observeStored(true, true)
+			h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return tc.result(h) })
+			h.be.DeleteFunc = func(context.Context, *backend.Request) error { return tc.deleteErr }
+			_, _ = h.reconcile(t)
+			c := h.get(t)
+			if got := c.Status.PendingRegistration != nil; got != tc.wantPending {
+				t.Fatalf("pending mark present=%v, want %v (%+v)", got, tc.wantPending, c.Status.PendingRegistration)
+			}
+			if cond := readyCond(t, c); cond.Reason != tc.wantReason {
+				t.Fatalf("Ready reason %s (%s), want %s", cond.Reason, cond.Message, tc.wantReason)
+			}
+			err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app-oauth"}, &corev1.Secret{})
+			if (err == nil) != tc.wantSecret {
+				t.Fatalf("Secret exists=%v, want %v", err == nil, tc.wantSecret)
+			}
+			if h.be.Calls["Delete"] != tc.wantDeletes {
+				t.Fatalf("Delete called %d times, want %d", h.be.Calls["Delete"], tc.wantDeletes)
+			}
+		})
+	}
+}
+
+func TestInFlightMarkFailsNothingIsSent(t *testing.T) {
+	h := newHarness(t, readyServer(), testClient())
+	h.failStatusPatches = true
+	sent := false
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { sent = true; return creds(h.clock.Now()), nil })
+	if _, err := h.reconcile(t); err == nil {
+		t.Fatal("want an error when the mark cannot be written")
+	}
+	if sent {
+		t.Fatal("a registration was sent although its in-flight mark was not stored")
+	}
+}
+
+func TestPendingMarkFromAnEarlierAttempt(t *testing.T) {
+	pending := func(c *oauthv1alpha1.OAuthClient) {
+		c.Status.PendingRegistration = &oauthv1alpha1.PendingRegistration{ID: "a1b2", StartedAt: metav1.NewTime(t0), Endpoint: "https://idp.example/reg"}
+	}
+	t.Run("no stored result: stop and do not register", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(pending))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		_, err := h.reconcile(t)
+		if !errors.Is(err, reconcile.TerminalError(nil)) {
+			t.Fatalf("want a terminal error, got %v", err)
+		}
+		c := h.get(t)
+		cond := readyCond(t, c)
+		if cond.Reason != oauthv1alpha1.ReasonRegistrationIncomplete || !strings.Contains(cond.Message, "a1b2") || !strings.Contains(cond.Message, oauthv1alpha1.AnnotationRecoverRegistration) {
+			t.Fatalf("condition does not say what happened and how to recover: %+v", cond)
+		}
+		if h.be.Calls["Create"] != 0 {
+			t.Fatal("registered again silently")
+		}
+	})
+	t.Run("recover annotation registers again", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(pending, func(c *oauthv1alpha1.OAuthClient) {
+			c.Annotations = map[string]string{oauthv1alpha1.AnnotationRecoverRegistration: "a1b2"}
+		}))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+		if h.be.Calls["Create"] != 1 || h.get(t).Status.PendingRegistration != nil {
+			t.Fatal("recovery did not register once and clear the mark")
+		}
+	})
+	t.Run("a recover annotation naming another attempt does not count", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(pending, func(c *oauthv1alpha1.OAuthClient) {
+			c.Annotations = map[string]string{oauthv1alpha1.AnnotationRecoverRegistration: "other"}
+		}))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		_, _ = h.reconcile(t)
+		if h.be.Calls["Create"] != 0 {
+			t.Fatal("registered with a recover annotation for another attempt")
+		}
+	})
+	t.Run("result stored, status lost: mark cleared, nothing sent", func(t *testing.T) {
+		c := testClient(pending)
+		cr := creds(t0)
+		cr.AttemptID = "a1b2"
+		h := newHarness(t, readyServer(), c)
+		r := h.r
+		sec := r.desiredSecret(c, &storedState{current: cr})
+		sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: "app", UID: "uid-app", Controller: ptrTo(true)}}
+		if err := h.c.Create(context.Background(), sec); err != nil {
+			t.Fatal(err)
+		}
+		h.be.ObserveFunc = observeStored(true, true)
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+		got := h.get(t)
+		if got.Status.PendingRegistration != nil || got.Status.ClientID != cr.ClientID || h.be.Calls["Create"] != 0 {
+			t.Fatalf("status %+v, calls %v", got.Status, h.be.Calls)
+		}
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+var errInjected = apierrors.NewServiceUnavailable("injected")
