@@ -67,9 +67,10 @@ test: test-binaries $(CONTROLLER_GEN) lint interop-deps ## Run every test (unit,
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 
 .PHONY: bench
-bench: test-binaries ## Run the benchmarks (stateless minting, envtest throughput).
+bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envtest throughput).
 	go test -run '^$$' -bench . -benchtime 2000x ./registrar/stateless
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CLIENTREG_BENCH=1 go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
 
 .PHONY: interop-deps
 interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned node-oidc-provider test peer.
