@@ -178,10 +178,106 @@ type StatelessServer struct {
 	KeySecretName string `json:"keySecretName,omitempty"`
 }
 
+// RegistrationStorage says where the embedded endpoint keeps registrations.
+// +kubebuilder:validation:Enum=Stateful;Stateless
+type RegistrationStorage string
+
+const (
+	// StorageStateful stores each registration as an OAuthClient (and its
+	// Secret), visible to kubectl and GitOps; the registration access token
+	// is kept only as a hash.
+	StorageStateful RegistrationStorage = "Stateful"
+	// StorageStateless stores nothing ("stateless open registration"): the
+	// client id carries the registration, the registration access token is a
+	// signed read-only token, PUT and DELETE are refused. Stateless servers only.
+	StorageStateless RegistrationStorage = "Stateless"
+)
+
+// RATRotation says when the embedded endpoint replaces a registration access token.
+// +kubebuilder:validation:Enum=Never;OnRead;OnUpdate;OnReadAndUpdate
+type RATRotation string
+
+// RegistrationPolicy limits what the embedded endpoint registers.
+type RegistrationPolicy struct {
+	// allowedRedirectHosts lists the hosts redirect URIs may use: exact host
+	// names, or "*.example.com" for any subdomain. Empty allows any host the
+	// RFC rules allow. A refused URI gets invalid_redirect_uri.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	AllowedRedirectHosts []string `json:"allowedRedirectHosts,omitempty"`
+	// allowedGrantTypes limits grant_types. Empty allows every supported one.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedGrantTypes []string `json:"allowedGrantTypes,omitempty"`
+	// allowedAuthMethods limits token_endpoint_auth_method. Empty allows every supported one.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedAuthMethods []string `json:"allowedAuthMethods,omitempty"`
+	// maxClients caps the registrations a Stateful endpoint keeps. 0 = no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MaxClients int32 `json:"maxClients,omitempty"`
+}
+
+// TrustedSoftwareStatementIssuer is a publisher whose software statements
+// the endpoint accepts; their claims win over the JSON body (RFC 7591 §2.3).
+type TrustedSoftwareStatementIssuer struct {
+	// issuer is the statement's iss.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	Issuer string `json:"issuer"`
+	// jwks is the publisher's public JWK Set.
+	// +required
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	JWKS apiextensionsv1.JSON `json:"jwks"`
+}
+
+// RegistrationEndpoint exposes an RFC 7591 / RFC 7592 endpoint for a server.
+// +kubebuilder:validation:XValidation:rule="self.open || has(self.initialAccessTokens)",message="initialAccessTokens is required unless open is true",fieldPath=".initialAccessTokens"
+type RegistrationEndpoint struct {
+	// open allows registration without an initial access token.
+	// +optional
+	Open bool `json:"open,omitempty"`
+	// initialAccessTokens names a Secret whose every data value is an
+	// accepted initial access token (RFC 7591 §3; at least 32 bytes each).
+	// +optional
+	InitialAccessTokens *SecretReference `json:"initialAccessTokens,omitempty"`
+	// storage is Stateful (default) or Stateless.
+	// +optional
+	// +kubebuilder:default=Stateful
+	Storage RegistrationStorage `json:"storage,omitempty"`
+	// namespace is where a ClusterAuthorizationServer's Stateful registrations
+	// are stored. A namespaced server stores them in its own namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// rotateRegistrationAccessToken: Never (default), OnRead, OnUpdate or OnReadAndUpdate.
+	// +optional
+	// +kubebuilder:default=Never
+	RotateRegistrationAccessToken RATRotation `json:"rotateRegistrationAccessToken,omitempty"`
+	// policy limits what is registered.
+	// +optional
+	Policy *RegistrationPolicy `json:"policy,omitempty"`
+	// softwareStatementIssuers are trusted software statement publishers.
+	// +optional
+	// +listType=map
+	// +listMapKey=issuer
+	// +kubebuilder:validation:MaxItems=16
+	SoftwareStatementIssuers []TrustedSoftwareStatementIssuer `json:"softwareStatementIssuers,omitempty"`
+}
+
 // AuthorizationServerSpec says how client ids are obtained. Exactly one of
 // dynamicRegistration and stateless is set; the backend cannot be changed.
 // +kubebuilder:validation:XValidation:rule="has(self.dynamicRegistration) != has(self.stateless)",message="exactly one of dynamicRegistration or stateless must be set"
 // +kubebuilder:validation:XValidation:rule="has(self.stateless) == has(oldSelf.stateless)",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
+// +kubebuilder:validation:XValidation:rule="!has(self.registrationEndpoint) || !has(self.registrationEndpoint.storage) || self.registrationEndpoint.storage != 'Stateless' || has(self.stateless)",message="registrationEndpoint.storage Stateless needs a stateless server",fieldPath=".registrationEndpoint.storage"
 type AuthorizationServerSpec struct {
 	// dynamicRegistration registers clients at a remote authorization server
 	// (RFC 7591) and keeps them in sync (RFC 7592).
@@ -191,6 +287,11 @@ type AuthorizationServerSpec struct {
 	// stateless mints client ids as signed (optionally encrypted) JWTs.
 	// +optional
 	Stateless *StatelessServer `json:"stateless,omitempty"`
+
+	// registrationEndpoint exposes this server's RFC 7591 / RFC 7592
+	// registration endpoint on the operator's embedded HTTPS server.
+	// +optional
+	RegistrationEndpoint *RegistrationEndpoint `json:"registrationEndpoint,omitempty"`
 }
 
 // KeyStatus describes one published key.
@@ -233,6 +334,12 @@ type AuthorizationServerStatus struct {
 	// (discovered or configured), for dynamicRegistration.
 	// +optional
 	RegistrationEndpoint string `json:"registrationEndpoint,omitempty"`
+
+	// endpointIssuer is the issuer of this server's embedded registration
+	// endpoint, when spec.registrationEndpoint is set and the operator was
+	// started with a base URL.
+	// +optional
+	EndpointIssuer string `json:"endpointIssuer,omitempty"`
 
 	// tokenEndpoint is the discovered token endpoint, for dynamicRegistration.
 	// +optional
