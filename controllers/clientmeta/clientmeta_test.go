@@ -672,3 +672,33 @@ func keys(m map[string]json.RawMessage) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ApplyToSpec is FromSpec's inverse for every member the full fixture sets.
+func TestApplyToSpecRoundTrip(t *testing.T) {
+	spec := fullSpec()
+	spec.JWKSURI = "" // jwks and jwks_uri are exclusive
+	spec.ExtraMetadata = map[string]apiextensionsv1.JSON{
+		"client_name#ja": {Raw: []byte(`"名前"`)},
+		"x_vendor":       {Raw: []byte(`{"a":1}`)},
+	}
+	m1, errs := clientmeta.FromSpec(spec)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	var rebuilt oauthv1alpha1.OAuthClientSpec
+	clientmeta.ApplyToSpec(m1, &rebuilt)
+	m2, errs := clientmeta.FromSpec(&rebuilt)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	a, _ := m1.MarshalJSON()
+	b, _ := m2.MarshalJSON()
+	if string(a) != string(b) {
+		t.Fatalf("round trip differs:\n%s\n%s", a, b)
+	}
+	// Full replacement: a member absent from the new metadata is cleared.
+	clientmeta.ApplyToSpec(&metadata.Metadata{RedirectURIs: []string{"https://x.example/cb"}}, &rebuilt)
+	if rebuilt.ClientName != "" || rebuilt.JWKS != nil || rebuilt.ExtraMetadata != nil || len(rebuilt.RedirectURIs) != 1 {
+		t.Fatalf("ApplyToSpec did not replace: %+v", rebuilt)
+	}
+}
