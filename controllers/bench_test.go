@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 )
 
 // BenchmarkStatelessClients creates N stateless OAuthClients and measures the
@@ -144,91 +144,16 @@ func TestIdleManagerWritesNothing(t *testing.T) {
 
 func parallel(b testing.TB, n, workers int, f func(int) error) {
 	b.Helper()
-	var wg sync.WaitGroup
-	next := make(chan int)
-	errs := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				if err := f(j); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for j := 0; j < n; j++ {
-		select {
-		case next <- j:
-		case err := <-errs:
-			close(next)
-			wg.Wait()
-			b.Fatal(err)
-		}
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		b.Fatal(err)
-	default:
-	}
+	testutil.Parallel(b, n, workers, f)
 }
 
-// waitAll waits until done holds for n OAuthClients in ns. It lists once and
-// then follows a watch, so observing costs the API server little (polling a
-// list of 1000 objects every 100ms would load it during the timed phase).
 func waitAll(b testing.TB, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: testScheme})
 	if err != nil {
 		b.Fatal(err)
 	}
-	state := map[string]bool{}
-	count := func() int {
-		c := 0
-		for _, ok := range state {
-			if ok {
-				c++
-			}
-		}
-		return c
-	}
-	for {
-		list := &oauthv1alpha1.OAuthClientList{}
-		if err := wc.List(ctx, list, client.InNamespace(ns)); err != nil {
-			b.Fatal(err)
-		}
-		for i := range list.Items {
-			state[list.Items[i].Name] = done(&list.Items[i])
-		}
-		if count() == n {
-			return
-		}
-		w, err := wc.Watch(ctx, &oauthv1alpha1.OAuthClientList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for ev := range w.ResultChan() {
-			c, ok := ev.Object.(*oauthv1alpha1.OAuthClient)
-			if !ok {
-				break // an error event: list again
-			}
-			state[c.Name] = done(c)
-			if count() == n {
-				w.Stop()
-				return
-			}
-		}
-		w.Stop()
-		if ctx.Err() != nil {
-			b.Fatalf("only %d of %d clients done", count(), n)
-		}
-	}
+	testutil.WaitAll(b, wc, ns, n, done)
 }
 
 func envInt(key string, def int) int {

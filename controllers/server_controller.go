@@ -101,18 +101,7 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 		st.Issuer = spec.Stateless.Issuer
 		res, err := r.reconcileStatelessKeys(ctx, obj)
 		if err != nil {
-			reason := reasonOf(err, oauthv1alpha1.ReasonKeysFailed)
-			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, reason, err.Error())
-			if _, ok := backend.AsPermanent(err); ok {
-				// The spec must change; its update re-triggers.
-				return ctrl.Result{}, reconcile.TerminalError(err)
-			}
-			if p, ok := backend.AsPending(err); ok {
-				// Waiting, e.g. for a foreign Secret to be removed.
-				return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
-			}
-			// Transient: backoff.
-			return ctrl.Result{}, err
+			return serverFailed(obj, err, oauthv1alpha1.ReasonKeysFailed)
 		}
 		condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "signing keys are ready and published in status.jwks")
 		return res, nil
@@ -131,6 +120,21 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 	}
 }
 
+// serverFailed records err on Ready and classifies it: permanent errors stop
+// (the spec must change; its update re-triggers), pending ones requeue after
+// their delay (say, a foreign Secret to be removed), others back off.
+func serverFailed(obj oauthv1alpha1.ServerObject, err error, fallbackReason string) (ctrl.Result, error) {
+	st := obj.GetStatus()
+	condFalse(&st.Conditions, obj.GetGeneration(), oauthv1alpha1.ConditionReady, reasonOf(err, fallbackReason), err.Error())
+	if _, ok := backend.AsPermanent(err); ok {
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	}
+	if p, ok := backend.AsPending(err); ok {
+		return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
+	}
+	return ctrl.Result{}, err
+}
+
 // reconcileDynamic resolves the server's endpoints (discovery, cached and
 // refreshed on failure) and is Ready only when the registration endpoint
 // answers. It looks again every resync interval.
@@ -138,17 +142,7 @@ func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alph
 	st, gen := obj.GetStatus(), obj.GetGeneration()
 	info, err := r.Dynamic.Probe(ctx, obj)
 	if err != nil {
-		reason := reasonOf(err, oauthv1alpha1.ReasonServerUnavailable)
-		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, reason, err.Error())
-		if _, ok := backend.AsPermanent(err); ok {
-			// The spec must change; its update re-triggers.
-			return ctrl.Result{}, reconcile.TerminalError(err)
-		}
-		if p, ok := backend.AsPending(err); ok {
-			return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
-		}
-		// Transient: backoff.
-		return ctrl.Result{}, err
+		return serverFailed(obj, err, oauthv1alpha1.ReasonServerUnavailable)
 	}
 	st.RegistrationEndpoint, st.TokenEndpoint = info.RegistrationEndpoint, info.TokenEndpoint
 	condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/controllers/testutil"
 )
 
 // The suite runs one real kube-apiserver and etcd (envtest, built by
@@ -132,29 +132,11 @@ func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // eventually retries f until it returns nil or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, timeout, f)
 }
 
 // newNamespace creates a namespace unique to the test.
 func newNamespace(t testing.TB) string {
 	t.Helper()
-	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(name) > 50 {
-		name = name[:50]
-	}
-	name = fmt.Sprintf("%s-%d", strings.Trim(name, "-"), time.Now().UnixNano()%100000)
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatalf("creating namespace: %v", err)
-	}
-	return name
+	return testutil.NewNamespace(t, k8s)
 }

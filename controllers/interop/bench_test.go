@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
@@ -113,83 +113,16 @@ func BenchmarkDynamicClients(b *testing.B) {
 
 func parallel(b testing.TB, n, workers int, f func(int) error) {
 	b.Helper()
-	var wg sync.WaitGroup
-	next := make(chan int)
-	var mu sync.Mutex
-	var firstErr error
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				if err := f(j); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for j := 0; j < n; j++ {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		b.Fatal(firstErr)
-	}
+	testutil.Parallel(b, n, workers, f)
 }
 
-// waitAll follows a watch until done holds for n clients in ns.
 func waitAll(b testing.TB, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
 	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: testScheme})
 	if err != nil {
 		b.Fatal(err)
 	}
-	state := map[string]bool{}
-	count := func() int {
-		c := 0
-		for _, ok := range state {
-			if ok {
-				c++
-			}
-		}
-		return c
-	}
-	for ctx.Err() == nil {
-		list := &oauthv1alpha1.OAuthClientList{}
-		if err := wc.List(ctx, list, client.InNamespace(ns)); err != nil {
-			b.Fatal(err)
-		}
-		for i := range list.Items {
-			state[list.Items[i].Name] = done(&list.Items[i])
-		}
-		if count() == n {
-			return
-		}
-		w, err := wc.Watch(ctx, &oauthv1alpha1.OAuthClientList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for ev := range w.ResultChan() {
-			c, ok := ev.Object.(*oauthv1alpha1.OAuthClient)
-			if !ok {
-				break
-			}
-			state[c.Name] = done(c)
-			if count() == n {
-				w.Stop()
-				return
-			}
-		}
-		w.Stop()
-	}
-	b.Fatalf("only %d of %d clients done", count(), n)
+	testutil.WaitAll(b, wc, ns, n, done)
 }
 
 func envInt(key string, def int) int {

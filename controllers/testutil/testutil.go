@@ -1,0 +1,129 @@
+// Package testutil holds the helpers the envtest suites share: waiting,
+// namespaces per test, bounded parallel work, and following a watch until a
+// set of OAuthClients reaches a state. Test support only.
+package testutil
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+)
+
+// Eventually retries f every 50ms until it returns nil or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// NewNamespace creates a namespace named after the test.
+func NewNamespace(t testing.TB, c client.Client) string {
+	t.Helper()
+	name := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(name) > 50 {
+		name = name[:50]
+	}
+	name = fmt.Sprintf("%s-%d", strings.Trim(name, "-"), time.Now().UnixNano()%100000)
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return name
+}
+
+// Parallel runs f(0..n-1) on workers goroutines and fails on the first error.
+func Parallel(t testing.TB, n, workers int, f func(int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				if err := f(j); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for j := 0; j < n; j++ {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+}
+
+// WaitAll lists once and then follows a watch until done holds for n
+// OAuthClients in ns. A watch costs the API server little, so observing does
+// not distort a benchmark the way polling a large list would.
+func WaitAll(t testing.TB, wc client.WithWatch, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	state := map[string]bool{}
+	count := func() int {
+		c := 0
+		for _, ok := range state {
+			if ok {
+				c++
+			}
+		}
+		return c
+	}
+	for ctx.Err() == nil {
+		list := &oauthv1alpha1.OAuthClientList{}
+		if err := wc.List(ctx, list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range list.Items {
+			state[list.Items[i].Name] = done(&list.Items[i])
+		}
+		if count() == n {
+			return
+		}
+		w, err := wc.Watch(ctx, &oauthv1alpha1.OAuthClientList{}, client.InNamespace(ns), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.ResourceVersion}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev := range w.ResultChan() {
+			c, ok := ev.Object.(*oauthv1alpha1.OAuthClient)
+			if !ok {
+				break // an error event: list again
+			}
+			state[c.Name] = done(c)
+			if count() == n {
+				w.Stop()
+				return
+			}
+		}
+		w.Stop()
+	}
+	t.Fatalf("only %d of %d clients done", count(), n)
+}
