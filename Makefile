@@ -73,7 +73,7 @@ bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envt
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
 
 .PHONY: interop-deps
-interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned node-oidc-provider test peer.
+interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client).
 
 $(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix $(INTEROP_DIR) --no-audit --no-fund; \

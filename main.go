@@ -31,6 +31,8 @@ func run() error {
 		metricsAddr, probeAddr, clusterNS, leaderElectionNS string
 		leaderElect, secureMetrics                          bool
 		workers                                             int
+		regAddr, regBaseURL, regCert, regKey                string
+		regInsecure                                         bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
@@ -39,6 +41,11 @@ func run() error {
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	flag.StringVar(&clusterNS, "cluster-resource-namespace", envOr("POD_NAMESPACE", "clientreg-system"), "Namespace holding the Secrets of ClusterAuthorizationServers.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Parallel OAuthClient reconciles.")
+	flag.StringVar(&regAddr, "registration-bind-address", ":8443", "Address the embedded registration endpoint listens on.")
+	flag.StringVar(&regBaseURL, "registration-base-url", "", "External URL of the embedded registration endpoint (e.g. https://clientreg.example.com); empty disables the endpoint.")
+	flag.StringVar(&regCert, "registration-tls-cert-file", "", "TLS certificate of the registration endpoint (PEM; reloaded when it changes).")
+	flag.StringVar(&regKey, "registration-tls-key-file", "", "TLS private key of the registration endpoint (PEM).")
+	flag.BoolVar(&regInsecure, "registration-insecure-http", false, "Serve the registration endpoint over plain HTTP. For local use only: RFC 7591 requires TLS.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -62,7 +69,11 @@ func run() error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}); err != nil {
+	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}
+	if regBaseURL != "" {
+		copts.Endpoint = &controllers.EndpointOptions{Addr: regAddr, BaseURL: regBaseURL, CertFile: regCert, KeyFile: regKey, Insecure: regInsecure}
+	}
+	if err := controllers.Setup(ctx, mgr, copts); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

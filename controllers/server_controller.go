@@ -26,6 +26,7 @@ import (
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/registration"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
@@ -49,6 +50,9 @@ type ServerReconciler struct {
 	Stateless *statelessbackend.Backend
 	// Dynamic probes dynamicRegistration servers.
 	Dynamic *dynamicbackend.Backend
+	// EndpointBaseURL is the embedded registration endpoint's external URL,
+	// or empty when it is not served.
+	EndpointBaseURL string
 }
 
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers;clusterauthorizationservers,verbs=get;list;watch;update;patch
@@ -96,6 +100,10 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 	}()
 
 	spec, st, gen := obj.GetSpec(), obj.GetStatus(), obj.GetGeneration()
+	st.EndpointIssuer = ""
+	if spec.RegistrationEndpoint != nil && r.EndpointBaseURL != "" {
+		st.EndpointIssuer = r.EndpointBaseURL + registration.ServerPath(obj)
+	}
 	switch {
 	case spec.Stateless != nil:
 		st.Issuer = spec.Stateless.Issuer

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -15,7 +17,9 @@ import (
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/dcr"
+	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -33,6 +37,22 @@ type Options struct {
 	// NewRegistrar builds RFC 7591/7592 clients (tests inject fault
 	// injection); nil means registrar/dcr's real client.
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+	// Endpoint, when set, serves the embedded registration endpoint.
+	Endpoint *EndpointOptions
+}
+
+// EndpointOptions configure the embedded registration endpoint.
+type EndpointOptions struct {
+	// Addr is the listen address, e.g. ":8443".
+	Addr string
+	// BaseURL is the endpoint's external URL (issuers are BaseURL + server path).
+	BaseURL string
+	// CertFile and KeyFile are the TLS certificate and key, reloaded when they change.
+	CertFile, KeyFile string
+	// Insecure serves plain HTTP: for local use only.
+	Insecure bool
+	// Listener, when set, is used instead of Addr (tests).
+	Listener net.Listener
 }
 
 // CacheOptions returns the manager cache options: only Secrets the operator
@@ -68,6 +88,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 			Recorder: recorder, Clock: clk, Kind: kind,
 			ClusterResourceNamespace: opts.ClusterResourceNamespace, Stateless: stateless, Dynamic: dynamic,
+			EndpointBaseURL: endpointBaseURL(opts),
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up %s controller: %w", kind, err)
@@ -83,5 +104,43 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := cr.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
+	if e := opts.Endpoint; e != nil {
+		if err := setupEndpoint(mgr, opts, clk); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// setupEndpoint adds the registration endpoint as a runnable that serves on
+// every replica (not only the leader).
+func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock) error {
+	e := opts.Endpoint
+	if e.BaseURL == "" {
+		return fmt.Errorf("the registration endpoint needs a base URL")
+	}
+	if !e.Insecure && (e.CertFile == "" || e.KeyFile == "") {
+		return fmt.Errorf("the registration endpoint needs a TLS certificate and key (or insecure plain HTTP for local use)")
+	}
+	resolver := &registration.Resolver{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
+	}
+	store := &registration.Store{Client: mgr.GetClient(), Resolver: resolver}
+	log := mgr.GetLogger().WithName("registration-endpoint")
+	runner := &endpoint.ServerRunner{
+		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,
+		Handler: &endpoint.Handler{Resolver: resolver, Store: store, Clock: clk, Log: func(msg string, kv ...any) { log.V(1).Info(msg, kv...) }},
+	}
+	if err := mgr.Add(runner); err != nil {
+		return fmt.Errorf("adding the registration endpoint: %w", err)
+	}
+	return nil
+}
+
+func endpointBaseURL(opts Options) string {
+	if opts.Endpoint == nil {
+		return ""
+	}
+	return strings.TrimSuffix(opts.Endpoint.BaseURL, "/")
 }

@@ -475,9 +475,13 @@ func interopDir(t testing.TB) string {
 
 var depsMu sync.Mutex
 
-// ensureDeps runs `npm ci --prefix dir` unless node_modules already holds the
-// pinned oidc-provider. A file lock serialises test binaries of different
-// packages that start at the same time.
+// EnsureDeps runs `npm ci --prefix dir` unless node_modules already holds
+// every dependency of dir/package.json at its pinned version. A file lock
+// serialises test binaries of different packages (this one and
+// hack/interop/openidclient) that start at the same time, so no harness
+// starts node while another reinstalls the modules.
+func EnsureDeps(dir string) error { return ensureDeps(dir) }
+
 func ensureDeps(dir string) error {
 	depsMu.Lock()
 	defer depsMu.Unlock()
@@ -505,20 +509,34 @@ func ensureDeps(dir string) error {
 		return fmt.Errorf("npm ci --prefix %s: %v\n%s", dir, err, out.String())
 	}
 	if !depsInstalled(dir) {
-		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules/oidc-provider is not version %s", dir, PinnedVersion)
+		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules does not hold the pinned dependencies of package.json", dir)
 	}
 	return nil
 }
 
+// depsInstalled reports whether node_modules holds every dependency of
+// package.json at exactly its pinned version.
 func depsInstalled(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "oidc-provider", "package.json"))
-	if err != nil {
+	var manifest struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil || json.Unmarshal(b, &manifest) != nil || manifest.Dependencies["oidc-provider"] != PinnedVersion {
 		return false
 	}
-	var pkg struct {
-		Version string `json:"version"`
+	for name, want := range manifest.Dependencies {
+		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
+		if err != nil {
+			return false
+		}
+		var pkg struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(b, &pkg) != nil || pkg.Version != want {
+			return false
+		}
 	}
-	return json.Unmarshal(b, &pkg) == nil && pkg.Version == PinnedVersion
+	return true
 }
 
 func shortHash(s string) string {

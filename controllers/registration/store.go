@@ -1,0 +1,322 @@
+package registration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/registrar/endpoint"
+	"github.com/clientreg/clientreg/registrar/metadata"
+)
+
+// Labels and annotations on OAuthClients created over HTTP.
+const (
+	// LabelRegisteredVia marks OAuthClients created by the endpoint.
+	LabelRegisteredVia = "oauth.clientreg.dev/registered-via"
+	// RegisteredViaEndpoint is LabelRegisteredVia's value.
+	RegisteredViaEndpoint = "registration-endpoint"
+	// LabelServerKind and LabelServerName name the server an HTTP registration belongs to.
+	LabelServerKind = "oauth.clientreg.dev/server-kind"
+	LabelServerName = "oauth.clientreg.dev/server-name"
+	// AnnotationRATHash holds the SHA-256 (hex) of the registration access
+	// token; the token itself is never stored.
+	AnnotationRATHash = "oauth.clientreg.dev/registration-access-token-sha256"
+	// AnnotationSoftwareStatement holds the software statement the client registered with.
+	AnnotationSoftwareStatement = "oauth.clientreg.dev/software-statement"
+)
+
+// Store keeps Stateful registrations as OAuthClient objects and their Secrets.
+//
+// +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients,verbs=get;list;watch;create;update;patch;delete
+type Store struct {
+	// Client reads through the manager's cache and writes to the API server.
+	Client client.Client
+	// Resolver finds the server objects.
+	Resolver *Resolver
+	// WaitTimeout bounds how long a registration waits for its credentials
+	// (default 30s; a dynamic server registers upstream first).
+	WaitTimeout time.Duration
+	// PollInterval is how often the wait looks (default 50ms).
+	PollInterval time.Duration
+}
+
+var _ endpoint.Store = (*Store)(nil)
+
+// where returns the server object and the namespace registrations go to.
+func (s *Store) where(ctx context.Context, srv *endpoint.Server) (oauthv1alpha1.ServerObject, string, error) {
+	kind, ns, name, ok := parsePath(srv.Path)
+	if !ok {
+		return nil, "", endpoint.ErrNoServer
+	}
+	obj, err := s.Resolver.object(ctx, kind, ns, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if kind == oauthv1alpha1.KindClusterAuthorizationServer {
+		ns = obj.GetSpec().RegistrationEndpoint.Namespace
+		if ns == "" {
+			ns = s.Resolver.ClusterResourceNamespace
+		}
+	}
+	return obj, ns, nil
+}
+
+func serverLabels(obj oauthv1alpha1.ServerObject) map[string]string {
+	name := obj.GetName()
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return map[string]string{LabelRegisteredVia: RegisteredViaEndpoint, LabelServerKind: string(obj.ServerKind()), LabelServerName: name}
+}
+
+// Create stores a registration as an OAuthClient, waits for its credentials
+// and returns them. A registration that does not get credentials in time is
+// deleted again (its caller never learns its token, so nobody could use it).
+func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.Metadata, softwareStatement string, ratHash [32]byte) (*endpoint.Registration, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	name, err := newName()
+	if err != nil {
+		return nil, err
+	}
+	oc := &oauthv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   ns,
+			Name:        name,
+			Labels:      serverLabels(obj),
+			Annotations: map[string]string{AnnotationRATHash: hex.EncodeToString(ratHash[:])},
+		},
+		Spec: oauthv1alpha1.OAuthClientSpec{
+			ServerRef:      oauthv1alpha1.ServerReference{Kind: obj.ServerKind(), Name: obj.GetName()},
+			SecretName:     name,
+			DeletionPolicy: oauthv1alpha1.DeletionPolicyDelete,
+		},
+	}
+	if softwareStatement != "" {
+		oc.Annotations[AnnotationSoftwareStatement] = softwareStatement
+	}
+	clientmeta.ApplyToSpec(md, &oc.Spec)
+	if err := s.Client.Create(ctx, oc); err != nil {
+		if apierrors.IsInvalid(err) {
+			return nil, invalidMetadata(err)
+		}
+		return nil, fmt.Errorf("storing the registration: %w", err)
+	}
+	reg, err := s.wait(ctx, oc, 0)
+	if err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = s.Client.Delete(dctx, oc)
+		return nil, err
+	}
+	return reg, nil
+}
+
+// invalidMetadata turns the API server's refusal into a registration error.
+func invalidMetadata(err error) error {
+	msg := "the metadata is refused"
+	var se apierrors.APIStatus
+	if errors.As(err, &se) && se.Status().Details != nil {
+		var parts []string
+		for _, c := range se.Status().Details.Causes {
+			parts = append(parts, c.Field+": "+c.Message)
+		}
+		if len(parts) > 0 {
+			msg = strings.Join(parts, "; ")
+		}
+	}
+	return metadata.ErrorList{{Member: "", Index: -1, Code: metadata.CodeInvalidClientMetadata, Detail: asciiOnly(msg)}}
+}
+
+func asciiOnly(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s) && len(b) < 300; i++ {
+		if c := s[i]; c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+// wait polls until the OAuthClient is Ready at a generation >= minGen and
+// its Secret holds a client id.
+func (s *Store) wait(ctx context.Context, oc *oauthv1alpha1.OAuthClient, minGen int64) (*endpoint.Registration, error) {
+	timeout := s.WaitTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	poll := s.PollInterval
+	if poll <= 0 {
+		poll = 50 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	key := client.ObjectKeyFromObject(oc)
+	for {
+		cur := &oauthv1alpha1.OAuthClient{}
+		if err := s.Client.Get(ctx, key, cur); err == nil {
+			cond := meta.FindStatusCondition(cur.Status.Conditions, oauthv1alpha1.ConditionReady)
+			if cond != nil && cond.Status == metav1.ConditionTrue && cur.Status.ObservedGeneration >= minGen && cur.Status.ObservedGeneration == cur.Generation {
+				if reg, err := s.registration(ctx, cur); err == nil {
+					return reg, nil
+				}
+			}
+			if cond != nil && cond.Status == metav1.ConditionFalse && permanent(cond.Reason) && cur.Status.ObservedGeneration == cur.Generation {
+				return nil, metadata.ErrorList{{Index: -1, Code: metadata.CodeInvalidClientMetadata, Detail: asciiOnly(cond.Message)}}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: no credentials within %s", endpoint.ErrUnavailable, timeout)
+		case <-time.After(poll):
+		}
+	}
+}
+
+// permanent reasons end a wait: the registration will not get credentials.
+func permanent(reason string) bool {
+	switch reason {
+	case oauthv1alpha1.ReasonInvalidMetadata, oauthv1alpha1.ReasonRegistrationRejected, oauthv1alpha1.ReasonInvalidSpec:
+		return true
+	}
+	return false
+}
+
+// registration reads an OAuthClient and its Secret.
+func (s *Store) registration(ctx context.Context, oc *oauthv1alpha1.OAuthClient) (*endpoint.Registration, error) {
+	sec := &corev1.Secret{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: oc.Namespace, Name: oc.Spec.SecretName}, sec); err != nil {
+		return nil, fmt.Errorf("reading the credentials: %w", err)
+	}
+	k := oc.SecretKeyNames()
+	if len(sec.Data[k.ClientID]) == 0 {
+		return nil, errors.New("no client id yet")
+	}
+	md, errs := clientmeta.FromSpec(&oc.Spec)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("reading the registration: %v", errs.ToAggregate())
+	}
+	reg := &endpoint.Registration{
+		Handle:            oc.Name,
+		ClientID:          string(sec.Data[k.ClientID]),
+		ClientSecret:      string(sec.Data[k.ClientSecret]),
+		Metadata:          metadata.WithDefaults(md, metadata.Policy{OIDC: true}),
+		SoftwareStatement: oc.Annotations[AnnotationSoftwareStatement],
+	}
+	if t := oc.Status.ClientIDIssuedAt; t != nil {
+		reg.ClientIDIssuedAt = t.Time
+	}
+	if t := oc.Status.ClientSecretExpiresAt; t != nil {
+		reg.ClientSecretExpiresAt = t.Time
+	}
+	if h, err := hex.DecodeString(oc.Annotations[AnnotationRATHash]); err == nil && len(h) == 32 {
+		copy(reg.RATHash[:], h)
+	}
+	return reg, nil
+}
+
+// get reads the OAuthClient of a handle, if it belongs to srv and is not being deleted.
+func (s *Store) get(ctx context.Context, srv *endpoint.Server, handle string) (*oauthv1alpha1.OAuthClient, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	oc := &oauthv1alpha1.OAuthClient{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: handle}, oc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, endpoint.ErrNotFound
+		}
+		return nil, fmt.Errorf("reading the registration: %w", err)
+	}
+	want := serverLabels(obj)
+	if !oc.DeletionTimestamp.IsZero() || oc.Labels[LabelRegisteredVia] != RegisteredViaEndpoint ||
+		oc.Spec.ServerRef.Name != obj.GetName() || oc.Labels[LabelServerKind] != want[LabelServerKind] {
+		return nil, endpoint.ErrNotFound
+	}
+	return oc, nil
+}
+
+// Get returns a registration; deleted and foreign ones are not found.
+func (s *Store) Get(ctx context.Context, srv *endpoint.Server, handle string) (*endpoint.Registration, error) {
+	oc, err := s.get(ctx, srv, handle)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := s.registration(ctx, oc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", endpoint.ErrUnavailable, err)
+	}
+	return reg, nil
+}
+
+// Update replaces the registration's metadata and, optionally, its token hash.
+func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string, md *metadata.Metadata, newRATHash *[32]byte) (*endpoint.Registration, error) {
+	oc, err := s.get(ctx, srv, handle)
+	if err != nil {
+		return nil, err
+	}
+	patch := client.MergeFromWithOptions(oc.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if md != nil {
+		clientmeta.ApplyToSpec(md, &oc.Spec)
+	}
+	if newRATHash != nil {
+		oc.Annotations[AnnotationRATHash] = hex.EncodeToString(newRATHash[:])
+	}
+	if err := s.Client.Patch(ctx, oc, patch); err != nil {
+		if apierrors.IsInvalid(err) {
+			return nil, invalidMetadata(err)
+		}
+		return nil, fmt.Errorf("updating the registration: %w", err)
+	}
+	return s.wait(ctx, oc, oc.Generation)
+}
+
+// Delete deletes the registration's OAuthClient; its finalizer deletes the
+// Secret (and, for a dynamic server, the client upstream).
+func (s *Store) Delete(ctx context.Context, srv *endpoint.Server, handle string) error {
+	oc, err := s.get(ctx, srv, handle)
+	if err != nil {
+		return err
+	}
+	if err := s.Client.Delete(ctx, oc, client.Preconditions{UID: &oc.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting the registration: %w", err)
+	}
+	return nil
+}
+
+// Count counts the server's registrations.
+func (s *Store) Count(ctx context.Context, srv *endpoint.Server) (int, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return 0, err
+	}
+	list := &oauthv1alpha1.OAuthClientList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
+		return 0, fmt.Errorf("counting registrations: %w", err)
+	}
+	return len(list.Items), nil
+}
+
+// newName returns "reg-" and 16 random base32 characters (80 bits).
+func newName() (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating a name: %w", err)
+	}
+	return "reg-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
