@@ -24,6 +24,7 @@ import (
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/hack/interop/openidclient"
 )
 
 // endpointEnv is a manager serving the registration endpoint over TLS on a
@@ -265,5 +266,42 @@ func TestEndpointStatefulOnDynamicServerRegistersUpstream(t *testing.T) {
 	// The endpoint's own token and URI are not the upstream ones.
 	if rcu := reg["registration_client_uri"].(string); !strings.HasPrefix(rcu, issuer) {
 		t.Fatalf("registration_client_uri %q is not the endpoint's", rcu)
+	}
+}
+
+// openid-client (npm, pinned), a registration client written by others,
+// discovers the endpoint over TLS, registers and reads the registration back.
+func TestEndpointWithOpenIDClient(t *testing.T) {
+	e := startEndpoint(t)
+	for _, storage := range []oauthv1alpha1.RegistrationStorage{oauthv1alpha1.StorageStateful, oauthv1alpha1.StorageStateless} {
+		t.Run(string(storage), func(t *testing.T) {
+			ns := newNamespace(t)
+			srv := endpointServer(ns, "idp", func(s *oauthv1alpha1.AuthorizationServer) {
+				s.Spec.RegistrationEndpoint.Storage = storage
+			})
+			create(t, srv)
+			issuer := waitEndpointIssuer(t, srv)
+			res := openidclient.Register(t, issuer, e.caPEM, "", map[string]any{
+				"redirect_uris": []string{"https://app.example/cb"}, "client_name": "from openid-client",
+			}, true)
+			if !res.OK {
+				t.Fatalf("openid-client failed: %s (status %d)", res.Error, res.Status)
+			}
+			if res.Discovered.Issuer != issuer || res.Discovered.RegistrationEndpoint != issuer+"/register" {
+				t.Fatalf("discovered %+v", res.Discovered)
+			}
+			id, _ := res.Registered["client_id"].(string)
+			if id == "" || res.Read["client_id"] != id || res.Read["client_name"] != "from openid-client" {
+				t.Fatalf("registered %v, read back %v", res.Registered["client_id"], res.Read)
+			}
+			list := &oauthv1alpha1.OAuthClientList{}
+			if err := k8s.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+				t.Fatal(err)
+			}
+			want := map[oauthv1alpha1.RegistrationStorage]int{oauthv1alpha1.StorageStateful: 1, oauthv1alpha1.StorageStateless: 0}[storage]
+			if len(list.Items) != want {
+				t.Fatalf("%d OAuthClients stored, want %d", len(list.Items), want)
+			}
+		})
 	}
 }
