@@ -65,6 +65,7 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 test: test-binaries $(CONTROLLER_GEN) lint interop-deps ## Run every test (unit, envtest, generated-file check, short fuzz).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
+	go test -run '^$$' -fuzz '^FuzzRegister$$' -fuzztime $(FUZZTIME) ./registrar/endpoint
 
 .PHONY: bench
 bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envtest throughput).
