@@ -199,7 +199,11 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		srv.SigningAlgorithm = statelessbackend.SigningAlgorithm(st)
 		srv.ClientIDLifetime = statelessbackend.Lifetime(st)
 		srv.Encrypt = statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionGenerated
-	} else if srv.Storage == endpoint.Storage(oauthv1alpha1.StorageStateless) {
+	} else if spec.DynamicRegistration != nil {
+		// Clients registered here get their tokens from the upstream server.
+		srv.TokenEndpoint = obj.GetStatus().TokenEndpoint
+	}
+	if spec.Stateless == nil && srv.Storage == endpoint.Storage(oauthv1alpha1.StorageStateless) {
 		return nil, fmt.Errorf("%w: Stateless storage needs a stateless server", errMisconfigured)
 	}
 	return srv, nil

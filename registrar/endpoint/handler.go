@@ -73,6 +73,7 @@ func (h *Handler) now() time.Time { return h.clock().Now() }
 
 type realClock struct{}
 
+// Now returns the current time.
 func (realClock) Now() time.Time { return time.Now() }
 
 func (h *Handler) log(msg string, kv ...any) {

@@ -161,6 +161,7 @@ func (s *ServerRunner) Start(ctx context.Context) error {
 // logWriter adapts a LogFunc to the http.Server error log.
 type logWriter struct{ log func(string, ...any) }
 
+// Write forwards one log line of the http.Server.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.log("registration endpoint server error", "error", string(bytes.TrimSpace(p)))
 	return len(p), nil

@@ -2,6 +2,7 @@ package endpoint_test
 
 import (
 	"encoding/json"
+	jose "github.com/go-jose/go-jose/v4"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -291,4 +292,85 @@ func TestStatelessKeysNotReady(t *testing.T) {
 	e.servers["/sl"].Keys = nil
 	checkErrorAnswer(t, e.post(t, "/sl", bodyV), http.StatusServiceUnavailable, "temporarily_unavailable")
 	checkErrorAnswer(t, e.get(t, "/sl/register/a.b.c", "x"), http.StatusServiceUnavailable, "temporarily_unavailable")
+}
+
+// TestRATChecks forges registration access tokens with the server's own
+// signing key, each wrong in exactly one way, so every check of the token is
+// exercised on its own.
+func TestRATChecks(t *testing.T) {
+	e := newEnv(t)
+	srv := e.servers["/sl"]
+	a := e.mustRegister(t, "/sl", bodyV)
+	b := e.mustRegister(t, "/sl", bodyV)
+	sig, ok := srv.Keys.Active(stateless.UseSignature)
+	if !ok {
+		t.Fatal("no signing key")
+	}
+	claimsOf := func(tok string) map[string]any { return segmentJSON(t, strings.Split(tok, ".")[1]) }
+	base := claimsOf(a.rat)
+	forge := func(typ, kid string, key any, change map[string]any) string {
+		claims := map[string]any{}
+		for k, v := range base {
+			claims[k] = v
+		}
+		for k, v := range change {
+			if v == nil {
+				delete(claims, k)
+			} else {
+				claims[k] = v
+			}
+		}
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", kid)
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jws, err := signer.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := jws.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	other := ecJWK(t, sig.ID)
+	good := func(change map[string]any) string {
+		return forge(endpoint.TypeRegistrationAccessToken, sig.ID, sig.Private.Key, change)
+	}
+	past := e.clock.Now().Add(-time.Minute).Unix()
+	for _, tc := range []struct {
+		name string
+		tok  string
+		ok   bool
+	}{
+		{"control: a correct forgery works", good(nil), true},
+		{"aud as an array", good(map[string]any{"aud": []string{"https://x.example", issuerBase + "/sl"}}), true},
+		{"typ JWT", forge("JWT", sig.ID, sig.Private.Key, nil), false},
+		{"typ client-id+jwt", forge(stateless.TypeClientID, sig.ID, sig.Private.Key, nil), false},
+		{"cid of another client", good(map[string]any{"cid": claimsOf(b.rat)["cid"]}), false},
+		{"sub of another client", good(map[string]any{"sub": claimsOf(b.rat)["sub"]}), false},
+		{"no sub", good(map[string]any{"sub": nil}), false},
+		{"wrong iss", good(map[string]any{"iss": "https://attacker.example"}), false},
+		{"wrong aud", good(map[string]any{"aud": "https://attacker.example"}), false},
+		{"expired", good(map[string]any{"exp": past}), false},
+		{"unknown kid", forge(endpoint.TypeRegistrationAccessToken, "nope", sig.Private.Key, nil), false},
+		{"other key, same kid", forge(endpoint.TypeRegistrationAccessToken, sig.ID, other.Key, nil), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.get(t, a.path, tc.tok)
+			if tc.ok {
+				if r.status != http.StatusOK || r.str(t, "client_id") != a.id {
+					t.Fatalf("GET = %d %s", r.status, r.body)
+				}
+				return
+			}
+			checkErrorAnswer(t, r, http.StatusUnauthorized, "invalid_token")
+		})
+	}
 }
