@@ -126,7 +126,7 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock) error
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
 	}
-	store := &registration.Store{Client: mgr.GetClient(), Resolver: resolver}
+	store := &registration.Store{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Resolver: resolver}
 	log := mgr.GetLogger().WithName("registration-endpoint")
 	runner := &endpoint.ServerRunner{
 		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,

@@ -44,6 +44,10 @@ const (
 type Store struct {
 	// Client reads through the manager's cache and writes to the API server.
 	Client client.Client
+	// APIReader reads uncached. Management requests (GET/PUT/DELETE) use it
+	// so that a deleted or edited registration is seen at once on every
+	// replica: a token must stop working the moment its client is deleted.
+	APIReader client.Reader
 	// Resolver finds the server objects.
 	Resolver *Resolver
 	// WaitTimeout bounds how long a registration waits for its credentials
@@ -237,7 +241,7 @@ func (s *Store) get(ctx context.Context, srv *endpoint.Server, handle string) (*
 		return nil, err
 	}
 	oc := &oauthv1alpha1.OAuthClient{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: handle}, oc); err != nil {
+	if err := s.reader().Get(ctx, client.ObjectKey{Namespace: ns, Name: handle}, oc); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, endpoint.ErrNotFound
 		}
@@ -249,6 +253,13 @@ func (s *Store) get(ctx context.Context, srv *endpoint.Server, handle string) (*
 		return nil, endpoint.ErrNotFound
 	}
 	return oc, nil
+}
+
+func (s *Store) reader() client.Reader {
+	if s.APIReader != nil {
+		return s.APIReader
+	}
+	return s.Client
 }
 
 // Get returns a registration; deleted and foreign ones are not found.
