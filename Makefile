@@ -94,6 +94,10 @@ run: ## Run the manager against the cluster in $KUBECONFIG.
 demo: test-binaries ## Start a local control plane, install CRDs, run the manager, apply samples, show the result.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/demo --samples config/samples
 
+.PHONY: load
+load: test-binaries ## Load-test the registration endpoint (stateless and stateful) on a local control plane; LOAD_FLAGS passes flags.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/load $(LOAD_FLAGS)
+
 ##@ Tools
 
 $(LOCALBIN):

@@ -20,6 +20,7 @@ import (
 	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/endpoint"
+	"github.com/clientreg/clientreg/registrar/endpoint/legacy"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -128,9 +129,13 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock) error
 	}
 	store := &registration.Store{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Resolver: resolver}
 	log := mgr.GetLogger().WithName("registration-endpoint")
+	h := &endpoint.Handler{Resolver: resolver, Store: store, Clock: clk, Log: func(msg string, kv ...any) { log.V(1).Info(msg, kv...) }}
+	// The older OpenID Connect registration drafts (client_associate /
+	// client_update) are served by the same endpoint.
+	h.LegacyHandler = &legacy.Handler{Core: h}
 	runner := &endpoint.ServerRunner{
 		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,
-		Handler: &endpoint.Handler{Resolver: resolver, Store: store, Clock: clk, Log: func(msg string, kv ...any) { log.V(1).Info(msg, kv...) }},
+		Handler: h,
 	}
 	if err := mgr.Add(runner); err != nil {
 		return fmt.Errorf("adding the registration endpoint: %w", err)

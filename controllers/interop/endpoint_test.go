@@ -305,3 +305,67 @@ func TestEndpointWithOpenIDClient(t *testing.T) {
 		})
 	}
 }
+
+// The older OpenID Connect registration drafts work with a plain HTTP client.
+func TestEndpointLegacyDrafts(t *testing.T) {
+	e := startEndpoint(t)
+	ns := newNamespace(t)
+	srv := endpointServer(ns, "idp")
+	create(t, srv)
+	issuer := waitEndpointIssuer(t, srv)
+	form := "type=client_associate&redirect_uri=https%3A%2F%2Flegacy.example%2Fcb&application_name=Legacy&contact=a%40example.org%2Cb%40example.org"
+	resp, err := e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&got)
+	resp.Body.Close()
+	id, _ := got["client_id"].(string)
+	secret, _ := got["client_secret"].(string)
+	if resp.StatusCode != http.StatusOK || id == "" || secret == "" || got["expires_in"] == nil {
+		t.Fatalf("client_associate: %d %v", resp.StatusCode, got)
+	}
+	oc := waitByClientID(t, ns, id)
+	if oc.Spec.ClientName != "Legacy" || len(oc.Spec.Contacts) != 2 {
+		t.Fatalf("mapped metadata: %+v", oc.Spec)
+	}
+	// client_update authenticates with client_id + client_secret.
+	update := "type=client_update&client_id=" + id + "&client_secret=" + secret + "&redirect_uri=https%3A%2F%2Flegacy.example%2Fcb&application_name=Renamed"
+	resp, err = e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(update))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("client_update: %d", resp.StatusCode)
+	}
+	bad := strings.Replace(update, "client_secret="+secret, "client_secret=wrong", 1)
+	resp, err = e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("client_update with a wrong secret: %d", resp.StatusCode)
+	}
+}
+
+func waitByClientID(t *testing.T, ns, id string) *oauthv1alpha1.OAuthClient {
+	t.Helper()
+	var found *oauthv1alpha1.OAuthClient
+	eventually(t, 10*time.Second, func() error {
+		list := &oauthv1alpha1.OAuthClientList{}
+		if err := k8s.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for i := range list.Items {
+			if list.Items[i].Status.ClientID == id {
+				found = &list.Items[i]
+				return nil
+			}
+		}
+		return errors.New("no OAuthClient with that client id")
+	})
+	return found
+}

@@ -104,6 +104,8 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 			Name:        name,
 			Labels:      serverLabels(obj),
 			Annotations: map[string]string{AnnotationRATHash: hex.EncodeToString(ratHash[:])},
+			// Set at creation: saves the reconciler a patch per registration.
+			Finalizers: []string{oauthv1alpha1.FinalizerOAuthClient},
 		},
 		Spec: oauthv1alpha1.OAuthClientSpec{
 			ServerRef:      oauthv1alpha1.ServerReference{Kind: obj.ServerKind(), Name: obj.GetName()},
@@ -330,4 +332,25 @@ func newName() (string, error) {
 		return "", fmt.Errorf("generating a name: %w", err)
 	}
 	return "reg-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+// LookupClientID finds a registration by client id, for the older OpenID
+// Connect drafts' client_update, which names the client by id and secret.
+// It scans the server's registrations in the cache and confirms the match
+// with an uncached read.
+func (s *Store) LookupClientID(ctx context.Context, srv *endpoint.Server, clientID string) (*endpoint.Registration, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	list := &oauthv1alpha1.OAuthClientList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
+		return nil, fmt.Errorf("listing registrations: %w", err)
+	}
+	for i := range list.Items {
+		if list.Items[i].Status.ClientID == clientID {
+			return s.Get(ctx, srv, list.Items[i].Name)
+		}
+	}
+	return nil, endpoint.ErrNotFound
 }

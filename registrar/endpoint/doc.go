@@ -114,6 +114,7 @@
 //
 // # Not implemented
 //
-// Rate limiting (REG-37), single-instance software_id policy (SEC-08), and
-// the legacy OpenID Connect registration drafts (see Handler.LegacyHandler).
+// Rate limiting (REG-37) and a single-instance software_id policy (SEC-08).
+// The legacy OpenID Connect registration drafts are served by package
+// registrar/endpoint/legacy through Handler.LegacyHandler.
 package endpoint
