@@ -31,6 +31,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -53,9 +54,13 @@ import (
 const PinnedVersion = "9.13.3"
 
 const (
-	startTimeout = 30 * time.Second
-	stopTimeout  = 10 * time.Second
-	tailBytes    = 16 << 10
+	// startTimeout is per attempt: a healthy start takes under 2s even on
+	// a loaded 2-core machine; a stalled one is killed and started again.
+	startTimeout = 12 * time.Second
+	// startAttempts bounds the attempts.
+	startAttempts = 4
+	stopTimeout   = 10 * time.Second
+	tailBytes     = 16 << 10
 )
 
 // Options configures a provider.
@@ -328,19 +333,20 @@ func (p *Provider) rawRegister(ctx context.Context, client *http.Client, i int) 
 	return nil
 }
 
-// launchRetry launches once more when the first start stalls or fails: on a
-// loaded 2-core machine node has been seen not to get going in time, and one
-// flaky start must not fail a CI run.
+// launchRetry starts the provider, again when a start stalls: on this
+// workplace node has been seen, about once in ten starts, to print its
+// runtime warning and then never finish loading (cause not found; see the
+// session notes). A stalled start is killed after startTimeout.
 func (p *Provider) launchRetry(port int, issuer string) (int, error) {
-	got, err := p.launch(port, issuer)
-	if err == nil {
-		return got, nil
+	var errs []error
+	for attempt := 0; attempt < startAttempts; attempt++ {
+		got, err := p.launch(port, issuer)
+		if err == nil {
+			return got, nil
+		}
+		errs = append(errs, err)
 	}
-	got, err2 := p.launch(port, issuer)
-	if err2 != nil {
-		return 0, fmt.Errorf("%w (and again: %v)", err, err2)
-	}
-	return got, nil
+	return 0, fmt.Errorf("provider did not start in %d attempts: %w", startAttempts, errors.Join(errs...))
 }
 
 // launch starts node on port (0 = free) with the given issuer ("" = default)
