@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"io"
 	"net"
 	"net/http"
@@ -80,7 +81,7 @@ func newHarness(ctx context.Context, opts *options, log logr.Logger, assets stri
 	}
 	h.tmpDir = dir
 	h.cleanup = append(h.cleanup, func() { _ = os.RemoveAll(dir) })
-	certFile, keyFile, caPEM, err := writeTLS(dir)
+	certFile, keyFile, caPEM, err := testcerts.Write(dir)
 	if err != nil {
 		return h, err
 	}

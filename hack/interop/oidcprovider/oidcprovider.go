@@ -22,20 +22,15 @@ package oidcprovider
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -455,13 +450,20 @@ func filteredEnv() []string {
 }
 
 // requireNode skips (CI unset) or fails (CI set) when node is not on PATH.
+// RequireNode skips the test when node is not on PATH, or fails it when CI
+// is set (CI must run the interop tests).
+func RequireNode(t testing.TB) { t.Helper(); requireNode(t) }
+
+// Dir returns hack/interop, where the npm project and its scripts live.
+func Dir(t testing.TB) string { t.Helper(); return interopDir(t) }
+
 func requireNode(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("oidcprovider: node is not on PATH (CI is set, so this is a failure): %v", err)
+			t.Fatalf("node is not on PATH (CI is set, so this is a failure): %v", err)
 		}
-		t.Skipf("oidcprovider: node is not on PATH (%v); install Node.js >= 20 to run the node-oidc-provider interop tests", err)
+		t.Skipf("node is not on PATH (%v); install Node.js >= 20 to run the npm interop tests", err)
 	}
 }
 
@@ -575,67 +577,8 @@ func newHTTPClient(caPEM []byte, maxIdlePerHost int) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
-// newCerts returns a fresh CA certificate and a server certificate/key for
-// 127.0.0.1 (IP SAN) and localhost signed by it, all PEM.
-func newCerts() (caPEM, certPEM, keyPEM []byte, err error) {
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "clientreg interop test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:     []string{"localhost"},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})
-	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	return caPEM, certPEM, keyPEM, nil
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err)
-	}
-	return n
-}
+// newCerts returns a fresh test CA and a server certificate for 127.0.0.1.
+func newCerts() (caPEM, certPEM, keyPEM []byte, err error) { return testcerts.New() }
 
 // stdoutProtocol parses provider.mjs's stdout: the first "LISTENING <port>"
 // line is sent on listening; anything else is kept for diagnostics.

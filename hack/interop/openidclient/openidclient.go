@@ -60,7 +60,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -110,8 +109,11 @@ type Result struct {
 // client is reported in the Result, not as a test failure.
 func Register(t testing.TB, issuer string, caPEM []byte, initialAccessToken string, metadata map[string]any, read bool) Result {
 	t.Helper()
-	requireNode(t)
-	dir := interopDir(t)
+	oidcprovider.RequireNode(t)
+	dir := oidcprovider.Dir(t)
+	if _, err := os.Stat(filepath.Join(dir, "register.mjs")); err != nil {
+		t.Fatalf("openidclient: %s/register.mjs not found: %v", dir, err)
+	}
 	if err := oidcprovider.EnsureDeps(dir); err != nil {
 		t.Fatalf("openidclient: %v", err)
 	}
@@ -197,29 +199,4 @@ func filteredEnv() []string {
 		}
 	}
 	return out
-}
-
-// requireNode skips (CI unset) or fails (CI set) when node is not on PATH.
-func requireNode(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("openidclient: node is not on PATH (CI is set, so this is a failure): %v", err)
-		}
-		t.Skipf("openidclient: node is not on PATH (%v); install Node.js >= 20 to run the openid-client interop tests", err)
-	}
-}
-
-// interopDir is hack/interop, the parent of this package's directory.
-func interopDir(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatalf("openidclient: cannot locate the package source")
-	}
-	dir := filepath.Dir(filepath.Dir(file))
-	if _, err := os.Stat(filepath.Join(dir, "register.mjs")); err != nil {
-		t.Fatalf("openidclient: %s/register.mjs not found: %v", dir, err)
-	}
-	return dir
 }
