@@ -127,3 +127,24 @@ func WaitAll(t testing.TB, wc client.WithWatch, ns string, n int, done func(*oau
 	}
 	t.Fatalf("only %d of %d clients done", count(), n)
 }
+
+// DeleteAllAndWait deletes every OAuthClient in ns and waits until they are
+// gone (their finalizers released by a running manager). envtest runs no
+// namespace controller, so deleting the namespace would not do it.
+func DeleteAllAndWait(t testing.TB, c client.Client, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.DeleteAllOf(ctx, &oauthv1alpha1.OAuthClient{}, client.InNamespace(ns)); err != nil {
+		t.Fatalf("deleting the OAuthClients in %s: %v", ns, err)
+	}
+	Eventually(t, 5*time.Minute, func() error {
+		list := &oauthv1alpha1.OAuthClientList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(list.Items) > 0 {
+			return fmt.Errorf("%d OAuthClients left in %s", len(list.Items), ns)
+		}
+		return nil
+	})
+}
