@@ -1,8 +1,12 @@
 package controllers
 
 import (
+	"fmt"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 )
 
 // setCondition sets a condition, stamping the generation it was computed for.
@@ -30,4 +34,17 @@ func condFalse(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
 // condUnknown marks a condition as not yet known.
 func condUnknown(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
 	setCondition(conds, gen, t, metav1.ConditionUnknown, reason, msg)
+}
+
+// maxEventNote is below the API server's 1024-character limit on an event's
+// note; a longer one is rejected and the event lost.
+const maxEventNote = 1000
+
+// eventf records an event with its note cut to maxEventNote.
+func eventf(rec events.EventRecorder, regarding runtime.Object, eventtype, reason, action, note string, args ...any) {
+	msg := fmt.Sprintf(note, args...)
+	if len(msg) > maxEventNote {
+		msg = msg[:maxEventNote-3] + "..."
+	}
+	rec.Eventf(regarding, nil, eventtype, reason, action, "%s", msg)
 }

@@ -224,7 +224,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 				return r.deletionFailed(ctx, obj, err)
 			}
 		} else {
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "Abandoned", "Delete", "registration left at the server as the annotation %s asks", oauthv1alpha1.AnnotationAbandonRegistration)
+			eventf(r.Recorder, obj, corev1.EventTypeWarning, "Abandoned", "Delete", "registration left at the server as the annotation %s asks", oauthv1alpha1.AnnotationAbandonRegistration)
 		}
 		if err := w.deleteIfControlled(ctx, obj, key); err != nil {
 			return err
@@ -236,7 +236,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	r.written.Delete(obj.UID)
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
+	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
 	return nil
 }
@@ -293,7 +293,7 @@ func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1
 	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
 		return kerrors.NewAggregate([]error{cause, fmt.Errorf("patching status: %w", err)})
 	}
-	r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "DeletionFailed", "Delete", "%s", msg)
+	eventf(r.Recorder, obj, corev1.EventTypeWarning, "DeletionFailed", "Delete", "%s", msg)
 	if reason == oauthv1alpha1.ReasonDeletionBlocked {
 		// Bounded: no more automatic retries; the annotation re-triggers.
 		return reconcile.TerminalError(cause)

@@ -173,7 +173,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	p.r.expect(obj, rv)
 	if act != actionNone {
 		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
-		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientID, obj.Spec.SecretName, why)
+		eventf(p.r.Recorder, obj, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), obj.Spec.SecretName, why)
 	} else if written {
 		log.V(1).Info("repaired Secret", "oauthclient", klog.KObj(obj))
 	}
@@ -214,7 +214,7 @@ func (p *clientPhase) resolvePending(state *storedState) error {
 		p.obj.Status.PendingRegistration = nil
 		return nil
 	case p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] == pr.ID:
-		p.r.Recorder.Eventf(p.obj, nil, corev1.EventTypeWarning, "RecoveringRegistration", "Register",
+		eventf(p.r.Recorder, p.obj, corev1.EventTypeWarning, "RecoveringRegistration", "Register",
 			"registering again although the result of attempt %s (sent to %s at %s) was lost, as the annotation %s asks", pr.ID, pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), oauthv1alpha1.AnnotationRecoverRegistration)
 		p.obj.Status.PendingRegistration = nil
 		return nil
@@ -277,13 +277,13 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 			msg := fmt.Sprintf("the registration request sent to %s (attempt %s) got no answer: the server may have registered a client this operator cannot see or delete. "+
 				"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
 			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
-			p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
+			eventf(p.r.Recorder, obj, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
 			return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
 		}
 		// Nothing was registered: the mark goes.
 		obj.Status.PendingRegistration = nil
 		condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
-		p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
+		eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
 		return err
 	}
 	creds.AttemptID = p.pendingID
@@ -307,8 +307,8 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 			if derr := p.backend.Delete(dctx, &backend.Request{Client: obj, Server: p.server, Stored: creds, Now: p.now}); derr == nil {
 				obj.Status.PendingRegistration = nil
 			} else {
-				p.r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
-					"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientID)
+				eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
+					"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientIDForHumans())
 			}
 		}
 		if errors.Is(err, errSecretConflict) {
@@ -355,14 +355,14 @@ func (p *clientPhase) retirePrevious(ctx context.Context, state *storedState) er
 	if err := p.deleteRegistration(ctx, state.previous); err != nil {
 		return err
 	}
-	p.r.Recorder.Eventf(p.obj, nil, corev1.EventTypeNormal, "Retired", "Delete", "previous client %s deleted after the rotation overlap", state.previous.ClientID)
+	eventf(p.r.Recorder, p.obj, corev1.EventTypeNormal, "Retired", "Delete", "previous client %s deleted after the rotation overlap", state.previous.ClientIDForHumans())
 	state.previous, state.retireAt = nil, time.Time{}
 	return nil
 }
 
 func (p *clientPhase) deleteRegistration(ctx context.Context, c *backend.Credentials) error {
 	if err := p.backend.Delete(ctx, &backend.Request{Client: p.obj, Server: p.server, Stored: c, Now: p.now}); err != nil {
-		return fmt.Errorf("deleting previous client %s: %w", c.ClientID, err)
+		return fmt.Errorf("deleting previous client %s: %w", c.ClientIDForHumans(), err)
 	}
 	return nil
 }

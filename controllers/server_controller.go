@@ -227,7 +227,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 					return ctrl.Result{}, fmt.Errorf("rotating %s key: %w", k.use, err)
 				}
 				changed = true
-				r.Recorder.Eventf(obj.(runtime.Object), nil, corev1.EventTypeNormal, "KeyRotated", "Rotate", "rotated the %s key", k.use)
+				eventf(r.Recorder, obj.(runtime.Object), corev1.EventTypeNormal, "KeyRotated", "Rotate", "rotated the %s key", k.use)
 				active, _ = keys.Active(k.use)
 				due = active.CreatedAt.Add(interval)
 			}

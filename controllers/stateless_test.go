@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -237,6 +239,23 @@ func TestNestedJWEClientCarriesSecretInside(t *testing.T) {
 	if msgs[1] != msgs[2] {
 		t.Fatalf("IV and tag tampering give different errors: %q vs %q", msgs[1], msgs[2])
 	}
+	// Its "Registered" event reaches the API server although the id is over
+	// 1000 characters (an event note over 1024 is rejected).
+	eventually(t, 30*time.Second, func() error {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == "app" && e.Reason == "Registered" {
+				if strings.Contains(e.Note, id) {
+					return errors.New("the event carries the whole client id")
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no Registered event among %d events", len(list.Items))
+	})
 }
 
 func TestRotationIssuesNewIDAndKeepsOldKeyPublished(t *testing.T) {
