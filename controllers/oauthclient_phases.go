@@ -144,12 +144,8 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 			return ctrl.Result{}, err
 		}
 		log.Info("issued credentials", "oauthclient", klog.KObj(obj), "action", act, "reason", why)
-		// When does the backend want to look at the new credentials? (A
-		// backend that just talked to its server answers without calling it.)
-		req.Stored = state.current
-		if o2, err := p.backend.Observe(ctx, req); err == nil {
-			obs.NextCheck = o2.NextCheck
-		}
+		// The backend says when it wants to look at the new credentials.
+		obs.NextCheck = state.current.CheckAfter
 	}
 
 	retired := state.previous != nil

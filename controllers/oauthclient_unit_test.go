@@ -408,3 +408,25 @@ func TestSecretWriterNeverAdoptsForeignSecrets(t *testing.T) {
 		t.Fatal("status claims credentials that were never stored")
 	}
 }
+
+// Freshly issued credentials are looked at again when the backend says
+// (CheckAfter), without observing them a second time in the same reconcile.
+func TestReconcileRequeuesAtBackendCheckAfter(t *testing.T) {
+	h := newHarness(t, readyServer(), testClient())
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = func(context.Context, *backend.Request) (*backend.Credentials, error) {
+		c := creds(h.clock.Now())
+		c.CheckAfter = h.clock.Now().Add(10 * time.Minute)
+		return c, nil
+	}
+	res, err := h.reconcile(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != 10*time.Minute {
+		t.Fatalf("RequeueAfter = %s, want the backend's 10m", res.RequeueAfter)
+	}
+	if h.be.Calls["Observe"] != 1 {
+		t.Fatalf("Observe called %d times in one reconcile, want 1", h.be.Calls["Observe"])
+	}
+}

@@ -31,6 +31,10 @@ type Credentials struct {
 	Digest string
 	// AttemptID is the registration attempt that produced these credentials.
 	AttemptID string
+	// CheckAfter, set by a backend on credentials it just issued, is when it
+	// wants to observe them next (a resync); zero when only events matter.
+	// It is not stored.
+	CheckAfter time.Time
 }
 
 // ClientIDForHumans returns the client id shortened for messages (stateless

@@ -489,6 +489,7 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 	b.markRead(clientUID(req), now)
 	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, now)
 	c.Digest = digest
+	c.CheckAfter = now.Add(e.resync)
 	return c, nil
 }
 
@@ -531,6 +532,7 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 	b.markRead(clientUID(req), now)
 	c := merge(st, reg, now)
 	c.Digest = digest
+	c.CheckAfter = now.Add(e.resync)
 	return c, nil
 }
 

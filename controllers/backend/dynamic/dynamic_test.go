@@ -682,7 +682,7 @@ func TestCreateCredentials(t *testing.T) {
 			want := &backend.Credentials{
 				ClientID: "c-9", ClientSecret: tc.wantSecretID, RegistrationAccessToken: tc.wantRAT,
 				RegistrationClientURI: tc.wantURI, Issuer: issuer, IssuedAt: tc.wantIssued, ExpiresAt: tc.wantExpires,
-				Digest: mustDigest(t, e.b, req),
+				Digest: mustDigest(t, e.b, req), CheckAfter: t0.Add(dynamic.DefaultResyncInterval),
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Create =\n %+v\nwant\n %+v", got, want)
@@ -1358,6 +1358,7 @@ func TestUpdateSendsMetadataWithoutSecret(t *testing.T) {
 	}
 	want := storedCreds(digest)
 	want.RegistrationAccessToken = "rat-2"
+	want.CheckAfter = t0.Add(time.Hour)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Update =\n %+v\nwant\n %+v", got, want)
 	}
@@ -1972,5 +1973,33 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if c := e.fake.Calls(); c.Register != 20 || c.Read != 20 {
 		t.Errorf("calls = %+v, want 20 Register and 20 Read", c)
+	}
+}
+
+// What Create and Update issue carries the next resync, so the controller
+// need not observe fresh credentials to learn it.
+func TestIssuedCredentialsCarryNextResync(t *testing.T) {
+	e := newEnv(t)
+	e.fake.RegisterFunc = func(context.Context, string, dcr.RegisterRequest) (*dcr.Registration, error) {
+		return registered("c-1"), nil
+	}
+	srv := newServer(withResync(7 * time.Minute))
+	c, err := e.b.Create(context.Background(), newReq(srv, ccMeta(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(7 * time.Minute); !c.CheckAfter.Equal(want) {
+		t.Fatalf("Create: CheckAfter = %s, want %s", c.CheckAfter, want)
+	}
+	e.fake.UpdateFunc = func(context.Context, string, string, dcr.UpdateRequest) (*dcr.Registration, error) {
+		return registered("c-1"), nil
+	}
+	e.clock.Step(time.Minute)
+	u, err := e.b.Update(context.Background(), newReq(srv, ccMeta(), c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(8 * time.Minute); !u.CheckAfter.Equal(want) {
+		t.Fatalf("Update: CheckAfter = %s, want %s", u.CheckAfter, want)
 	}
 }

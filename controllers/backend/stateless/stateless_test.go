@@ -579,7 +579,7 @@ func TestObserveGeneratedEncryption(t *testing.T) {
 		t.Errorf("Observe = %+v, stored expiry %v", obs, after.ExpiresAt)
 	}
 	wrong := *creds
-	wrong.ClientSecret = "x" + creds.ClientSecret[1:]
+	wrong.ClientSecret = otherFirstChar(creds.ClientSecret)
 	if obs, _ := f.observe(webClient(), &wrong); obs.Exists || strings.Contains(obs.Message, creds.ClientSecret) || strings.Contains(obs.Message, wrong.ClientSecret) {
 		t.Errorf("Observe with a wrong secret = %+v", obs)
 	}
@@ -1153,4 +1153,12 @@ func TestKeySecretRef(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherFirstChar changes the first character, always to a different one.
+func otherFirstChar(s string) string {
+	if s[0] == 'x' {
+		return "y" + s[1:]
+	}
+	return "x" + s[1:]
 }
