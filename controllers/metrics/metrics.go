@@ -1,0 +1,178 @@
+// Package metrics holds the operator's own Prometheus series, next to the
+// ones controller-runtime exports (reconcile counts and latency, work queues,
+// client-go requests).
+//
+// Nothing is registered at init: New registers the collectors with the
+// Registerer it is given (controllers.Setup passes controller-runtime's
+// metrics.Registry, which the manager's metrics server exposes). A nil
+// *Metrics records nothing, so reconcilers built without one (unit tests)
+// need no special case.
+//
+// Label values are bounded: kinds, backends, actions, condition reasons,
+// protocol operations and outcomes, HTTP status codes. Client ids never
+// appear; the expiry gauge is one series per OAuthClient (namespace, name),
+// deleted with the object.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+)
+
+// Namespace prefixes every series of this package.
+const Namespace = "clientreg"
+
+// Label values for the backend label.
+const (
+	// BackendStateless is the stateless backend (spec.stateless).
+	BackendStateless = "stateless"
+	// BackendDynamicRegistration is the RFC 7591 backend (spec.dynamicRegistration).
+	BackendDynamicRegistration = "dynamicRegistration"
+	// BackendUnknown is used when the server (and so its backend) is not known,
+	// e.g. while it does not exist yet.
+	BackendUnknown = "unknown"
+)
+
+// Metrics are the operator's own collectors.
+type Metrics struct {
+	registrations    *prometheus.CounterVec
+	failures         *prometheus.CounterVec
+	remoteDuration   *prometheus.HistogramVec
+	secretExpiry     *prometheus.GaugeVec
+	endpointRequests *prometheus.CounterVec
+}
+
+// New creates the collectors and registers them with reg. A collector
+// registered already (a second manager in the same process, as in tests) is
+// reused, so every Metrics built for one Registerer counts into the same
+// series.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{}
+	var err error
+	if m.registrations, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "registrations_total",
+		Help:      "Credentials issued for OAuthClients, by server kind, backend and action (create, update, rotate).",
+	}, []string{"server_kind", "backend", "action"})); err != nil {
+		return nil, err
+	}
+	if m.failures, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "registration_failures_total",
+		Help:      "OAuthClient reconciles that ended with Ready=False, by backend and condition reason.",
+	}, []string{"backend", "reason"})); err != nil {
+		return nil, err
+	}
+	if m.remoteDuration, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace,
+		Name:      "remote_request_duration_seconds",
+		Help:      "Duration of calls to remote authorization servers (discovery, RFC 7591 register, RFC 7592 read, update, delete), by operation and outcome.",
+		Buckets:   []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	}, []string{"operation", "outcome"})); err != nil {
+		return nil, err
+	}
+	if m.secretExpiry, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace,
+		Name:      "client_secret_expires_timestamp_seconds",
+		Help:      "When the credentials of an OAuthClient expire (status.clientSecretExpiresAt), in Unix seconds; absent when they never expire.",
+	}, []string{"namespace", "name"})); err != nil {
+		return nil, err
+	}
+	if m.endpointRequests, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace,
+		Name:      "endpoint_requests_total",
+		Help:      "Requests served by the embedded registration endpoint, by operation (register, read, update, delete, discovery, jwks, other) and HTTP status code.",
+	}, []string{"operation", "code"})); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector registered before under the
+// same description.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		var zero C
+		return zero, fmt.Errorf("registering metrics: %w", err)
+	}
+	return c, nil
+}
+
+// BackendOf returns the backend label of a server object.
+func BackendOf(server oauthv1alpha1.ServerObject) string {
+	if server == nil {
+		return BackendUnknown
+	}
+	switch spec := server.GetSpec(); {
+	case spec.Stateless != nil:
+		return BackendStateless
+	case spec.DynamicRegistration != nil:
+		return BackendDynamicRegistration
+	default:
+		return BackendUnknown
+	}
+}
+
+// Issued counts credentials issued for a client; action is create, update
+// or rotate (any case; stored lower-case).
+func (m *Metrics) Issued(server oauthv1alpha1.ServerObject, action string) {
+	if m == nil {
+		return
+	}
+	kind := ""
+	if server != nil {
+		kind = string(server.ServerKind())
+	}
+	m.registrations.WithLabelValues(kind, BackendOf(server), strings.ToLower(action)).Inc()
+}
+
+// Failed counts a reconcile of an OAuthClient that ended with Ready=False
+// for reason (a condition reason constant of api/v1alpha1).
+func (m *Metrics) Failed(backend, reason string) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(backend, reason).Inc()
+}
+
+// SetSecretExpiry records when the credentials of the OAuthClient
+// namespace/name expire; nil (never) removes the series.
+func (m *Metrics) SetSecretExpiry(namespace, name string, expiresAt *metav1.Time) {
+	if m == nil {
+		return
+	}
+	if expiresAt == nil || expiresAt.IsZero() {
+		m.secretExpiry.DeleteLabelValues(namespace, name)
+		return
+	}
+	m.secretExpiry.WithLabelValues(namespace, name).Set(float64(expiresAt.Unix()))
+}
+
+// ForgetClient removes the series of a deleted OAuthClient.
+func (m *Metrics) ForgetClient(namespace, name string) {
+	if m == nil {
+		return
+	}
+	m.secretExpiry.DeleteLabelValues(namespace, name)
+}
+
+// observeRemote records one remote call.
+func (m *Metrics) observeRemote(operation, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.remoteDuration.WithLabelValues(operation, outcome).Observe(d.Seconds())
+}
