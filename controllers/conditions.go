@@ -7,6 +7,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 )
 
 // setCondition sets a condition, stamping the generation it was computed for.
@@ -34,6 +36,27 @@ func condFalse(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
 // condUnknown marks a condition as not yet known.
 func condUnknown(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
 	setCondition(conds, gen, t, metav1.ConditionUnknown, reason, msg)
+}
+
+// markReady sets Ready=True and removes Reconciling and Stalled.
+func markReady(conds *[]metav1.Condition, gen int64, reason, msg string) {
+	condTrue(conds, gen, oauthv1alpha1.ConditionReady, reason, msg)
+	meta.RemoveStatusCondition(conds, oauthv1alpha1.ConditionReconciling)
+	meta.RemoveStatusCondition(conds, oauthv1alpha1.ConditionStalled)
+}
+
+// markNotReady sets Ready=False and, for kstatus (Flux, kpt), one of the
+// abnormal-true conditions with the same reason and message: Stalled=True
+// when only a change by a person can help (kstatus: Failed), else
+// Reconciling=True (kstatus: InProgress).
+func markNotReady(conds *[]metav1.Condition, gen int64, reason, msg string, stalled bool) {
+	condFalse(conds, gen, oauthv1alpha1.ConditionReady, reason, msg)
+	set, unset := oauthv1alpha1.ConditionReconciling, oauthv1alpha1.ConditionStalled
+	if stalled {
+		set, unset = unset, set
+	}
+	condTrue(conds, gen, set, reason, msg)
+	meta.RemoveStatusCondition(conds, unset)
 }
 
 // maxEventNote is below the API server's 1024-character limit on an event's

@@ -28,6 +28,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/controllers/metrics"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -54,6 +55,8 @@ type OAuthClientReconciler struct {
 	Policy metadata.Policy
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
+	// Metrics records issued credentials, failures and expiry; nil records nothing.
+	Metrics *metrics.Metrics
 
 	// written maps an OAuthClient's UID to the resourceVersion of the
 	// Secret last written for it (see confirmCache).
@@ -71,6 +74,9 @@ type OAuthClientReconciler struct {
 func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
 	obj := &oauthv1alpha1.OAuthClient{}
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.ForgetClient(req.Namespace, req.Name)
+		}
 		// Gone: nothing to do; its Secret is garbage collected or orphaned already.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -94,7 +100,9 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			retErr = kerrors.NewAggregate([]error{retErr, err})
 		}
 	}()
-	return r.reconcileNormal(ctx, obj, orig)
+	res, err := r.reconcileNormal(ctx, obj, orig)
+	r.Metrics.SetSecretExpiry(obj.Namespace, obj.Name, obj.Status.ClientSecretExpiresAt)
+	return res, err
 }
 
 func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oauthv1alpha1.OAuthClient) error {
@@ -135,7 +143,7 @@ func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj, orig *
 	if err != nil {
 		return r.fail(ctx, obj, err)
 	}
-	condTrue(conds, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "credentials are current in Secret "+obj.Spec.SecretName)
+	markReady(conds, gen, oauthv1alpha1.ReasonReady, "credentials are current in Secret "+obj.Spec.SecretName)
 	return res, nil
 }
 
@@ -145,12 +153,17 @@ func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAu
 	gen := obj.Generation
 	conds := &obj.Status.Conditions
 	if p, ok := backend.AsPending(err); ok {
-		condFalse(conds, gen, oauthv1alpha1.ConditionReady, p.Reason, p.Error())
+		// A foreign Secret in the way needs a person: Stalled, though rechecked.
+		markNotReady(conds, gen, p.Reason, p.Error(), p.Reason == oauthv1alpha1.ReasonSecretConflict)
+		if p.Reason != oauthv1alpha1.ReasonReconciling {
+			r.Metrics.Failed(r.backendOf(ctx, obj), p.Reason)
+		}
 		// Waiting on something that will tell us (a watch) or a short recheck.
 		return ctrl.Result{RequeueAfter: p.RetryAfter}, nil
 	}
 	if p, ok := backend.AsPermanent(err); ok {
-		condFalse(conds, gen, oauthv1alpha1.ConditionReady, p.Reason, p.Error())
+		markNotReady(conds, gen, p.Reason, p.Error(), true)
+		r.Metrics.Failed(r.backendOf(ctx, obj), p.Reason)
 		if p.Reason == oauthv1alpha1.ReasonInvalidMetadata || p.Reason == oauthv1alpha1.ReasonInvalidSpec {
 			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, p.Reason, p.Error())
 		}
@@ -161,7 +174,8 @@ func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAu
 	if t, ok := backend.AsTransient(err); ok {
 		reason = t.Reason
 	}
-	condFalse(conds, gen, oauthv1alpha1.ConditionReady, reason, "retrying: "+err.Error())
+	markNotReady(conds, gen, reason, "retrying: "+err.Error(), false)
+	r.Metrics.Failed(r.backendOf(ctx, obj), reason)
 	logf.FromContext(ctx).V(1).Info("reconcile failed, retrying", "error", err.Error())
 	// Transient: backoff.
 	return ctrl.Result{}, err
@@ -189,6 +203,26 @@ func (r *OAuthClientReconciler) resolveServer(ctx context.Context, obj *oauthv1a
 		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
 	}
 	return server, nil
+}
+
+// backendOf is the backend label of obj's server for metrics, read from the
+// cache (only on failures); unknown when the server cannot be read.
+func (r *OAuthClientReconciler) backendOf(ctx context.Context, obj *oauthv1alpha1.OAuthClient) string {
+	if r.Metrics == nil {
+		return metrics.BackendUnknown
+	}
+	ref := obj.Spec.ServerRef
+	var server oauthv1alpha1.ServerObject
+	key := client.ObjectKey{Name: ref.Name}
+	if kindOf(ref) == oauthv1alpha1.KindClusterAuthorizationServer {
+		server = &oauthv1alpha1.ClusterAuthorizationServer{}
+	} else {
+		server, key.Namespace = &oauthv1alpha1.AuthorizationServer{}, obj.Namespace
+	}
+	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
+		return metrics.BackendUnknown
+	}
+	return metrics.BackendOf(server)
 }
 
 func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
@@ -236,6 +270,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	r.written.Delete(obj.UID)
+	r.Metrics.ForgetClient(obj.Namespace, obj.Name)
 	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
 	return nil
@@ -289,7 +324,9 @@ func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1
 		reason = oauthv1alpha1.ReasonDeletionBlocked
 		msg = fmt.Sprintf("%s. Set the annotation %s=true to delete this object and leave the registration at the server", msg, oauthv1alpha1.AnnotationAbandonRegistration)
 	}
-	condFalse(&obj.Status.Conditions, obj.Generation, oauthv1alpha1.ConditionReady, reason, msg)
+	markNotReady(&obj.Status.Conditions, obj.Generation, reason, msg, reason == oauthv1alpha1.ReasonDeletionBlocked)
+	obj.Status.ObservedGeneration = obj.Generation
+	r.Metrics.Failed(r.backendOf(ctx, obj), reason)
 	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
 		return kerrors.NewAggregate([]error{cause, fmt.Errorf("patching status: %w", err)})
 	}

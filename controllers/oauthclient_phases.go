@@ -168,6 +168,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	}
 	p.r.expect(obj, rv)
 	if act != actionNone {
+		p.r.Metrics.Issued(p.server, string(act))
 		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
 		eventf(p.r.Recorder, obj, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), obj.Spec.SecretName, why)
 	} else if written {
@@ -234,6 +235,10 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 	}
 	p.obj.Status.PendingRegistration = &oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
 	condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint)
+	if !isReady(p.obj.Status.Conditions, p.obj.Generation) {
+		// Not Ready yet (a first registration): say that work is in progress.
+		markNotReady(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint, false)
+	}
 	p.obj.Status.ObservedGeneration = p.obj.Generation
 	// Optimistic lock: a reconcile working from a stale copy of the object
 	// (say, one that does not show an earlier attempt yet) must not register.

@@ -111,18 +111,18 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 		if err != nil {
 			return serverFailed(obj, err, oauthv1alpha1.ReasonKeysFailed)
 		}
-		condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "signing keys are ready and published in status.jwks")
+		markReady(&st.Conditions, gen, oauthv1alpha1.ReasonReady, "signing keys are ready and published in status.jwks")
 		return res, nil
 	case spec.DynamicRegistration != nil:
 		st.Issuer = string(spec.DynamicRegistration.IssuerURL)
 		if r.Dynamic == nil {
-			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this build")
+			markNotReady(&st.Conditions, gen, oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this build", true)
 			// Nothing this build can do.
 			return ctrl.Result{}, nil
 		}
 		return r.reconcileDynamic(ctx, obj)
 	default:
-		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonInvalidSpec, "exactly one of dynamicRegistration or stateless must be set")
+		markNotReady(&st.Conditions, gen, oauthv1alpha1.ReasonInvalidSpec, "exactly one of dynamicRegistration or stateless must be set", true)
 		// The API server's validation normally prevents this.
 		return ctrl.Result{}, nil
 	}
@@ -133,8 +133,11 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 // their delay (say, a foreign Secret to be removed), others back off.
 func serverFailed(obj oauthv1alpha1.ServerObject, err error, fallbackReason string) (ctrl.Result, error) {
 	st := obj.GetStatus()
-	condFalse(&st.Conditions, obj.GetGeneration(), oauthv1alpha1.ConditionReady, reasonOf(err, fallbackReason), err.Error())
-	if _, ok := backend.AsPermanent(err); ok {
+	_, permanent := backend.AsPermanent(err)
+	reason := reasonOf(err, fallbackReason)
+	// A foreign key Secret in the way needs a person, as a permanent error does.
+	markNotReady(&st.Conditions, obj.GetGeneration(), reason, err.Error(), permanent || reason == oauthv1alpha1.ReasonKeySecretConflict)
+	if permanent {
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	}
 	if p, ok := backend.AsPending(err); ok {
@@ -153,7 +156,7 @@ func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alph
 		return serverFailed(obj, err, oauthv1alpha1.ReasonServerUnavailable)
 	}
 	st.RegistrationEndpoint, st.TokenEndpoint = info.RegistrationEndpoint, info.TokenEndpoint
-	condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionReady, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")
+	markReady(&st.Conditions, gen, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")
 	resync := dynamicbackend.DefaultResyncInterval
 	if d := obj.GetSpec().DynamicRegistration.ResyncInterval; d != nil && d.Duration > 0 {
 		resync = d.Duration

@@ -6,17 +6,20 @@ import (
 	"net"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/metrics"
 	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/endpoint"
@@ -40,6 +43,9 @@ type Options struct {
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
 	// Endpoint, when set, serves the embedded registration endpoint.
 	Endpoint *EndpointOptions
+	// MetricsRegisterer receives the operator's own collectors; nil means
+	// controller-runtime's metrics.Registry, served by the manager.
+	MetricsRegisterer prometheus.Registerer
 }
 
 // EndpointOptions configure the embedded registration endpoint.
@@ -73,6 +79,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		clk = clock.RealClock{}
 	}
 	recorder := mgr.GetEventRecorder("clientreg")
+	reg := opts.MetricsRegisterer
+	if reg == nil {
+		reg = ctrlmetrics.Registry
+	}
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
 	stateless := &statelessbackend.Backend{
 		Reader:                   mgr.GetClient(),
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
@@ -82,7 +96,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Reader:                   mgr.GetAPIReader(),
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
-		NewRegistrar:             opts.NewRegistrar,
+		NewRegistrar:             instrumentedRegistrar(opts.NewRegistrar, m),
 	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		r := &ServerReconciler{
@@ -101,12 +115,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Backends:                backend.Registry{Stateless: stateless, DynamicRegistration: dynamic},
 		Policy:                  opts.Policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		Metrics:                 m,
 	}
 	if err := cr.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(mgr, opts, clk); err != nil {
+		if err := setupEndpoint(mgr, opts, clk, m); err != nil {
 			return err
 		}
 	}
@@ -115,7 +130,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
-func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock) error {
+func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *metrics.Metrics) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -135,12 +150,27 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock) error
 	h.LegacyHandler = &legacy.Handler{Core: h}
 	runner := &endpoint.ServerRunner{
 		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,
-		Handler: h,
+		Handler: m.InstrumentEndpoint(h),
 	}
 	if err := mgr.Add(runner); err != nil {
 		return fmt.Errorf("adding the registration endpoint: %w", err)
 	}
 	return nil
+}
+
+// instrumentedRegistrar builds RFC 7591/7592 clients with newRegistrar (nil
+// means registrar/dcr's real client) and times their calls.
+func instrumentedRegistrar(newRegistrar func(dcr.Config) (dcr.Registrar, error), m *metrics.Metrics) func(dcr.Config) (dcr.Registrar, error) {
+	if newRegistrar == nil {
+		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
+	}
+	return func(c dcr.Config) (dcr.Registrar, error) {
+		r, err := newRegistrar(c)
+		if err != nil {
+			return nil, err
+		}
+		return m.InstrumentRegistrar(r), nil
+	}
 }
 
 func endpointBaseURL(opts Options) string {

@@ -11,6 +11,15 @@ const (
 	ConditionSecretSynced = "SecretSynced"
 	// ConditionKeysReady says whether a server's signing (and encryption) keys exist and are published.
 	ConditionKeysReady = "KeysReady"
+	// ConditionReconciling is True while the object is not Ready but work
+	// continues (waiting for a server, retrying); absent otherwise. It is
+	// kstatus's abnormal-true condition: Flux and kpt report InProgress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the object is not Ready and retrying
+	// cannot help (invalid spec or metadata, a refused registration, a
+	// registration needing recovery, a blocked deletion); absent otherwise.
+	// kstatus reports Failed, so Flux stops waiting.
+	ConditionStalled = "Stalled"
 )
 
 // Condition reasons. They are CamelCase, stable, and part of the API.
