@@ -33,8 +33,8 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/, and copy CRDs into the chart.
-	$(CONTROLLER_GEN) rbac:roleName=clientreg-manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/, and copy CRDs into the chart.
+	$(CONTROLLER_GEN) rbac:roleName=clientreg-manager-role crd webhook paths="./api/..." paths="./controllers/..." paths="./webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	hack/sync-chart-crds.sh
 
 .PHONY: generate

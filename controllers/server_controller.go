@@ -31,7 +31,7 @@ import (
 )
 
 // publishMargin is how much longer than the id lifetime a retired key stays published.
-const publishMargin = 5 * time.Minute
+const publishMargin = statelessbackend.PublishMargin
 
 // ServerReconciler reconciles one of the two server kinds: for a stateless
 // server it generates, rotates and prunes keys in the key Secret and publishes

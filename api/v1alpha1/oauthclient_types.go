@@ -133,6 +133,7 @@ type Rotation struct {
 	// rotation). Its credentials stay in the Secret under previous_* keys
 	// meanwhile, then the old client is deleted at the server. Defaults to 1h.
 	// +optional
+	// +kubebuilder:default="1h"
 	Overlap *metav1.Duration `json:"overlap,omitempty"`
 }
 

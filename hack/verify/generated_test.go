@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestGeneratedFilesAreCurrent regenerates CRDs, RBAC, deepcopy code and the
-// chart's CRD templates into a temporary directory and fails when a committed
+// TestGeneratedFilesAreCurrent regenerates CRDs, RBAC, webhook
+// configurations, deepcopy code and the chart's CRD templates into a temporary directory and fails when a committed
 // file differs: run `make manifests generate` and commit the result.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	gen := os.Getenv("CONTROLLER_GEN")
@@ -26,9 +26,11 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	crdDir, rbacDir, chartDir := filepath.Join(tmp, "crd"), filepath.Join(tmp, "rbac"), filepath.Join(tmp, "chart")
+	webhookDir := filepath.Join(tmp, "webhook")
 
-	run(t, root, gen, "rbac:roleName=clientreg-manager-role", "crd", "paths=./api/...", "paths=./controllers/...",
-		"output:crd:artifacts:config="+crdDir, "output:rbac:artifacts:config="+rbacDir)
+	// The same invocation as `make manifests`.
+	run(t, root, gen, "rbac:roleName=clientreg-manager-role", "crd", "webhook", "paths=./api/...", "paths=./controllers/...", "paths=./webhook/...",
+		"output:crd:artifacts:config="+crdDir, "output:rbac:artifacts:config="+rbacDir, "output:webhook:artifacts:config="+webhookDir)
 	deepcopy := run(t, root, gen, "object:headerFile=hack/boilerplate.go.txt", "paths=./api/...", "output:object:stdout")
 	cmd := exec.Command(filepath.Join(root, "hack", "sync-chart-crds.sh"))
 	cmd.Env = append(os.Environ(), "CRD_SRC_DIR="+crdDir, "CHART_CRD_DIR="+chartDir)
@@ -38,6 +40,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 
 	compareDir(t, crdDir, filepath.Join(root, "config", "crd", "bases"))
 	compareDir(t, rbacDir, filepath.Join(root, "config", "rbac"), "role.yaml")
+	compareDir(t, webhookDir, filepath.Join(root, "config", "webhook"), "manifests.yaml")
 	compareDir(t, chartDir, filepath.Join(root, "charts", "clientreg", "templates", "crds"))
 	committed, err := os.ReadFile(filepath.Join(root, "api", "v1alpha1", "zz_generated.deepcopy.go"))
 	if err != nil {

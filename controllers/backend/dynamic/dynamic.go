@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -223,21 +224,34 @@ func (b *Backend) Probe(ctx context.Context, server oauthv1alpha1.ServerObject) 
 	return info, nil
 }
 
-// checkSecretRefs keeps a namespaced server's secret references in its own namespace.
+// checkSecretRefs keeps a namespaced server's secret references in its own
+// namespace (the admission webhook refuses the same with SecretRefErrors).
 func checkSecretRefs(server oauthv1alpha1.ServerObject) error {
-	if server.ServerKind() != oauthv1alpha1.KindAuthorizationServer {
-		return nil
-	}
-	spec := server.GetSpec().DynamicRegistration
-	for path, ref := range map[string]*oauthv1alpha1.SecretKeySelector{
-		"spec.dynamicRegistration.initialAccessToken": spec.InitialAccessToken,
-		"spec.dynamicRegistration.softwareStatement":  spec.SoftwareStatement,
-	} {
-		if ref != nil && ref.Namespace != "" && ref.Namespace != server.GetNamespace() {
-			return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s.namespace: an AuthorizationServer may only reference Secrets in its own namespace %q", path, server.GetNamespace())
-		}
+	if errs := SecretRefErrors(server); len(errs) > 0 {
+		return backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%s", errs.ToAggregate().Error())
 	}
 	return nil
+}
+
+// SecretRefErrors returns one error per secret reference of a namespaced
+// server's dynamicRegistration that names another namespace: an
+// AuthorizationServer may only read Secrets in its own namespace.
+func SecretRefErrors(server oauthv1alpha1.ServerObject) field.ErrorList {
+	spec := server.GetSpec().DynamicRegistration
+	if server.ServerKind() != oauthv1alpha1.KindAuthorizationServer || spec == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	base := field.NewPath("spec", "dynamicRegistration")
+	for _, r := range []struct {
+		name string
+		ref  *oauthv1alpha1.SecretKeySelector
+	}{{"initialAccessToken", spec.InitialAccessToken}, {"softwareStatement", spec.SoftwareStatement}} {
+		if r.ref != nil && r.ref.Namespace != "" && r.ref.Namespace != server.GetNamespace() {
+			errs = append(errs, field.Forbidden(base.Child(r.name, "namespace"), fmt.Sprintf("an AuthorizationServer may only reference Secrets in its own namespace %q", server.GetNamespace())))
+		}
+	}
+	return errs
 }
 
 // secretValue reads one key of a referenced Secret.

@@ -40,6 +40,11 @@ const DefaultClientIDLifetime = 90 * 24 * time.Hour
 // DefaultKeyRotationInterval applies when spec.stateless.keyRotationInterval is unset.
 const DefaultKeyRotationInterval = 30 * 24 * time.Hour
 
+// PublishMargin is how much longer than the id lifetime a retired key stays
+// published, so a verifier that allows clock leeway never sees a key go
+// before its ids.
+const PublishMargin = 5 * time.Minute
+
 // EncryptionKeyAlgorithm is the key management algorithm of generated encryption keys.
 const EncryptionKeyAlgorithm = "ECDH-ES+A256KW"
 

@@ -1,0 +1,207 @@
+package v1alpha1
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/registrar/metadata"
+)
+
+// +kubebuilder:webhook:path=/validate-oauth-clientreg-dev-v1alpha1-oauthclient,mutating=false,failurePolicy=fail,sideEffects=None,groups=oauth.clientreg.dev,resources=oauthclients,verbs=create;update,versions=v1alpha1,name=voauthclient-v1alpha1.oauth.clientreg.dev,admissionReviewVersions=v1,serviceName=clientreg-webhook-service,serviceNamespace=clientreg-system
+
+// OAuthClientValidator validates OAuthClients with the rules the reconciler
+// and the registration endpoint apply (controllers/clientmeta over
+// registrar/metadata), and refuses updates the backend cannot honour.
+type OAuthClientValidator struct {
+	// Reader reads the referenced server object, uncached, for the update
+	// rules; nil skips them (unit tests of the stateless rules set it).
+	Reader client.Reader
+	// Policy is the metadata validation policy; the reconciler's must match.
+	Policy metadata.Policy
+}
+
+var _ admission.Validator[*oauthv1alpha1.OAuthClient] = (*OAuthClientValidator)(nil)
+
+var oauthClientGK = schema.GroupKind{Group: oauthv1alpha1.GroupVersion.Group, Kind: "OAuthClient"}
+
+// ValidateCreate checks the spec with the shared RFC 7591 rules.
+func (v *OAuthClientValidator) ValidateCreate(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
+	_, errs := clientmeta.Validate(&obj.Spec, v.Policy)
+	return v.serverWarnings(ctx, obj), invalid(oauthClientGK, obj.Name, errs)
+}
+
+// ValidateUpdate checks a changed spec with the shared rules and refuses a
+// change of a minted stateless registration unless the same update asks for
+// rotation. An update that leaves the spec alone (labels, annotations,
+// finalizers) is never refused, so objects stored before a rule existed can
+// still be deleted and rotated.
+func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
+	if newObj.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldObj.Spec, newObj.Spec) {
+		return nil, nil
+	}
+	_, errs := clientmeta.Validate(&newObj.Spec, v.Policy)
+	warnings, immut, err := v.statelessUpdate(ctx, oldObj, newObj)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, immut...)
+	return warnings, invalid(oauthClientGK, newObj.Name, errs)
+}
+
+// ValidateDelete allows every deletion: deletionPolicy decides what happens.
+func (v *OAuthClientValidator) ValidateDelete(context.Context, *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// server reads the server object obj refers to; nil when it does not exist.
+func (v *OAuthClientValidator) server(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
+	ref := obj.Spec.ServerRef
+	var srv oauthv1alpha1.ServerObject
+	key := types.NamespacedName{Name: ref.Name}
+	if ref.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
+		srv = &oauthv1alpha1.ClusterAuthorizationServer{}
+	} else {
+		srv, key.Namespace = &oauthv1alpha1.AuthorizationServer{}, obj.Namespace
+	}
+	if err := v.Reader.Get(ctx, key, srv.(client.Object)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, key, err)
+	}
+	return srv, nil
+}
+
+// serverWarnings tells the user that the server does not exist (yet): the
+// client waits for it, which is allowed so that manifests apply in any order.
+func (v *OAuthClientValidator) serverWarnings(ctx context.Context, obj *oauthv1alpha1.OAuthClient) admission.Warnings {
+	if v.Reader == nil {
+		return nil
+	}
+	srv, err := v.server(ctx, obj)
+	if err != nil {
+		logf.FromContext(ctx).V(1).Info("cannot read the server of an OAuthClient", "error", err.Error())
+		return nil
+	}
+	if srv == nil {
+		return admission.Warnings{fmt.Sprintf("%s %q does not exist (yet); the client waits for it", kindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name)}
+	}
+	return nil
+}
+
+func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
+	if ref.Kind == "" {
+		return oauthv1alpha1.KindAuthorizationServer
+	}
+	return ref.Kind
+}
+
+// statelessUpdate enforces that a stateless client's registration is fixed
+// once minted: the metadata is signed into the client id (claim reg), so
+// changing it means a new client id and secret. The reconciler mints anew
+// either way; the webhook makes the user say so, by setting the
+// oauth.clientreg.dev/rotate annotation to a new value in the same update.
+// The comparison is the one the stateless backend's digest makes: the
+// registered metadata as written (clientmeta.FromSpec), not spec fields such
+// as secretTemplate, rotation or deletionPolicy.
+func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
+	if v.Reader == nil || oldObj.Status.ClientID == "" {
+		return nil, nil, nil
+	}
+	changed := changedMembers(&oldObj.Spec, &newObj.Spec)
+	if len(changed) == 0 {
+		return nil, nil, nil
+	}
+	srv, err := v.server(ctx, newObj)
+	if err != nil {
+		return nil, nil, apierrors.NewInternalError(err)
+	}
+	if srv == nil || srv.GetSpec().Stateless == nil {
+		// A dynamic registration is updated in place (RFC 7592 PUT); a
+		// missing server has nothing minted to protect.
+		return nil, nil, nil
+	}
+	if rotationRequested(oldObj, newObj) {
+		return admission.Warnings{"the registration changes together with a rotation request: a new client id and secret are minted"}, nil, nil
+	}
+	var errs field.ErrorList
+	for _, m := range changed {
+		path := field.NewPath("spec")
+		if m != "" {
+			path = clientmeta.SpecPath(m, -1)
+		}
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+			"the registration of a stateless client is signed into its client id and cannot change once minted; "+
+				"to change it, set the annotation %s to a new value in the same update (a new client id and secret are minted)",
+			oauthv1alpha1.AnnotationRotate)))
+	}
+	return nil, errs, nil
+}
+
+// rotationRequested reports whether the update sets the rotate annotation to
+// a value the reconciler will act on: new, and not already answered.
+func rotationRequested(oldObj, newObj *oauthv1alpha1.OAuthClient) bool {
+	req := newObj.Annotations[oauthv1alpha1.AnnotationRotate]
+	return req != "" && req != oldObj.Annotations[oauthv1alpha1.AnnotationRotate] && req != oldObj.Status.ObservedRotationRequest
+}
+
+// changedMembers lists, sorted, the RFC 7591 members whose registered value
+// differs between the two specs. Specs whose metadata cannot be built are
+// compared as a whole ("" stands for the whole registration).
+func changedMembers(oldSpec, newSpec *oauthv1alpha1.OAuthClientSpec) []string {
+	a, b := registered(oldSpec), registered(newSpec)
+	if a == nil || b == nil {
+		return []string{""}
+	}
+	var out []string
+	for k, av := range a {
+		if bv, ok := b[k]; !ok || !bytes.Equal(av, bv) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// registered returns the members of the registration a spec asks for, as the
+// stateless backend signs them; nil when they cannot be encoded.
+func registered(spec *oauthv1alpha1.OAuthClientSpec) map[string]json.RawMessage {
+	m, _ := clientmeta.FromSpec(spec)
+	raw, err := m.MarshalJSON()
+	if err != nil {
+		return nil
+	}
+	out := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil
+	}
+	return out
+}
+
+// invalid turns a field.ErrorList into the one Invalid error the API server
+// shows (every error, with its field path), or nil.
+func invalid(gk schema.GroupKind, name string, errs field.ErrorList) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return apierrors.NewInvalid(gk, name, errs)
+}
