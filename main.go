@@ -17,6 +17,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
+	clientregwebhook "github.com/clientreg/clientreg/webhook"
 )
 
 func main() {
@@ -46,6 +47,8 @@ func run() error {
 	flag.StringVar(&regCert, "registration-tls-cert-file", "", "TLS certificate of the registration endpoint (PEM; reloaded when it changes).")
 	flag.StringVar(&regKey, "registration-tls-key-file", "", "TLS private key of the registration endpoint (PEM).")
 	flag.BoolVar(&regInsecure, "registration-insecure-http", false, "Serve the registration endpoint over plain HTTP. For local use only: RFC 7591 requires TLS.")
+	var webhooks clientregwebhook.Options
+	webhooks.BindFlags(flag.CommandLine, envOr("POD_NAMESPACE", "clientreg-system"))
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -64,6 +67,7 @@ func run() error {
 		LeaderElectionID:        "clientreg.oauth.clientreg.dev",
 		LeaderElectionNamespace: leaderElectionNS,
 		Cache:                   controllers.CacheOptions(),
+		WebhookServer:           webhooks.Server(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -75,6 +79,13 @@ func run() error {
 	}
 	if err := controllers.Setup(ctx, mgr, copts); err != nil {
 		return err
+	}
+	webhookReady, err := webhooks.Setup(mgr)
+	if err != nil {
+		return fmt.Errorf("setting up webhooks: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("webhook", webhookReady); err != nil {
+		return fmt.Errorf("adding webhook readiness check: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)
