@@ -81,7 +81,9 @@ func TestManagerBinary(t *testing.T) {
 	cmd := exec.Command(bin, "--kubeconfig="+kcPath,
 		"--leader-elect=true", "--leader-election-namespace=clientreg-system",
 		"--metrics-bind-address="+metricsAddr, "--health-probe-bind-address="+probeAddr,
-		"--cluster-resource-namespace=clientreg-system")
+		"--cluster-resource-namespace=clientreg-system",
+		// No webhook configurations are installed here; webhook/ tests them.
+		"--enable-webhooks=false")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
