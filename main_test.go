@@ -137,6 +137,9 @@ func TestManagerBinary(t *testing.T) {
 		t.Fatal("the Lease has no holder")
 	}
 	waitHTTP(t, "http://"+metricsAddr+"/metrics", `controller_runtime_reconcile_total{controller="oauthclient",result="success"}`)
+	// The operator's own series (test/health checks them in depth).
+	waitHTTP(t, "http://"+metricsAddr+"/metrics", `clientreg_registrations_total{action="create",backend="stateless",server_kind="ClusterAuthorizationServer"} 1`)
+	waitHTTP(t, "http://"+metricsAddr+"/metrics", fmt.Sprintf(`clientreg_client_secret_expires_timestamp_seconds{name="svc",namespace="apps"} %g`, float64(oc.Status.ClientSecretExpiresAt.Unix())))
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
