@@ -36,6 +36,12 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/, and copy CRDs into the chart.
 	$(CONTROLLER_GEN) rbac:roleName=clientreg-manager-role crd webhook paths="./api/..." paths="./controllers/..." paths="./webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	hack/sync-chart-crds.sh
+	$(MAKE) chart-manifests
+
+.PHONY: chart-manifests
+chart-manifests: ## Generate the chart's ClusterRole and webhook configurations from config/ (part of manifests).
+	hack/sync-chart-rbac.sh
+	hack/sync-chart-webhooks.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
