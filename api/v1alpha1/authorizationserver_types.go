@@ -223,6 +223,41 @@ type RegistrationPolicy struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	MaxClients int32 `json:"maxClients,omitempty"`
+	// rateLimit limits how fast registrations are accepted (RFC 7591 §3:
+	// open registration MAY be rate-limited). Over the limit a registration
+	// is answered 429 with Retry-After. Unset: no limit.
+	// +optional
+	RateLimit *RegistrationRateLimit `json:"rateLimit,omitempty"`
+	// singleInstanceSoftwareIDs lists software_id values of single-instance
+	// software (RFC 7591 §5): a registration with one of them whose
+	// software_id and software_version equal those of a registration this
+	// server keeps is refused with invalid_client_metadata. Stateful storage
+	// only: a Stateless endpoint keeps no registrations to compare with.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	SingleInstanceSoftwareIDs []string `json:"singleInstanceSoftwareIDs,omitempty"`
+}
+
+// RegistrationRateLimit is a token bucket per server and per replica: it
+// holds burst registrations and refills at registrationsPerMinute. Every
+// registration attempt that passed the initial access token check counts,
+// valid or not (RFC 7591 POSTs and the older OpenID Connect drafts'
+// client_associate); RFC 7592 management requests do not.
+type RegistrationRateLimit struct {
+	// registrationsPerMinute is the sustained rate.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	RegistrationsPerMinute int32 `json:"registrationsPerMinute"`
+	// burst is how many registrations may arrive at once (the bucket size).
+	// Default: registrationsPerMinute / 6, at least 1 (ten seconds' worth).
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	Burst int32 `json:"burst,omitempty"`
 }
 
 // TrustedSoftwareStatementIssuer is a publisher whose software statements
@@ -241,6 +276,7 @@ type TrustedSoftwareStatementIssuer struct {
 
 // RegistrationEndpoint exposes an RFC 7591 / RFC 7592 endpoint for a server.
 // +kubebuilder:validation:XValidation:rule="self.open || has(self.initialAccessTokens)",message="initialAccessTokens is required unless open is true",fieldPath=".initialAccessTokens"
+// +kubebuilder:validation:XValidation:rule="!has(self.policy) || !has(self.policy.singleInstanceSoftwareIDs) || size(self.policy.singleInstanceSoftwareIDs) == 0 || !has(self.storage) || self.storage != 'Stateless'",message="policy.singleInstanceSoftwareIDs needs Stateful storage: a Stateless endpoint keeps no registrations to compare with",fieldPath=".policy.singleInstanceSoftwareIDs"
 type RegistrationEndpoint struct {
 	// open allows registration without an initial access token.
 	// +optional

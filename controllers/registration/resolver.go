@@ -166,7 +166,11 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		srv.Storage = endpoint.Storage(oauthv1alpha1.StorageStateful)
 	}
 	if p := re.Policy; p != nil {
-		srv.Policy = endpoint.Policy{AllowedRedirectHosts: p.AllowedRedirectHosts, AllowedGrantTypes: p.AllowedGrantTypes, AllowedAuthMethods: p.AllowedAuthMethods, MaxClients: int(p.MaxClients)}
+		srv.Policy = endpoint.Policy{AllowedRedirectHosts: p.AllowedRedirectHosts, AllowedGrantTypes: p.AllowedGrantTypes, AllowedAuthMethods: p.AllowedAuthMethods,
+			MaxClients: int(p.MaxClients), SingleInstanceSoftwareIDs: p.SingleInstanceSoftwareIDs}
+		if rl := p.RateLimit; rl != nil {
+			srv.Policy.RateLimit = endpoint.RateLimit{PerMinute: int(rl.RegistrationsPerMinute), Burst: int(rl.Burst)}
+		}
 	}
 	if len(re.SoftwareStatementIssuers) > 0 {
 		srv.SoftwareStatementIssuers = map[string]jose.JSONWebKeySet{}
@@ -205,6 +209,10 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 	}
 	if spec.Stateless == nil && srv.Storage == endpoint.Storage(oauthv1alpha1.StorageStateless) {
 		return nil, fmt.Errorf("%w: Stateless storage needs a stateless server", errMisconfigured)
+	}
+	if srv.Storage == endpoint.StorageStateless && len(srv.Policy.SingleInstanceSoftwareIDs) > 0 {
+		// Nothing is stored, so there is nothing to compare with (SEC-08).
+		return nil, fmt.Errorf("%w: policy.singleInstanceSoftwareIDs needs Stateful storage", errMisconfigured)
 	}
 	return srv, nil
 }

@@ -57,7 +57,10 @@ type Store struct {
 	PollInterval time.Duration
 }
 
-var _ endpoint.Store = (*Store)(nil)
+var (
+	_ endpoint.Store          = (*Store)(nil)
+	_ endpoint.SoftwareFinder = (*Store)(nil)
+)
 
 // where returns the server object and the namespace registrations go to.
 func (s *Store) where(ctx context.Context, srv *endpoint.Server) (oauthv1alpha1.ServerObject, string, error) {
@@ -323,6 +326,45 @@ func (s *Store) Count(ctx context.Context, srv *endpoint.Server) (int, error) {
 		return 0, fmt.Errorf("counting registrations: %w", err)
 	}
 	return len(list.Items), nil
+}
+
+// FindSoftware returns the names of the server's registrations (not being
+// deleted) with this software_id and software_version: candidates from the
+// cache, each confirmed with an uncached read. The endpoint calls it under a
+// per-server lock, and a registration is answered only once the cache shows
+// it Ready, so on one replica the cache is never behind an earlier
+// registration of the same software; a deletion or edit the cache does not
+// show yet is caught by the confirmation.
+func (s *Store) FindSoftware(ctx context.Context, srv *endpoint.Server, softwareID, softwareVersion string) ([]string, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	list := &oauthv1alpha1.OAuthClientList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
+		return nil, fmt.Errorf("listing registrations: %w", err)
+	}
+	var out []string
+	for i := range list.Items {
+		oc := &list.Items[i]
+		if !oc.DeletionTimestamp.IsZero() || oc.Spec.ServerRef.Name != obj.GetName() ||
+			oc.Spec.SoftwareID != softwareID || oc.Spec.SoftwareVersion != softwareVersion {
+			continue
+		}
+		// A match (rare: only duplicates) is confirmed uncached: one deleted
+		// or edited a moment ago does not count.
+		fresh := &oauthv1alpha1.OAuthClient{}
+		if err := s.reader().Get(ctx, client.ObjectKeyFromObject(oc), fresh); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("reading registration %s: %w", oc.Name, err)
+		}
+		if fresh.DeletionTimestamp.IsZero() && fresh.Spec.SoftwareID == softwareID && fresh.Spec.SoftwareVersion == softwareVersion {
+			out = append(out, oc.Name)
+		}
+	}
+	return out, nil
 }
 
 // newName returns "reg-" and 16 random base32 characters (80 bits).

@@ -47,6 +47,9 @@ type Error struct {
 	BearerNoError bool
 	// Allow is the Allow header of a 405 answer.
 	Allow string
+	// RetryAfter, when positive, is the Retry-After header in seconds (429
+	// answers); 503 answers always carry one.
+	RetryAfter int
 
 	cause error // logged, never sent
 }
@@ -157,7 +160,10 @@ func WriteError(w http.ResponseWriter, err error) {
 	if e.Allow != "" {
 		h.Set("Allow", e.Allow)
 	}
-	if e.Status == http.StatusServiceUnavailable {
+	switch {
+	case e.RetryAfter > 0:
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	case e.Status == http.StatusServiceUnavailable:
 		h.Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	body := struct {

@@ -66,7 +66,7 @@ type FakeStore struct {
 	// SecretLifetime, when positive, sets client_secret_expires_at.
 	SecretLifetime time.Duration
 	// Err, when set, is called before every operation ("create", "get",
-	// "update", "delete", "count"); a non-nil result is returned instead.
+	// "update", "delete", "count", "find"); a non-nil result is returned instead.
 	Err func(op string) error
 
 	mu   sync.Mutex
@@ -74,7 +74,10 @@ type FakeStore struct {
 	ops  int
 }
 
-var _ Store = (*FakeStore)(nil)
+var (
+	_ Store          = (*FakeStore)(nil)
+	_ SoftwareFinder = (*FakeStore)(nil)
+)
 
 func fakeKey(srv *Server, handle string) string { return srv.Path + "\x00" + handle }
 
@@ -225,6 +228,24 @@ func (f *FakeStore) Count(_ context.Context, srv *Server) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// FindSoftware returns the handles of srv's registrations with this
+// software_id and software_version (hook "find").
+func (f *FakeStore) FindSoftware(_ context.Context, srv *Server, softwareID, softwareVersion string) ([]string, error) {
+	if err := f.hook("find"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k, r := range f.regs {
+		handle, ok := strings.CutPrefix(k, srv.Path+"\x00")
+		if ok && r.Metadata != nil && r.Metadata.SoftwareID == softwareID && r.Metadata.SoftwareVersion == softwareVersion {
+			out = append(out, handle)
+		}
+	}
+	return out, nil
 }
 
 // Len returns the number of registrations of every server.

@@ -51,6 +51,11 @@ type Handler struct {
 
 	mu     sync.Mutex
 	crypto map[*Server]*statelessCrypto
+	// limiter holds each server's rate limit bucket (Policy.RateLimit).
+	limiter rateLimiter
+	// software holds a *sync.Mutex per server path for single-instance
+	// software checks (Policy.SingleInstanceSoftwareIDs).
+	software sync.Map
 }
 
 type serverKey struct{}

@@ -136,9 +136,18 @@ func newEnv(t testing.TB) *env {
 		AllowedAuthMethods:   []string{"client_secret_basic", "private_key_jwt", "none"},
 	}})
 	add(&endpoint.Server{Path: "/quota", Open: true, Policy: endpoint.Policy{MaxClients: 1}})
+	add(&endpoint.Server{Path: "/rl", Open: true, Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 60, Burst: 3}}})
+	add(&endpoint.Server{Path: "/rlslow", Open: true, Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 1}}})
+	add(&endpoint.Server{Path: "/rliat", Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 60, Burst: 1}},
+		InitialAccessTokenHashes: [][32]byte{sha256.Sum256([]byte(iatToken))}})
+	add(&endpoint.Server{Path: "/si", Open: true, Policy: endpoint.Policy{SingleInstanceSoftwareIDs: []string{"S"}}})
 	add(&endpoint.Server{Path: "/rot", Open: true, RotateOnRead: true, RotateOnUpdate: true})
 	add(&endpoint.Server{Path: "/sl", Open: true, Storage: endpoint.StorageStateless,
 		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour})
+	add(&endpoint.Server{Path: "/slrl", Open: true, Storage: endpoint.StorageStateless,
+		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour, Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 60, Burst: 2}}})
+	add(&endpoint.Server{Path: "/slsi", Open: true, Storage: endpoint.StorageStateless,
+		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour, Policy: endpoint.Policy{SingleInstanceSoftwareIDs: []string{"S"}}})
 	add(&endpoint.Server{Path: "/sle", Open: true, Storage: endpoint.StorageStateless, Encrypt: true, OIDC: true,
 		Keys: keySet(t, clk.Now(), true), ClientIDLifetime: 24 * time.Hour})
 	add(&endpoint.Server{Path: "/namespaces/apps/idp", Open: true, OIDC: true,

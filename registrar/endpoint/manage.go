@@ -167,6 +167,12 @@ func (h *Handler) updateClient(w http.ResponseWriter, r *http.Request, srv *Serv
 		h.writeErr(w, err)
 		return
 	}
+	unlock, err := h.checkSingleInstance(r.Context(), srv, md, reg)
+	if err != nil {
+		h.writeErr(w, err)
+		return
+	}
+	defer unlock()
 	tok, newHash, err := rotate(srv.RotateOnUpdate, tok)
 	if err != nil {
 		h.writeErr(w, err)

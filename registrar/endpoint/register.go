@@ -8,8 +8,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/clientreg/clientreg/registrar/metadata"
@@ -182,19 +184,28 @@ func (h *Handler) prepare(ctx context.Context, srv *Server, caps capabilities, m
 }
 
 // Register registers md, as decoded from a request body with
-// metadata.Decode(body, false), at srv: it applies the software statement,
-// defaults, validation and policy, then stores the registration (Stateful:
+// metadata.Decode(body, false), at srv: it takes a token from the server's
+// rate limit (429 when there is none), applies the software statement,
+// defaults, validation and policy (single-instance software included), then stores the registration (Stateful:
 // Store.Create with a fresh 256-bit registration access token, after the
 // Policy.MaxClients check) or mints a stateless client id. The caller has
 // authorized the request (CheckInitialAccessToken). Errors are *Error or
 // metadata.ErrorList values; WriteError writes either. It is exported for
 // the legacy registration handler.
 func (h *Handler) Register(ctx context.Context, srv *Server, md *metadata.Metadata) (*ClientInformation, error) {
+	if ok, wait := h.limiter.allow(srv.Path, srv.Policy.RateLimit, h.now()); !ok {
+		return nil, rateLimited(wait)
+	}
 	caps := capabilitiesOf(srv)
 	md, err := h.prepare(ctx, srv, caps, md)
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := h.checkSingleInstance(ctx, srv, md, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if !srv.stateful() {
 		return h.mintStateless(srv, md)
 	}
@@ -246,4 +257,42 @@ func clientInformation(srv *Server, reg *Registration, fallback *metadata.Metada
 		info.ClientSecret = reg.ClientSecret
 	}
 	return info
+}
+
+// checkSingleInstance enforces Policy.SingleInstanceSoftwareIDs (SEC-08) for
+// md, the metadata about to be stored for self (nil for a new registration):
+// when md's software_id is listed and another registration of srv has the
+// same software_id and software_version, it returns 400
+// invalid_client_metadata. On success it returns a function the caller must
+// call once the registration is stored: the check and the store run under
+// one lock per server, so two registrations on this replica cannot both
+// pass (replicas do not share it; see the README).
+func (h *Handler) checkSingleInstance(ctx context.Context, srv *Server, md *metadata.Metadata, self *Registration) (func(), error) {
+	noop := func() {}
+	if md.SoftwareID == "" || !slices.Contains(srv.Policy.SingleInstanceSoftwareIDs, md.SoftwareID) {
+		return noop, nil
+	}
+	if self != nil && self.Metadata != nil && self.Metadata.SoftwareID == md.SoftwareID && self.Metadata.SoftwareVersion == md.SoftwareVersion {
+		return noop, nil // unchanged: it is the instance
+	}
+	finder, ok := h.Store.(SoftwareFinder)
+	if !srv.stateful() || !ok {
+		return noop, serverError(errors.New("single-instance software cannot be enforced: Stateless storage or a store without SoftwareFinder"))
+	}
+	mu, _ := h.software.LoadOrStore(srv.Path, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	unlock := mu.(*sync.Mutex).Unlock
+	handles, err := finder.FindSoftware(ctx, srv, md.SoftwareID, md.SoftwareVersion)
+	if err != nil {
+		unlock()
+		return noop, err
+	}
+	for _, hd := range handles {
+		if self == nil || hd != self.Handle {
+			unlock()
+			return noop, metadata.ErrorList{{Member: "software_id", Index: -1, Code: metadata.CodeInvalidClientMetadata,
+				Detail: "names single-instance software that is registered already with this software_version"}}
+		}
+	}
+	return unlock, nil
 }

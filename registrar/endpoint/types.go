@@ -104,6 +104,26 @@ type Policy struct {
 	// The check counts before creating, so concurrent registrations can
 	// overshoot it slightly. Stateless servers cannot count and ignore it.
 	MaxClients int
+	// RateLimit limits registrations per server and per Handler (that is,
+	// per replica): over it, Register answers 429 temporarily_unavailable
+	// with Retry-After (REG-37). Every registration that passed the initial
+	// access token check counts, valid or not; management requests do not.
+	RateLimit RateLimit
+	// SingleInstanceSoftwareIDs lists the software_id values of
+	// single-instance software (SEC-08): a registration with one of them is
+	// refused with invalid_client_metadata when the server keeps a
+	// registration with the same software_id and software_version. It needs
+	// Stateful storage and a Store implementing SoftwareFinder; otherwise such
+	// registrations are refused with server_error (fail closed).
+	SingleInstanceSoftwareIDs []string
+}
+
+// SoftwareFinder is implemented by Stores that can enforce
+// Policy.SingleInstanceSoftwareIDs.
+type SoftwareFinder interface {
+	// FindSoftware returns the handles of srv's registrations (not being
+	// deleted) whose software_id and software_version equal these.
+	FindSoftware(ctx context.Context, srv *Server, softwareID, softwareVersion string) ([]string, error)
 }
 
 // Resolver finds the server for a request path.
