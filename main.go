@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,7 +34,7 @@ func run() error {
 		metricsAddr, probeAddr, clusterNS, leaderElectionNS string
 		leaderElect, secureMetrics                          bool
 		workers                                             int
-		regAddr, regBaseURL, regCert, regKey                string
+		regAddr, regBaseURL, regCert, regKey, regSecret     string
 		regInsecure                                         bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
@@ -46,6 +48,7 @@ func run() error {
 	flag.StringVar(&regBaseURL, "registration-base-url", "", "External URL of the embedded registration endpoint (e.g. https://clientreg.example.com); empty disables the endpoint.")
 	flag.StringVar(&regCert, "registration-tls-cert-file", "", "TLS certificate of the registration endpoint (PEM; reloaded when it changes).")
 	flag.StringVar(&regKey, "registration-tls-key-file", "", "TLS private key of the registration endpoint (PEM).")
+	flag.StringVar(&regSecret, "registration-tls-secret", "", "<namespace>/<name> of a kubernetes.io/tls Secret (tls.crt, tls.key) with the registration endpoint's certificate, instead of the files; read every 10s, a broken one keeps the last good certificate.")
 	flag.BoolVar(&regInsecure, "registration-insecure-http", false, "Serve the registration endpoint over plain HTTP. For local use only: RFC 7591 requires TLS.")
 	var webhooks clientregwebhook.Options
 	webhooks.BindFlags(flag.CommandLine, envOr("POD_NAMESPACE", "clientreg-system"))
@@ -76,6 +79,13 @@ func run() error {
 	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}
 	if regBaseURL != "" {
 		copts.Endpoint = &controllers.EndpointOptions{Addr: regAddr, BaseURL: regBaseURL, CertFile: regCert, KeyFile: regKey, Insecure: regInsecure}
+		if regSecret != "" {
+			ns, name, ok := strings.Cut(regSecret, "/")
+			if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+				return fmt.Errorf("--registration-tls-secret %q: want <namespace>/<name>", regSecret)
+			}
+			copts.Endpoint.TLSSecret = types.NamespacedName{Namespace: ns, Name: name}
+		}
 	}
 	if err := controllers.Setup(ctx, mgr, copts); err != nil {
 		return err

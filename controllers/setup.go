@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -56,6 +58,11 @@ type EndpointOptions struct {
 	BaseURL string
 	// CertFile and KeyFile are the TLS certificate and key, reloaded when they change.
 	CertFile, KeyFile string
+	// TLSSecret, instead of CertFile and KeyFile, names a kubernetes.io/tls
+	// Secret (tls.crt, tls.key) read every TLSSecretInterval (default 10s);
+	// see registration.TLSSecret.
+	TLSSecret         types.NamespacedName
+	TLSSecretInterval time.Duration
 	// Insecure serves plain HTTP: for local use only.
 	Insecure bool
 	// Listener, when set, is used instead of Addr (tests).
@@ -135,8 +142,14 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *me
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
 	}
-	if !e.Insecure && (e.CertFile == "" || e.KeyFile == "") {
-		return fmt.Errorf("the registration endpoint needs a TLS certificate and key (or insecure plain HTTP for local use)")
+	fromSecret := e.TLSSecret.Name != ""
+	switch {
+	case fromSecret && (e.CertFile != "" || e.KeyFile != "" || e.Insecure):
+		return fmt.Errorf("the registration endpoint takes its TLS certificate from files or from a Secret, not both (and a Secret excludes insecure plain HTTP)")
+	case fromSecret && e.TLSSecret.Namespace == "":
+		return fmt.Errorf("the registration endpoint's TLS Secret needs a namespace (<namespace>/<name>)")
+	case !fromSecret && !e.Insecure && (e.CertFile == "" || e.KeyFile == ""):
+		return fmt.Errorf("the registration endpoint needs a TLS certificate and key, or a TLS Secret (or insecure plain HTTP for local use)")
 	}
 	resolver := &registration.Resolver{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
@@ -151,6 +164,16 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *me
 	runner := &endpoint.ServerRunner{
 		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,
 		Handler: m.InstrumentEndpoint(h),
+	}
+	if fromSecret {
+		certs := &registration.TLSSecret{
+			Reader: mgr.GetAPIReader(), Key: e.TLSSecret, Interval: e.TLSSecretInterval,
+			Recorder: mgr.GetEventRecorder("clientreg"), Log: mgr.GetLogger().WithName("registration-endpoint-tls"),
+		}
+		if err := mgr.Add(certs); err != nil {
+			return fmt.Errorf("adding the registration endpoint's TLS Secret reader: %w", err)
+		}
+		runner.Certificates = certs
 	}
 	if err := mgr.Add(runner); err != nil {
 		return fmt.Errorf("adding the registration endpoint: %w", err)

@@ -44,8 +44,11 @@ type ServerRunner struct {
 	// Addr is the listen address, for example ":8443"; ignored when Listener is set.
 	Addr string
 	// CertFile and KeyFile are the PEM certificate (chain) and key. Required
-	// unless Insecure.
+	// unless Insecure or Certificates is set.
 	CertFile, KeyFile string
+	// Certificates, when set, supplies the certificate instead of CertFile
+	// and KeyFile (for example from a Kubernetes Secret).
+	Certificates CertificateSource
 	// Insecure serves plain HTTP. Never use it in production: RFC 7591 §5 and
 	// RFC 7592 §5 require TLS.
 	Insecure bool
@@ -62,6 +65,12 @@ type ServerRunner struct {
 	// Log, when set, receives server errors (TLS handshake failures,
 	// certificate reload failures). It never receives secrets.
 	Log LogFunc
+}
+
+// CertificateSource supplies the serving certificate of every TLS handshake.
+type CertificateSource interface {
+	// GetCertificate is a tls.Config.GetCertificate callback.
+	GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // NeedLeaderElection returns false: the endpoint serves on every replica.
@@ -89,7 +98,11 @@ func (s *ServerRunner) Start(ctx context.Context) error {
 		return errors.New("registration endpoint: no handler")
 	}
 	var tlsCfg *tls.Config
-	if !s.Insecure {
+	switch {
+	case s.Insecure:
+	case s.Certificates != nil:
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.Certificates.GetCertificate}
+	default:
 		if s.CertFile == "" || s.KeyFile == "" {
 			closeLn()
 			return errors.New("registration endpoint: a TLS certificate and key are required unless Insecure is set")
