@@ -57,6 +57,9 @@ type Options struct {
 	// ValidatingConfigurationName and MutatingConfigurationName are the
 	// webhook configurations the CA bundle is injected into.
 	ValidatingConfigurationName, MutatingConfigurationName string
+	// ExtraDNSNames are further names the self-managed certificate is
+	// issued for (tests serve on localhost); no flag sets them.
+	ExtraDNSNames []string
 	// Policy is the metadata validation policy; pass the reconciler's.
 	Policy metadata.Policy
 }
@@ -125,7 +128,7 @@ func (o *Options) Setup(mgr manager.Manager) (healthz.Checker, error) {
 		CAName:                "clientreg-webhook-ca",
 		CAOrganization:        "clientreg",
 		DNSName:               svc,
-		ExtraDNSNames:         []string{svc + ".cluster.local", o.ServiceName + "." + o.Namespace},
+		ExtraDNSNames:         append([]string{svc + ".cluster.local", o.ServiceName + "." + o.Namespace}, o.ExtraDNSNames...),
 		IsReady:               ready,
 		Webhooks:              webhooks,
 		FieldOwner:            "clientreg-webhook-cert-rotator",
