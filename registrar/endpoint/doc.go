@@ -26,13 +26,13 @@
 //
 // Method (405, Allow: POST) → legacy hand-off (LegacyHandler) → initial
 // access token (401) → Content-Type application/json (415) → body cap (413) →
-// metadata.Decode(body, false) (unknown members dropped) → software statement
-// → metadata.WithDefaults → metadata.Validate (policy from the server: OIDC,
-// allowed grant types and auth methods, response types consistent with the
-// grant types) → endpoint policy (published auth methods and signing
-// algorithms, redirect host allow-list) → sector_identifier_uri fetch →
-// MaxClients → Store.Create or stateless minting. Validation rules live only
-// in package metadata.
+// metadata.Decode(body, false) (unknown members dropped) → rate limit (429)
+// → software statement → metadata.WithDefaults → metadata.Validate (policy
+// from the server: OIDC, allowed grant types and auth methods, response types
+// consistent with the grant types) → endpoint policy (published auth methods
+// and signing algorithms, redirect host allow-list) → sector_identifier_uri
+// fetch → single-instance software → MaxClients → Store.Create or stateless
+// minting. Validation rules live only in package metadata.
 //
 // # Decisions (PROTOCOL.md asks for them to be written down)
 //
@@ -89,6 +89,26 @@
 //   - Store ErrUnavailable, resolver failures and missing stateless keys are
 //     503 temporarily_unavailable with Retry-After: 5. Unexpected errors are
 //     500 server_error with a generic description; details go to Log only.
+//   - Rate limit (REG-37, Policy.RateLimit): a token bucket per server and
+//     per Handler (replica). Over it: 429 with Retry-After (seconds until a
+//     token is back, rounded up) and error temporarily_unavailable
+//     (CodeRateLimited: RFC 7591 has no code for it; RFC 6749 registers
+//     temporarily_unavailable for "temporary overloading"). Every
+//     registration that passed the initial access token check counts, valid
+//     or not, including the legacy client_associate (it calls Register);
+//     unauthenticated requests and RFC 7592 management requests do not.
+//   - Single-instance software (SEC-08, Policy.SingleInstanceSoftwareIDs):
+//     a registration (or PUT) whose software_id is listed and whose
+//     software_id + software_version equal another registration of the
+//     server is 400 invalid_client_metadata. The check and the store run
+//     under a lock per server, so on one replica exactly one of concurrent
+//     duplicates wins; replicas do not share the lock. Stateless storage
+//     keeps nothing to compare with: such a registration is 500 server_error
+//     (fail closed; the operator refuses that configuration).
+//   - MGT-09 (403 for a client not permitted an operation) does not arise:
+//     no policy forbids a registered client an operation the server offers;
+//     operations a server does not offer (PUT and DELETE on Stateless) are
+//     405 (RFC 7592 §2.2, §2.3).
 //
 // # Stateless storage
 //
@@ -112,9 +132,12 @@
 // client_secret_expires_at is the id's exp (SCI-20). Policy.MaxClients does
 // not apply.
 //
-// # Not implemented
+// # Elsewhere
 //
-// Rate limiting (REG-37) and a single-instance software_id policy (SEC-08).
 // The legacy OpenID Connect registration drafts are served by package
-// registrar/endpoint/legacy through Handler.LegacyHandler.
+// registrar/endpoint/legacy through Handler.LegacyHandler. The requirements
+// on an authorization and token endpoint (SEC-02 to SEC-05, SEC-09, SEC-11,
+// SEC-15, SCI-10 to SCI-12 at {authz} and {token}) bind the authorization
+// server that accepts these clients; this endpoint serves neither (the
+// stateless verification they need is package registrar/stateless).
 package endpoint

@@ -38,6 +38,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 // lookupStore is a FakeStore that also implements ClientIDLookup.
 type lookupStore struct {
 	*endpoint.FakeStore
@@ -88,6 +94,7 @@ func newEnv(t testing.TB, plain bool) *env {
 		{Path: "/oidc", Open: true, OIDC: true},
 		{Path: "/iat", InitialAccessTokenHashes: [][32]byte{sha256.Sum256([]byte(iatToken))}},
 		{Path: "/sl", Open: true, Storage: endpoint.StorageStateless, Keys: ks, ClientIDLifetime: 24 * time.Hour},
+		{Path: "/rl", Open: true, Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 60, Burst: 1}}},
 	} {
 		s.Issuer = issuerBase + s.Path
 		e.servers[s.Path] = s

@@ -401,3 +401,21 @@ func TestNoServer(t *testing.T) {
 	r := &resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 	checkErr(t, r, http.StatusInternalServerError, "server_error")
 }
+
+// The final endpoint's rate limit (REG-37) covers client_associate: over it,
+// 429 temporarily_unavailable with Retry-After, and nothing is stored.
+func TestAssociateRateLimited(t *testing.T) {
+	e := newEnv(t, false)
+	assoc := url.Values{"type": {"client_associate"}, "redirect_uri": {redirect}}
+	mustOK(t, e.form(t, "/rl", assoc))
+	writes := e.fake.Writes()
+	r := e.form(t, "/rl", assoc)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "1" || r.str(t, "error") != "temporarily_unavailable" {
+		t.Fatalf("second client_associate = %d, Retry-After %q, %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if e.fake.Writes() != writes {
+		t.Fatal("a rate-limited client_associate stored something")
+	}
+	e.clock.Advance(time.Second)
+	mustOK(t, e.form(t, "/rl", assoc))
+}
