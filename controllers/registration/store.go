@@ -288,7 +288,17 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 	}
 	patch := client.MergeFromWithOptions(oc.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	if md != nil {
+		before := oc.Spec.DeepCopy()
 		clientmeta.ApplyToSpec(md, &oc.Spec)
+		// A stateless server signs the registration into the client id, so
+		// a change means a new client id: ask for it as a rotation, the one
+		// way the admission webhook lets a minted stateless registration change.
+		if srv.Keys != nil && oc.Status.ClientID != "" && len(clientmeta.ChangedMembers(before, &oc.Spec)) > 0 {
+			if oc.Annotations == nil {
+				oc.Annotations = map[string]string{}
+			}
+			oc.Annotations[oauthv1alpha1.AnnotationRotate] = fmt.Sprintf("rfc7592-update-%d", oc.Generation+1)
+		}
 	}
 	if newRATHash != nil {
 		oc.Annotations[AnnotationRATHash] = hex.EncodeToString(newRATHash[:])

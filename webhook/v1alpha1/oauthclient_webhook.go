@@ -1,11 +1,8 @@
 package v1alpha1
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"sort"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,14 +112,15 @@ func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
 // changing it means a new client id and secret. The reconciler mints anew
 // either way; the webhook makes the user say so, by setting the
 // oauth.clientreg.dev/rotate annotation to a new value in the same update.
-// The comparison is the one the stateless backend's digest makes: the
-// registered metadata as written (clientmeta.FromSpec), not spec fields such
-// as secretTemplate, rotation or deletionPolicy.
+// The comparison is the one the stateless backend's digest makes
+// (clientmeta.ChangedMembers): the registered metadata as written, not spec
+// fields such as secretTemplate, rotation or deletionPolicy. The embedded
+// registration endpoint's RFC 7592 PUT sets the annotation itself.
 func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
 	if v.Reader == nil || oldObj.Status.ClientID == "" {
 		return nil, nil, nil
 	}
-	changed := changedMembers(&oldObj.Spec, &newObj.Spec)
+	changed := clientmeta.ChangedMembers(&oldObj.Spec, &newObj.Spec)
 	if len(changed) == 0 {
 		return nil, nil, nil
 	}
@@ -157,44 +155,6 @@ func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, oldObj, newO
 func rotationRequested(oldObj, newObj *oauthv1alpha1.OAuthClient) bool {
 	req := newObj.Annotations[oauthv1alpha1.AnnotationRotate]
 	return req != "" && req != oldObj.Annotations[oauthv1alpha1.AnnotationRotate] && req != oldObj.Status.ObservedRotationRequest
-}
-
-// changedMembers lists, sorted, the RFC 7591 members whose registered value
-// differs between the two specs. Specs whose metadata cannot be built are
-// compared as a whole ("" stands for the whole registration).
-func changedMembers(oldSpec, newSpec *oauthv1alpha1.OAuthClientSpec) []string {
-	a, b := registered(oldSpec), registered(newSpec)
-	if a == nil || b == nil {
-		return []string{""}
-	}
-	var out []string
-	for k, av := range a {
-		if bv, ok := b[k]; !ok || !bytes.Equal(av, bv) {
-			out = append(out, k)
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// registered returns the members of the registration a spec asks for, as the
-// stateless backend signs them; nil when they cannot be encoded.
-func registered(spec *oauthv1alpha1.OAuthClientSpec) map[string]json.RawMessage {
-	m, _ := clientmeta.FromSpec(spec)
-	raw, err := m.MarshalJSON()
-	if err != nil {
-		return nil
-	}
-	out := map[string]json.RawMessage{}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil
-	}
-	return out
 }
 
 // invalid turns a field.ErrorList into the one Invalid error the API server

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -31,6 +32,7 @@ import (
 // reconcilers run: the tests write status themselves where a rule reads it.
 var (
 	k8s       client.Client // direct, uncached
+	restCfg   *rest.Config
 	envtestOn bool
 )
 
@@ -60,6 +62,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	restCfg = cfg
 	if n := len(env.WebhookInstallOptions.ValidatingWebhooks) + len(env.WebhookInstallOptions.MutatingWebhooks); n != 2 {
 		fmt.Fprintf(os.Stderr, "config/webhook holds %d webhook configurations, want 2\n", n)
 		return 1
