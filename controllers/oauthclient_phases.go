@@ -20,6 +20,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -170,7 +171,12 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	if act != actionNone {
 		p.r.Metrics.Issued(p.server, string(act))
 		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
-		eventf(p.r.Recorder, obj, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), obj.Spec.SecretName, why)
+		// A registration made over the embedded endpoint is recorded by the
+		// object itself; an Event per HTTP registration would be one more
+		// API write each (failures still raise Events).
+		if act != actionCreate || obj.Labels[registration.LabelRegisteredVia] != registration.RegisteredViaEndpoint {
+			eventf(p.r.Recorder, obj, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), obj.Spec.SecretName, why)
+		}
 	} else if written {
 		log.V(1).Info("repaired Secret", "oauthclient", klog.KObj(obj))
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -65,8 +66,10 @@ type harness struct {
 	startManager func()
 	stopManager  func()
 	mgrDone      <-chan error
-	// rawIdle is the raw create rate measured before the manager started.
-	rawIdle *rawResult
+	// rawIdle and pairIdle are the raw create rates measured before the manager started.
+	rawIdle, pairIdle, storedIdle *rawResult
+	// costs are single-request costs measured before the manager started.
+	costs   []requestCost
 	cleanup []func()
 }
 
@@ -218,24 +221,53 @@ type modeResult struct {
 	CPUSeconds map[string]float64 `json:"cpuSeconds"`
 	// ManagerRequests counts the manager's API requests by method and resource.
 	ManagerRequests map[string]int64 `json:"managerRequests"`
-	// RawIdle and RawLive are the raw create rates (stateful mode only):
-	// before the manager started, and with it running.
+	// RequestsPerRegistration is every manager API request (reads included)
+	// divided by the registrations.
+	RequestsPerRegistration float64 `json:"managerRequestsPerRegistration"`
+	// RawIdle and RawLive are the raw OAuthClient-only create rates
+	// (stateful mode only): before the manager started, and with it running.
 	RawIdle *rawResult `json:"rawCreatesManagerStopped,omitempty"`
 	RawLive *rawResult `json:"rawCreatesManagerRunning,omitempty"`
-	// Ratio is PerSecond ÷ the higher raw rate.
-	Ratio float64 `json:"ratio,omitempty"`
+	// PairIdle and PairLive are the raw OAuthClient + Secret pair rates
+	// (the same objects a registration stores), measured the same two ways.
+	PairIdle *rawResult `json:"rawPairsManagerStopped,omitempty"`
+	PairLive *rawResult `json:"rawPairsManagerRunning,omitempty"`
+	// StoredIdle is the raw rate of the whole stored state of a
+	// registration (OAuthClient create, its status write, its Secret),
+	// manager stopped; RatioStoredState is PerSecond ÷ it.
+	StoredIdle       *rawResult `json:"rawStoredStateManagerStopped,omitempty"`
+	RatioStoredState float64    `json:"ratioStoredState,omitempty"`
+	// CPURatio is the CPU (all processes) per raw pair of the idle batch ÷
+	// the CPU per registration: what the ratio is when the CPUs are the
+	// limit, independent of what else the machine runs at the time.
+	CPURatio float64 `json:"cpuRatio,omitempty"`
+	// Ratio is PerSecond ÷ the higher raw pair rate (the stated baseline:
+	// the same objects); RatioOAuthClientOnly is PerSecond ÷ the higher
+	// OAuthClient-only rate.
+	Ratio                float64 `json:"ratio,omitempty"`
+	RatioOAuthClientOnly float64 `json:"ratioOAuthClientOnly,omitempty"`
+	// SecretBytes compares the JSON size of one Secret the manager stored
+	// with the raw pairs' Secret.
+	SecretBytes    int `json:"secretBytes,omitempty"`
+	RawSecretBytes int `json:"rawSecretBytes,omitempty"`
 }
 
-// rawResult is a timed batch of plain OAuthClient creates.
+// rawResult is a timed batch of plain creates: OAuthClients only, or
+// OAuthClient + Secret pairs (the objects one registration stores).
 type rawResult struct {
+	// Kind says what one item is: an OAuthClient create, a pair (the
+	// OAuthClient, then its Secret), or the stored state (the OAuthClient,
+	// its status write as the reconciler sends it, then its Secret).
+	Kind         rawKind  `json:"kind"`
 	Creates      int      `json:"creates"`
 	Errors       int      `json:"errors"`
 	ErrorSamples []string `json:"errorSamples,omitempty"`
 	Seconds      float64  `json:"seconds"`
-	PerSecond    float64  `json:"createsPerSecond"`
-	P50Ms        float64  `json:"p50Ms"`
-	P99Ms        float64  `json:"p99Ms"`
-	MaxMs        float64  `json:"maxMs"`
+	// PerSecond is items (OAuthClients, or OAuthClient + Secret pairs) per second.
+	PerSecond float64 `json:"createsPerSecond"`
+	P50Ms     float64 `json:"p50Ms"`
+	P99Ms     float64 `json:"p99Ms"`
+	MaxMs     float64 `json:"maxMs"`
 	// CPUSeconds is the CPU time each process used during the batch.
 	CPUSeconds map[string]float64 `json:"cpuSeconds"`
 }
@@ -256,18 +288,29 @@ func (h *harness) runAll(ctx context.Context) ([]*modeResult, error) {
 		}); failed > 0 {
 			return nil, fmt.Errorf("warm-up creates failed: %v", samples)
 		}
-		raw, err := h.rawCreates(ctx, rawIdleNS, h.opts.nStateful)
+		raw, err := h.rawCreates(ctx, rawIdleNS, h.opts.nStateful, rawOAuthClient)
 		if err != nil {
 			return nil, err
 		}
 		h.rawIdle = raw
+		pairs, err := h.rawCreates(ctx, rawIdleNS, h.opts.nStateful, rawPair)
+		if err != nil {
+			return nil, err
+		}
+		h.pairIdle = pairs
+		if h.storedIdle, err = h.rawCreates(ctx, rawIdleNS, h.opts.nStateful, rawStored); err != nil {
+			return nil, err
+		}
+		if h.costs, err = h.measureCosts(ctx, rawIdleNS, h.opts.nStateful); err != nil {
+			return nil, err
+		}
 	}
 
 	h.startManager()
 	if rawIdleNS != "" {
 		// The manager reconciles those objects first (ServerNotFound);
 		// let it finish so it does not overlap the first mode.
-		if err := h.waitSettled(ctx, rawIdleNS, h.opts.nStateful+min(h.opts.concurrency, h.opts.nStateful)); err != nil {
+		if err := h.waitSettled(ctx, rawIdleNS, 3*h.opts.nStateful+min(h.opts.concurrency, h.opts.nStateful)); err != nil {
 			return nil, err
 		}
 	}
@@ -313,6 +356,7 @@ func (h *harness) runMode(ctx context.Context, mode string) (*modeResult, error)
 	if err != nil {
 		return nil, err
 	}
+	stopAPIProfile := h.startAPIServerProfile(ctx, mode)
 	mem := watchMemory()
 	cpu0 := cpuTimes()
 	reads0, writes0, kinds0 := h.api.snapshot()
@@ -322,6 +366,7 @@ func (h *harness) runMode(ctx context.Context, mode string) (*modeResult, error)
 	reads1, writes1, kinds1 := h.api.snapshot()
 	cpu := cpuSeconds(cpu0, cpuTimes())
 	stopProfile()
+	stopAPIProfile()
 	m, err := mem.finish()
 	if err != nil {
 		return nil, err
@@ -337,6 +382,7 @@ func (h *harness) runMode(ctx context.Context, mode string) (*modeResult, error)
 		ManagerReads: reads1 - reads0, ManagerWrites: writes1 - writes0,
 		WritesPerRequest: float64(writes1-writes0) / float64(n),
 		ManagerRequests:  diff(kinds0, kinds1), CPUSeconds: cpu,
+		RequestsPerRegistration: float64(reads1-reads0+writes1-writes0) / float64(n),
 	}
 	if mode != modeStateful {
 		return r, nil
@@ -348,21 +394,68 @@ func (h *harness) runMode(ctx context.Context, mode string) (*modeResult, error)
 	if err := h.ensureNamespace(ctx, liveNS); err != nil {
 		return nil, err
 	}
-	if r.RawLive, err = h.rawCreates(ctx, liveNS, n); err != nil {
+	if r.RawLive, err = h.rawCreates(ctx, liveNS, n, rawOAuthClient); err != nil {
 		return nil, err
 	}
-	if err := h.waitSettled(ctx, liveNS, n); err != nil {
+	if r.PairLive, err = h.rawCreates(ctx, liveNS, n, rawPair); err != nil {
 		return nil, err
 	}
-	r.RawIdle = h.rawIdle
-	best := r.RawLive.PerSecond
-	if r.RawIdle != nil {
-		best = max(best, r.RawIdle.PerSecond)
+	if err := h.waitSettled(ctx, liveNS, 2*n); err != nil {
+		return nil, err
 	}
-	if best > 0 {
+	r.RawIdle, r.PairIdle, r.StoredIdle = h.rawIdle, h.pairIdle, h.storedIdle
+	if h.storedIdle != nil && h.storedIdle.PerSecond > 0 {
+		r.RatioStoredState = r.PerSecond / h.storedIdle.PerSecond
+	}
+	if best := bestOf(r.PairIdle, r.PairLive); best > 0 {
 		r.Ratio = r.PerSecond / best
 	}
+	if best := bestOf(r.RawIdle, r.RawLive); best > 0 {
+		r.RatioOAuthClientOnly = r.PerSecond / best
+	}
+	if h.pairIdle != nil {
+		if reg, pair := totalCPU(r.CPUSeconds)/float64(r.Registrations), totalCPU(h.pairIdle.CPUSeconds)/float64(h.pairIdle.Creates); reg > 0 {
+			r.CPURatio = pair / reg
+		}
+	}
+	r.SecretBytes, r.RawSecretBytes = h.secretSizes(ctx, ns)
 	return r, nil
+}
+
+// totalCPU adds the CPU seconds of every process.
+func totalCPU(cpu map[string]float64) float64 {
+	t := 0.0
+	for _, v := range cpu {
+		t += v
+	}
+	return t
+}
+
+// bestOf returns the higher rate of the batches measured.
+func bestOf(rs ...*rawResult) float64 {
+	best := 0.0
+	for _, x := range rs {
+		if x != nil {
+			best = max(best, x.PerSecond)
+		}
+	}
+	return best
+}
+
+// secretSizes returns the JSON size of one Secret the manager stored in ns
+// and of the raw pairs' Secret, so the baseline can be seen to be the same object.
+func (h *harness) secretSizes(ctx context.Context, ns string) (stored, raw int) {
+	list := &corev1.SecretList{}
+	if err := h.k8s.List(ctx, list, client.InNamespace(ns), client.Limit(1)); err == nil && len(list.Items) > 0 {
+		s := list.Items[0]
+		s.ManagedFields, s.ResourceVersion, s.UID, s.CreationTimestamp = nil, "", "", metav1.Time{}
+		b, _ := json.Marshal(&s)
+		stored = len(b)
+	}
+	oc := rawObject("ns", "raw", 0)
+	oc.UID = "00000000-0000-0000-0000-000000000000"
+	b, _ := json.Marshal(rawSecret(oc))
+	return stored, len(b)
 }
 
 // register sends registration i and checks the answer.
@@ -434,16 +527,79 @@ func rawObject(ns, prefix string, i int) *oauthv1alpha1.OAuthClient {
 	return oc
 }
 
-// rawCreates times n OAuthClient creates by the plain client with the
-// load's concurrency. The objects are built before the timing starts.
-func (h *harness) rawCreates(ctx context.Context, ns string, n int) (*rawResult, error) {
+// rawSecret is the Secret the reconciler writes for a stateless client of
+// oc: the same keys, labels, annotations and owner reference, with values of
+// the same sizes (an ES256 client id of about 330 characters).
+func rawSecret(oc *oauthv1alpha1.OAuthClient) *corev1.Secret {
+	rnd := func(n int) []byte {
+		b := make([]byte, n*3/4)
+		_, _ = rand.Read(b)
+		return []byte(base64.RawURLEncoding.EncodeToString(b))
+	}
+	digest := sha256.Sum256(rnd(32))
+	yes := true
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: oc.Namespace, Name: oc.Spec.SecretName,
+			Labels: map[string]string{
+				oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue,
+				oauthv1alpha1.LabelOwnerKind: "OAuthClient",
+				oauthv1alpha1.LabelOwnerName: oc.Name,
+			},
+			Annotations: map[string]string{
+				oauthv1alpha1.AnnotationRegistrationDigest: hex.EncodeToString(digest[:]),
+				oauthv1alpha1.AnnotationIssuedAt:           time.Now().UTC().Format(time.RFC3339),
+			},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: oauthv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: oc.Name, UID: oc.UID,
+				Controller: &yes, BlockOwnerDeletion: &yes,
+			}},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			"client_id":     rnd(330),
+			"client_secret": rnd(43),
+			"issuer":        []byte("https://idp.example"),
+		},
+	}
+}
+
+// rawKind is what one raw item is.
+type rawKind string
+
+const (
+	rawOAuthClient rawKind = "oauthclient"
+	rawPair        rawKind = "oauthclient+secret"
+	rawStored      rawKind = "oauthclient+status+secret"
+)
+
+// rawCreates times n raw items of kind by the plain client with the load's
+// concurrency: OAuthClient creates; pairs (each OAuthClient create followed
+// by its Secret's create: the objects one registration stores); or the
+// stored state (create, the status write the reconciler sends as a JSON
+// merge patch, the Secret). The objects are built before the timing starts.
+func (h *harness) rawCreates(ctx context.Context, ns string, n int, kind rawKind) (*rawResult, error) {
+	prefix := map[rawKind]string{rawOAuthClient: "raw", rawPair: "pair", rawStored: "full"}[kind]
 	objs := make([]*oauthv1alpha1.OAuthClient, n)
 	for i := range objs {
-		objs[i] = rawObject(ns, "raw", i)
+		objs[i] = rawObject(ns, prefix, i)
 	}
 	cpu0 := cpuTimes()
 	lat, failed, samples, wall := parallel(ctx, n, h.opts.concurrency, func(ctx context.Context, i int) error {
-		return h.k8s.Create(ctx, objs[i])
+		if err := h.k8s.Create(ctx, objs[i]); err != nil {
+			return err
+		}
+		switch kind {
+		case rawOAuthClient:
+			return nil
+		case rawStored:
+			orig := objs[i].DeepCopy()
+			setProbeStatus(objs[i], 1)
+			if err := h.k8s.Status().Patch(ctx, objs[i], client.MergeFrom(orig)); err != nil {
+				return err
+			}
+		}
+		return h.k8s.Create(ctx, rawSecret(objs[i]))
 	})
 	cpu := cpuSeconds(cpu0, cpuTimes())
 	if ctx.Err() != nil {
@@ -454,7 +610,7 @@ func (h *harness) rawCreates(ctx context.Context, ns string, n int) (*rawResult,
 	}
 	s := summarize(lat)
 	return &rawResult{
-		Creates: n, Errors: failed, ErrorSamples: samples, Seconds: wall.Seconds(), PerSecond: float64(n) / wall.Seconds(),
+		Kind: kind, Creates: n, Errors: failed, ErrorSamples: samples, Seconds: wall.Seconds(), PerSecond: float64(n) / wall.Seconds(),
 		P50Ms: ms(s.P50), P99Ms: ms(s.P99), MaxMs: ms(s.Max), CPUSeconds: cpu,
 	}, nil
 }
@@ -487,7 +643,8 @@ func (h *harness) waitSettled(ctx context.Context, ns string, n int) error {
 		settled = 0
 		for i := range list.Items {
 			c := &list.Items[i]
-			if meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady) != nil && c.Status.ObservedGeneration == c.Generation {
+			// The cost probe's faked status ("Probe") is not the manager's.
+			if cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady); cond != nil && cond.Reason != probeReason && c.Status.ObservedGeneration == c.Generation {
 				settled++
 			}
 		}
@@ -548,6 +705,56 @@ func (h *harness) startProfile(mode string) (func(), error) {
 		}
 		h.log.Info("wrote CPU profile", "path", path)
 	}, nil
+}
+
+// startAPIServerProfile fetches a CPU profile of kube-apiserver
+// (/debug/pprof/profile, on by default) while a mode registers; the returned
+// function waits for it and writes it to --apiserver-cpuprofile.
+func (h *harness) startAPIServerProfile(ctx context.Context, mode string) func() {
+	if h.opts.apiProfile == "" {
+		return func() {}
+	}
+	ext := filepath.Ext(h.opts.apiProfile)
+	path := strings.TrimSuffix(h.opts.apiProfile, ext) + "." + mode + ext
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.fetchAPIServerProfile(ctx, path); err != nil {
+			fmt.Fprintln(os.Stderr, "load: kube-apiserver profile:", err)
+			return
+		}
+		h.log.Info("wrote kube-apiserver CPU profile", "path", path)
+	}()
+	return func() { <-done }
+}
+
+func (h *harness) fetchAPIServerProfile(ctx context.Context, path string) error {
+	hc, err := rest.HTTPClientFor(h.cfg)
+	if err != nil {
+		return fmt.Errorf("building an HTTP client: %w", err)
+	}
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(h.cfg.Host, "/"), h.opts.apiProfileSeconds)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("building the request: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // ensureNamespace creates the namespace unless it exists.

@@ -84,6 +84,8 @@ type options struct {
 	json                      bool
 	logLevel                  zapcore.Level
 	cpuProfile                string
+	apiProfile                string
+	apiProfileSeconds         int
 	crdDir                    string
 }
 
@@ -113,6 +115,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.json, "json", false, "Print machine-readable JSON instead of a table.")
 	fs.TextVar(&o.logLevel, "log-level", zapcore.ErrorLevel, "Log level of the manager and the control plane helpers (debug, info, warn, error).")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of each mode's registrations (this process only), to this path with the mode before the extension: cpu.pprof -> cpu.stateful.pprof.")
+	fs.StringVar(&o.apiProfile, "apiserver-cpuprofile", "", "Write a CPU profile of kube-apiserver (its /debug/pprof/profile) taken while each mode registers, to this path with the mode before the extension.")
+	fs.IntVar(&o.apiProfileSeconds, "apiserver-cpuprofile-seconds", 3, "Length of the kube-apiserver CPU profile; keep it shorter than a mode's registrations.")
 	fs.StringVar(&o.crdDir, "crds", filepath.Join("config", "crd", "bases"), "Directory of the CRDs to install.")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -168,11 +172,11 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	if opts.json {
-		if err := printJSON(out, h.env(), results); err != nil {
+		if err := printJSON(out, h.env(), results, h.costs); err != nil {
 			return err
 		}
 	} else {
-		printTable(out, h.env(), results)
+		printTable(out, h.env(), results, h.costs)
 	}
 	failed := 0
 	for _, r := range results {

@@ -165,8 +165,8 @@ func procStatus(field string) (uint64, error) {
 	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
 
-// apiCounter counts the manager's requests to the API server, by method and
-// resource ("POST secrets", "PATCH oauthclients/status").
+// apiCounter counts the manager's requests to the API server, by method,
+// resource and wire format ("POST secrets [protobuf]", "PATCH oauthclients/status [json]").
 type apiCounter struct {
 	reads, writes atomic.Int64
 	mu            sync.Mutex
@@ -183,6 +183,17 @@ func (c *apiCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		key := r.Method + " " + resourceOf(r.URL.Path)
 		if r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true" {
 			key = "WATCH " + resourceOf(r.URL.Path)
+		}
+		// The wire format: protobuf for built-in kinds (controller-runtime's
+		// default), JSON for custom resources (CRDs have no protobuf).
+		ct := r.Header.Get("Content-Type")
+		if r.Method == http.MethodGet {
+			ct = r.Header.Get("Accept")
+		}
+		if strings.Contains(ct, "protobuf") {
+			key += " [protobuf]"
+		} else {
+			key += " [json]"
 		}
 		c.mu.Lock()
 		if c.byKind == nil {
