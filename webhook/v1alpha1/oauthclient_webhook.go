@@ -25,7 +25,7 @@ import (
 // registrar/metadata), and refuses updates the backend cannot honour.
 type OAuthClientValidator struct {
 	// Reader reads the referenced server object, uncached, for the update
-	// rules; nil skips them (unit tests of the stateless rules set it).
+	// rules and the missing-server warning; nil skips both.
 	Reader client.Reader
 	// Policy is the metadata validation policy; the reconciler's must match.
 	Policy metadata.Policy

@@ -234,6 +234,23 @@ func TestOAuthClientValidateUpdate(t *testing.T) {
 	}
 }
 
+func TestOAuthClientWarnsAboutMissingServer(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := oauthv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	v := &OAuthClientValidator{Reader: fake.NewClientBuilder().WithScheme(scheme).WithObjects(nsServer(statelessSpec())).Build()}
+	if w, err := v.ValidateCreate(context.Background(), oauthClient()); err != nil || len(w) != 0 {
+		t.Fatalf("existing server: warnings %q, err %v", w, err)
+	}
+	w, err := v.ValidateCreate(context.Background(), oauthClient(func(c *oauthv1alpha1.OAuthClient) {
+		c.Spec.ServerRef = oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindClusterAuthorizationServer, Name: "later"}
+	}))
+	if err != nil || len(w) != 1 || !strings.Contains(w[0], `ClusterAuthorizationServer "later" does not exist`) {
+		t.Fatalf("missing server: warnings %q, err %v", w, err)
+	}
+}
+
 func TestServerValidate(t *testing.T) {
 	privJWK := jose.JSONWebKey{Key: ecKey(t), KeyID: "p"}
 	pubJWK := jose.JSONWebKey{Key: ecKey(t).Public(), KeyID: "pub", Algorithm: "ES256", Use: "sig"}
