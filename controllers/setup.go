@@ -128,7 +128,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(mgr, opts, clk, m); err != nil {
+		if err := setupEndpoint(ctx, mgr, opts, clk, m); err != nil {
 			return err
 		}
 	}
@@ -137,7 +137,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
-func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *metrics.Metrics) error {
+func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *metrics.Metrics) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -156,6 +156,10 @@ func setupEndpoint(mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *me
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
 	}
 	store := &registration.Store{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Resolver: resolver}
+	// Registrations are answered on the cache event that shows them done.
+	if err := store.WatchCache(ctx, mgr.GetCache()); err != nil {
+		return fmt.Errorf("setting up the registration endpoint: %w", err)
+	}
 	log := mgr.GetLogger().WithName("registration-endpoint")
 	h := &endpoint.Handler{Resolver: resolver, Store: store, Clock: clk, Log: func(msg string, kv ...any) { log.V(1).Info(msg, kv...) }}
 	// The older OpenID Connect registration drafts (client_associate /

@@ -53,8 +53,12 @@ type Store struct {
 	// WaitTimeout bounds how long a registration waits for its credentials
 	// (default 30s; a dynamic server registers upstream first).
 	WaitTimeout time.Duration
-	// PollInterval is how often the wait looks (default 50ms).
+	// PollInterval is how often the wait looks (default 50ms; 1s once
+	// WatchCache wakes the wait on every change).
 	PollInterval time.Duration
+
+	notifier notifier
+	notified bool // WatchCache was called
 }
 
 var (
@@ -172,10 +176,16 @@ func (s *Store) wait(ctx context.Context, oc *oauthv1alpha1.OAuthClient, minGen 
 	poll := s.PollInterval
 	if poll <= 0 {
 		poll = 50 * time.Millisecond
+		if s.notified {
+			poll = time.Second
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	key := client.ObjectKeyFromObject(oc)
+	// Subscribed before the first look, so no change between them is missed.
+	changed, unsubscribe := s.notifier.subscribe(key)
+	defer unsubscribe()
 	for {
 		cur := &oauthv1alpha1.OAuthClient{}
 		if err := s.Client.Get(ctx, key, cur); err == nil {
@@ -192,6 +202,7 @@ func (s *Store) wait(ctx context.Context, oc *oauthv1alpha1.OAuthClient, minGen 
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: no credentials within %s", endpoint.ErrUnavailable, timeout)
+		case <-changed:
 		case <-time.After(poll):
 		}
 	}

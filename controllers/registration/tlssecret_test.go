@@ -1,0 +1,103 @@
+package registration
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+)
+
+// selfSigned returns a PEM certificate valid from notBefore to notAfter and its key.
+func selfSigned(t *testing.T, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "endpoint"},
+		NotBefore: notBefore, NotAfter: notAfter, DNSNames: []string{"endpoint"},
+	}, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "endpoint"}}, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+}
+
+// The unit cases the envtest (controllers/interop) does not reach: a
+// missing Secret before any certificate, an expired certificate, and one
+// Event per broken version.
+func TestTLSSecret(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakePassiveClock(now)
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(scheme).Build()
+	rec := events.NewFakeRecorder(10)
+	key := types.NamespacedName{Namespace: "ns", Name: "tls"}
+	s := &TLSSecret{Reader: c, Key: key, Recorder: rec, Clock: clk, Log: logr.Discard()}
+	ctx := context.Background()
+
+	if err := s.Refresh(ctx); err == nil {
+		t.Fatal("a missing Secret is not reported")
+	}
+	if _, err := s.GetCertificate(nil); err == nil || !strings.Contains(err.Error(), "no TLS certificate loaded") {
+		t.Fatalf("GetCertificate before any certificate: %v", err)
+	}
+
+	good, goodKey := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: good, corev1.TLSPrivateKeyKey: goodKey}}
+	if err := c.Create(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatalf("good Secret: %v", err)
+	}
+	served, err := s.GetCertificate(nil)
+	if err != nil || served.Leaf.NotAfter != now.Add(time.Hour) {
+		t.Fatalf("serving %v, %v", served, err)
+	}
+
+	expired, expiredKey := selfSigned(t, now.Add(-2*time.Hour), now.Add(-time.Minute))
+	sec.Data = map[string][]byte{corev1.TLSCertKey: expired, corev1.TLSPrivateKeyKey: expiredKey}
+	if err := c.Update(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the same broken version: reported once
+		if err := s.Refresh(ctx); err == nil || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("expired certificate: %v", err)
+		}
+	}
+	if got, _ := s.GetCertificate(nil); got != served || s.LastError() == nil {
+		t.Fatal("an expired certificate replaced the good one")
+	}
+	if n := len(rec.Events); n != 1 {
+		t.Fatalf("%d events for one broken version, want 1", n)
+	}
+	if e := <-rec.Events; !strings.Contains(e, ReasonInvalidTLSCertificate) || strings.Contains(e, "PRIVATE KEY") {
+		t.Fatalf("event %q", e)
+	}
+}
