@@ -38,9 +38,12 @@ const (
 	AnnotationSoftwareStatement = "oauth.clientreg.dev/software-statement"
 )
 
-// Store keeps Stateful registrations as OAuthClient objects and their Secrets.
-//
+// The endpoint creates and deletes the OAuthClients of Stateful registrations.
+// (An RBAC marker is a package-level marker: in a type's doc comment
+// controller-gen ignores it.)
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients,verbs=get;list;watch;create;update;patch;delete
+
+// Store keeps Stateful registrations as OAuthClient objects and their Secrets.
 type Store struct {
 	// Client reads through the manager's cache and writes to the API server.
 	Client client.Client

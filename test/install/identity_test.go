@@ -57,39 +57,10 @@ const managerUser = "system:serviceaccount:clientreg-system:clientreg-controller
 // webhook configurations are removed before the samples are applied (the
 // webhooks themselves are tested in webhook/).
 func TestManagerRunsUnderChartIdentity(t *testing.T) {
-	env := startEnv(t)
+	env, objs, sa := installChart(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	objs := mustRender(t, defaultRelease, "")
-	env.apply(t, objs)
-
-	sa := saClient(t, env)
-	// The admission policy is enforced once the API server has loaded it.
-	eventually(t, 30*time.Second, func() error {
-		err := sa.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "clientreg-system", Name: "policy-probe"}})
-		if err == nil {
-			_ = env.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "clientreg-system", Name: "policy-probe"}})
-			return errors.New("an unlabelled Secret was created: policy not loaded yet")
-		}
-		if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
-			return err
-		}
-		return nil
-	})
-
-	// Two replicas with the Deployment's arguments.
-	bin := buildManager(t)
-	kubeconfig := impersonatingKubeconfig(t, env.cfg, managerUser)
-	certDir := t.TempDir()
-	go mountSecret(ctx, t, env.c, client.ObjectKey{Namespace: "clientreg-system", Name: webhookv1alpha1.CertSecretName}, certDir)
-	args := containerArgs(t, objs)
-	var replicas []*managerProcess
-	for i := range 2 {
-		replicas = append(replicas, startManager(t, bin, kubeconfig, certDir, args, i))
-	}
-	for _, r := range replicas {
-		r.waitReady(t, 90*time.Second)
-	}
+	replicas := runReplicas(ctx, t, env, objs, 2)
 	// One replica leads.
 	eventually(t, 60*time.Second, func() error {
 		lease := &coordinationv1.Lease{}
@@ -101,26 +72,7 @@ func TestManagerRunsUnderChartIdentity(t *testing.T) {
 		}
 		return nil
 	})
-	// The CA is in both webhook configurations.
-	for _, k := range []string{"ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
-		for _, o := range objs {
-			if o.GetKind() != k {
-				continue
-			}
-			eventually(t, 30*time.Second, func() error {
-				hooks, _, _ := unstructured.NestedSlice(env.get(t, o).Object, "webhooks")
-				for _, h := range hooks {
-					if ca, _, _ := unstructured.NestedString(h.(map[string]any), "clientConfig", "caBundle"); ca == "" {
-						return fmt.Errorf("%s: no caBundle yet", o.GetName())
-					}
-				}
-				return nil
-			})
-			if err := env.c.Delete(ctx, o.DeepCopy()); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	removeWebhookConfigurations(t, env, objs)
 
 	// The samples become Ready.
 	samples := kustomizeBuild(t, "config/samples")
@@ -158,7 +110,82 @@ func TestManagerRunsUnderChartIdentity(t *testing.T) {
 
 	t.Run("not wider than needed", func(t *testing.T) { checkDenied(t, env, sa) })
 
-	cancel()
+	stopReplicas(t, replicas)
+}
+
+// installChart renders the chart with values for the default release,
+// applies it to a new API server, waits until the Secret-write policy is
+// enforced and returns a client that impersonates the manager.
+func installChart(t *testing.T, values string) (*testEnv, []*unstructured.Unstructured, client.Client) {
+	t.Helper()
+	env := startEnv(t)
+	objs := mustRender(t, defaultRelease, values)
+	env.apply(t, objs)
+	sa := saClient(t, env)
+	ctx := context.Background()
+	// The admission policy is enforced once the API server has loaded it.
+	eventually(t, 30*time.Second, func() error {
+		err := sa.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "clientreg-system", Name: "policy-probe"}})
+		if err == nil {
+			_ = env.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "clientreg-system", Name: "policy-probe"}})
+			return errors.New("an unlabelled Secret was created: policy not loaded yet")
+		}
+		if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) {
+			return err
+		}
+		return nil
+	})
+	return env, objs, sa
+}
+
+// runReplicas runs n manager processes with the rendered Deployment's
+// arguments as the chart's ServiceAccount and waits until each is ready
+// (which, with self-managed webhook certificates, includes the certificate
+// and the CA injection).
+func runReplicas(ctx context.Context, t *testing.T, env *testEnv, objs []*unstructured.Unstructured, n int) []*managerProcess {
+	t.Helper()
+	bin := buildManager(t)
+	kubeconfig := impersonatingKubeconfig(t, env.cfg, managerUser)
+	certDir := t.TempDir()
+	go mountSecret(ctx, t, env.c, client.ObjectKey{Namespace: "clientreg-system", Name: webhookv1alpha1.CertSecretName}, certDir)
+	args := containerArgs(t, objs)
+	var replicas []*managerProcess
+	for i := range n {
+		replicas = append(replicas, startManager(t, bin, kubeconfig, certDir, args, i))
+	}
+	for _, r := range replicas {
+		r.waitReady(t, 90*time.Second)
+	}
+	return replicas
+}
+
+// removeWebhookConfigurations waits until the CA is injected into the
+// chart's webhook configurations, then deletes them: the API server cannot
+// reach a Service in envtest.
+func removeWebhookConfigurations(t *testing.T, env *testEnv, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, o := range objs {
+		if !strings.HasSuffix(o.GetKind(), "WebhookConfiguration") {
+			continue
+		}
+		eventually(t, 30*time.Second, func() error {
+			hooks, _, _ := unstructured.NestedSlice(env.get(t, o).Object, "webhooks")
+			for _, h := range hooks {
+				if ca, _, _ := unstructured.NestedString(h.(map[string]any), "clientConfig", "caBundle"); ca == "" {
+					return fmt.Errorf("%s: no caBundle yet", o.GetName())
+				}
+			}
+			return nil
+		})
+		if err := env.c.Delete(context.Background(), o.DeepCopy()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// stopReplicas stops the managers and fails if any logged a refusal.
+func stopReplicas(t *testing.T, replicas []*managerProcess) {
+	t.Helper()
 	for _, r := range replicas {
 		r.stop(t)
 		if m := regexp.MustCompile(`(?i)[^"\n]*forbidden[^\n]*`).FindString(r.logs()); m != "" {
@@ -353,16 +380,44 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	}
 }
 
-// buildManager builds the manager binary from the repository.
+// buildManager builds the manager binary from the repository, once per
+// test binary (TestMain removes it).
 func buildManager(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "manager")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
+	managerBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "clientreg-install-test")
+		if err != nil {
+			managerBuild.err = err
+			return
+		}
+		managerBuild.dir = dir
+		bin := filepath.Join(dir, "manager")
+		cmd := exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			managerBuild.err = fmt.Errorf("building the manager: %w\n%s", err, out)
+			return
+		}
+		managerBuild.bin = bin
+	})
+	if managerBuild.err != nil {
+		t.Fatal(managerBuild.err)
 	}
-	return bin
+	return managerBuild.bin
+}
+
+var managerBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if managerBuild.dir != "" {
+		_ = os.RemoveAll(managerBuild.dir)
+	}
+	os.Exit(code)
 }
 
 // impersonatingKubeconfig writes a kubeconfig for cfg's API server whose
@@ -402,9 +457,11 @@ type managerProcess struct {
 	index     int
 	cmd       *exec.Cmd
 	probeAddr string
-	mu        sync.Mutex
-	out       bytes.Buffer
-	done      chan struct{}
+	// registrationAddr is where the registration endpoint listens, if enabled.
+	registrationAddr string
+	mu               sync.Mutex
+	out              bytes.Buffer
+	done             chan struct{}
 }
 
 func (m *managerProcess) Write(p []byte) (int, error) {
@@ -435,6 +492,12 @@ func freeAddr(t *testing.T) string {
 func startManager(t *testing.T, bin, kubeconfig, certDir string, deploymentArgs []string, index int) *managerProcess {
 	t.Helper()
 	m := &managerProcess{index: index, probeAddr: freeAddr(t), done: make(chan struct{})}
+	for _, a := range deploymentArgs {
+		// The endpoint listens where its base URL points (one per test).
+		if u, ok := strings.CutPrefix(a, "--registration-base-url="); ok {
+			m.registrationAddr = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+		}
+	}
 	_, webhookPort, _ := net.SplitHostPort(freeAddr(t))
 	var args []string
 	for _, a := range deploymentArgs {
@@ -447,6 +510,8 @@ func startManager(t *testing.T, bin, kubeconfig, certDir string, deploymentArgs 
 			a = name + "=" + webhookPort
 		case "--webhook-cert-dir":
 			a = name + "=" + certDir
+		case "--registration-bind-address":
+			a = name + "=" + m.registrationAddr
 		}
 		args = append(args, a)
 	}
@@ -463,6 +528,9 @@ func startManager(t *testing.T, bin, kubeconfig, certDir string, deploymentArgs 
 	t.Cleanup(func() {
 		m.stop(t)
 		if t.Failed() {
+			if d := os.Getenv("CLIENTREG_TEST_LOGDIR"); d != "" {
+				_ = os.WriteFile(filepath.Join(d, fmt.Sprintf("replica-%d.log", index)), []byte(m.logs()), 0o600)
+			}
 			t.Logf("replica %d log (tail):\n%s", index, tail(m.logs(), 4000))
 		}
 	})
