@@ -215,7 +215,7 @@ func TestChartValues(t *testing.T) {
 	t.Run("registration endpoint", func(t *testing.T) {
 		objs := mustRender(t, defaultRelease, valueSets[6].values)
 		args := containerArgs(t, objs)
-		for _, a := range []string{"--registration-base-url=https://clientreg.example.com", "--registration-tls-cert-file=/var/run/clientreg/registration-tls/tls.crt"} {
+		for _, a := range []string{"--registration-base-url=https://clientreg.example.com", "--registration-tls-secret=clientreg-system/clientreg-registration-tls"} {
 			if !slices.Contains(args, a) {
 				t.Errorf("no %s in %v", a, args)
 			}

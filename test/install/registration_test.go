@@ -3,6 +3,8 @@ package install
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,20 +18,40 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 )
 
 // TestRegistrationEndpointUnderChartIdentity installs the chart with the
 // registration endpoint enabled and runs the manager as the chart's
-// ServiceAccount: a client registered over RFC 7591 (with an initial access
-// token from the user's Secret) becomes an OAuthClient and a Secret, is read
-// back over RFC 7592 and deleted again. The endpoint's writes (OAuthClients
+// ServiceAccount: the endpoint serves TLS with the certificate from the
+// Secret named in the values, and a client registered over RFC 7591 (with an
+// initial access token from the user's Secret) becomes an OAuthClient and a
+// Secret, is read back over RFC 7592 and deleted again. The endpoint's writes (OAuthClients
 // it creates and deletes) need the ClusterRole to allow them.
 func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 	addr := freeAddr(t)
-	base := "http://" + addr
-	env, objs, _ := installChart(t, "registration: {enabled: true, baseURL: "+base+", insecureHTTP: true}\nlogging: {level: debug}")
+	base := "https://" + addr
+	// Debug logging, so that an endpoint error (logged at V(1)) that is a
+	// refusal by the API server fails the test by its "forbidden".
+	env, objs, _ := installChart(t, "registration: {enabled: true, baseURL: "+base+", tls: {secretName: clientreg-registration-tls}}\nlogging: {level: debug}")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The endpoint's certificate, in the Secret the chart points the manager
+	// at (read through the API, as the chart's ServiceAccount).
+	caPEM, certPEM, keyPEM, err := testcerts.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.c.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "clientreg-system", Name: "clientreg-registration-tls"},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: certPEM, corev1.TLSPrivateKeyKey: keyPEM},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
 	replicas := runReplicas(ctx, t, env, objs, 1)
 	removeWebhookConfigurations(t, env, objs)
 
@@ -70,7 +92,7 @@ func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 	issuer := base + "/namespaces/" + ns + "/reg"
 	var reg map[string]any
 	eventually(t, 30*time.Second, func() error {
-		code, body, err := call(ctx, http.MethodPost, issuer+"/register", token,
+		code, body, err := call(ctx, httpClient, http.MethodPost, issuer+"/register", token,
 			map[string]any{"client_name": "Registered", "redirect_uris": []string{"https://app.example.com/cb"}})
 		if err != nil {
 			return err
@@ -103,10 +125,10 @@ func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 		}
 		return nil
 	})
-	if code, body, err := call(ctx, http.MethodGet, uri, rat, nil); err != nil || code != http.StatusOK {
+	if code, body, err := call(ctx, httpClient, http.MethodGet, uri, rat, nil); err != nil || code != http.StatusOK {
 		t.Fatalf("RFC 7592 read: %d %s %v", code, body, err)
 	}
-	if code, body, err := call(ctx, http.MethodDelete, uri, rat, nil); err != nil || code != http.StatusNoContent {
+	if code, body, err := call(ctx, httpClient, http.MethodDelete, uri, rat, nil); err != nil || code != http.StatusNoContent {
 		t.Fatalf("RFC 7592 delete: %d %s %v", code, body, err)
 	}
 	eventually(t, 60*time.Second, func() error {
@@ -128,7 +150,7 @@ func keysOf(m map[string]any) []string {
 }
 
 // call sends an RFC 7591/7592 request with a bearer token.
-func call(ctx context.Context, method, url, token string, body any) (int, []byte, error) {
+func call(ctx context.Context, hc *http.Client, method, url, token string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -145,7 +167,7 @@ func call(ctx context.Context, method, url, token string, body any) (int, []byte
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
