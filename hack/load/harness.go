@@ -298,7 +298,10 @@ func (h *harness) runAll(ctx context.Context) ([]*modeResult, error) {
 			return nil, err
 		}
 		h.pairIdle = pairs
-		if h.storedIdle, err = h.rawCreates(ctx, rawIdleNS, h.opts.nStateful, rawStored); err != nil {
+		stopAPIProfile := h.startAPIServerProfile(ctx, "raw-stored")
+		h.storedIdle, err = h.rawCreates(ctx, rawIdleNS, h.opts.nStateful, rawStored)
+		stopAPIProfile()
+		if err != nil {
 			return nil, err
 		}
 		if h.costs, err = h.measureCosts(ctx, rawIdleNS, h.opts.nStateful); err != nil {
