@@ -243,9 +243,10 @@ type RegistrationPolicy struct {
 
 // RegistrationRateLimit is a token bucket per server and per replica: it
 // holds burst registrations and refills at registrationsPerMinute. Every
-// registration attempt that passed the initial access token check counts,
-// valid or not (RFC 7591 POSTs and the older OpenID Connect drafts'
-// client_associate); RFC 7592 management requests do not.
+// registration request that passed the initial access token check and whose
+// body decoded counts, whether its metadata is valid or not (RFC 7591 POSTs
+// and the older OpenID Connect drafts' client_associate); RFC 7592
+// management requests do not.
 type RegistrationRateLimit struct {
 	// registrationsPerMinute is the sustained rate.
 	// +required

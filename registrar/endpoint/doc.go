@@ -94,9 +94,10 @@
 //     token is back, rounded up) and error temporarily_unavailable
 //     (CodeRateLimited: RFC 7591 has no code for it; RFC 6749 registers
 //     temporarily_unavailable for "temporary overloading"). Every
-//     registration that passed the initial access token check counts, valid
-//     or not, including the legacy client_associate (it calls Register);
-//     unauthenticated requests and RFC 7592 management requests do not.
+//     registration that passed the initial access token check and whose body
+//     decoded counts, whether its metadata is valid or not, including the
+//     legacy client_associate (it calls Register); unauthenticated requests,
+//     undecodable bodies and RFC 7592 management requests do not.
 //   - Single-instance software (SEC-08, Policy.SingleInstanceSoftwareIDs):
 //     a registration (or PUT) whose software_id is listed and whose
 //     software_id + software_version equal another registration of the

@@ -107,7 +107,8 @@ type Policy struct {
 	// RateLimit limits registrations per server and per Handler (that is,
 	// per replica): over it, Register answers 429 temporarily_unavailable
 	// with Retry-After (REG-37). Every registration that passed the initial
-	// access token check counts, valid or not; management requests do not.
+	// access token check and whose body decoded counts, whether its metadata
+	// is valid or not; management requests do not.
 	RateLimit RateLimit
 	// SingleInstanceSoftwareIDs lists the software_id values of
 	// single-instance software (SEC-08): a registration with one of them is
