@@ -239,6 +239,19 @@ func checkDenied(t *testing.T, env *testEnv, sa client.Client) {
 		t.Errorf("the unmanaged Secret changed: %v %v", foreign.Labels, err)
 	}
 
+	// The webhook Secret exception is that one Secret, for updates only.
+	webhookSecret := &corev1.Secret{}
+	if err := env.c.Get(ctx, client.ObjectKey{Namespace: "clientreg-system", Name: webhookv1alpha1.CertSecretName}, webhookSecret); err != nil {
+		t.Fatal(err)
+	}
+	denied("deleting the webhook Secret", sa.Delete(ctx, webhookSecret))
+	sameName := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: webhookv1alpha1.CertSecretName}}
+	if err := env.c.Create(ctx, sameName); err != nil {
+		t.Fatal(err)
+	}
+	sameName.Data = map[string][]byte{"tls.crt": []byte("x")}
+	denied("updating a Secret named like the webhook Secret in another namespace", sa.Update(ctx, sameName))
+
 	// Adoption (spec.adoptFrom naming the client's own Secret) is the one
 	// change allowed to an unmanaged Secret: label it and make its
 	// OAuthClient the controller, data untouched.

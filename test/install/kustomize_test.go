@@ -140,7 +140,6 @@ func compareSubstance(t *testing.T, k, c *unstructured.Unstructured, kPods, cPod
 	case "Secret":
 		same("type")
 		same("data")
-		same("metadata", "labels", "app.kubernetes.io/managed-by")
 	case "Deployment":
 		same("spec", "replicas")
 		kp := deploymentPodSpec(k)
