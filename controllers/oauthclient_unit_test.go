@@ -23,6 +23,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/controllers/registration"
 )
 
 // Unit tests of the OAuthClient reconciler's decisions, on a fake client, a
@@ -428,5 +429,46 @@ func TestReconcileRequeuesAtBackendCheckAfter(t *testing.T) {
 	}
 	if h.be.Calls["Observe"] != 1 {
 		t.Fatalf("Observe called %d times in one reconcile, want 1", h.be.Calls["Observe"])
+	}
+}
+
+// A registration made over the embedded endpoint gets no Normal "Registered"
+// Event (one API write less per HTTP registration); its later rotations do.
+func TestEndpointRegistrationsRaiseNoSuccessEvent(t *testing.T) {
+	h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) {
+		c.Labels = map[string]string{registration.LabelRegisteredVia: registration.RegisteredViaEndpoint}
+	}))
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = func(context.Context, *backend.Request) (*backend.Credentials, error) {
+		return creds(h.clock.Now()), nil
+	}
+	h.be.RotateFunc = h.be.CreateFunc
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if cond := readyCond(t, h.get(t)); cond.Status != metav1.ConditionTrue {
+		t.Fatalf("not Ready: %+v", cond)
+	}
+	select {
+	case e := <-h.rec.Events:
+		t.Fatalf("event for an endpoint registration: %s", e)
+	default:
+	}
+
+	c := h.get(t)
+	c.Annotations = map[string]string{oauthv1alpha1.AnnotationRotate: "now"}
+	if err := h.c.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-h.rec.Events:
+		if !strings.Contains(e, "Rotated") {
+			t.Fatalf("event %q, want Rotated", e)
+		}
+	default:
+		t.Fatal("no Rotated event for an endpoint registration's rotation")
 	}
 }
