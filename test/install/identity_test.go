@@ -323,6 +323,9 @@ func checkDenied(t *testing.T, env *testEnv, sa client.Client) {
 		{Verb: "delete", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies", Name: "clientreg-secret-writes"},
 		{Verb: "update", Group: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicybindings", Name: "clientreg-secret-writes"},
 		{Verb: "create", Group: "apps", Resource: "deployments", Namespace: "clientreg-system"},
+		{Verb: "update", Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations", Name: "someone-elses-webhook"},
+		{Verb: "update", Group: "admissionregistration.k8s.io", Resource: "mutatingwebhookconfigurations", Name: "someone-elses-webhook"},
+		{Verb: "delete", Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations", Name: "clientreg-validating-webhook-configuration"},
 	} {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: managerUser, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:clientreg-system", "system:authenticated"},

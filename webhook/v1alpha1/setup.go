@@ -17,8 +17,11 @@ import (
 
 // What self-managed certificates need (cmd flag --webhook-cert-management=self):
 // the rotator writes the serving certificate into one Secret and the CA
-// bundle into both webhook configurations.
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch;update
+// bundle into both webhook configurations. It reads them through a cache
+// (get, list, watch); the update, limited to these two names, is granted by
+// the chart's and config/rbac's webhook-cert ClusterRole, since a marker
+// cannot name resources.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations;mutatingwebhookconfigurations,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update
 
 // Names of the webhook objects, as generated into config/webhook and used by
