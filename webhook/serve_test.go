@@ -104,6 +104,28 @@ func TestSelfManagedCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The update of the two webhook configurations, by name
+	// (config/rbac/webhook_cert_role.yaml: a ClusterRole and its binding).
+	raw, err = os.ReadFile(filepath.Join(root, "config", "rbac", "webhook_cert_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certRole, certBinding := &rbacv1.ClusterRole{}, &rbacv1.ClusterRoleBinding{}
+	docs := strings.SplitN(string(raw), "\n---\n", 2)
+	if len(docs) != 2 {
+		t.Fatal("config/rbac/webhook_cert_role.yaml: want a ClusterRole and a ClusterRoleBinding")
+	}
+	if err := yaml.Unmarshal([]byte(docs[0]), certRole); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal([]byte(docs[1]), certBinding); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []client.Object{certRole, certBinding} {
+		if err := admin.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	asManager := rest.CopyConfig(cfg)
 	asManager.Impersonate = rest.ImpersonationConfig{UserName: managerUser, Groups: []string{"system:serviceaccounts", "system:authenticated"}}
