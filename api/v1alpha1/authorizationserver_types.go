@@ -428,6 +428,10 @@ type AuthorizationServer struct {
 	// +required
 	Spec AuthorizationServerSpec `json:"spec"`
 	// status is the observed state.
+	// It defaults to {observedGeneration: 0} until the operator first writes
+	// it, so kstatus (Flux, kpt) reads a fresh object as InProgress rather
+	// than Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status AuthorizationServerStatus `json:"status,omitempty"`
 }
@@ -460,6 +464,10 @@ type ClusterAuthorizationServer struct {
 	// +required
 	Spec AuthorizationServerSpec `json:"spec"`
 	// status is the observed state.
+	// It defaults to {observedGeneration: 0} until the operator first writes
+	// it, so kstatus (Flux, kpt) reads a fresh object as InProgress rather
+	// than Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status AuthorizationServerStatus `json:"status,omitempty"`
 }

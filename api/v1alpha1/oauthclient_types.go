@@ -531,6 +531,10 @@ type OAuthClient struct {
 	// +required
 	Spec OAuthClientSpec `json:"spec"`
 	// status is the observed registration.
+	// It defaults to {observedGeneration: 0} until the operator first writes
+	// it, so kstatus (Flux, kpt) reads a fresh object as InProgress rather
+	// than Current.
+	// +kubebuilder:default={observedGeneration: 0}
 	// +optional
 	Status OAuthClientStatus `json:"status,omitempty"`
 }

@@ -206,13 +206,14 @@ func TestHealthOfLiveObjects(t *testing.T) {
 	if !strings.Contains(stale.kstatus.Message, "latest observed generation") {
 		t.Errorf("generation unobserved: %s", stale)
 	}
-	// A fresh object nobody reconciled has no status: the script says
-	// Progressing; kstatus cannot tell it from a resource without status
-	// and says Current (its documented limitation for custom resources).
+	// A fresh object nobody reconciled has only the schema's default status
+	// ({observedGeneration: 0}): kstatus sees an unobserved generation and
+	// says InProgress (without the default it would say Current), the script
+	// says Progressing.
 	mustCreate(t, oauthClient(ns, "fresh", "idp"))
-	fresh := expect(t, script, oac, ns, "fresh", status.CurrentStatus, "Progressing", "progressing_noStatus")
-	if _, found, _ := unstructured.NestedMap(fresh.obj.Object, "status"); found {
-		t.Fatalf("fresh object has a status before any reconcile: %v", fresh.obj.Object["status"])
+	fresh := expect(t, script, oac, ns, "fresh", status.InProgressStatus, "Progressing", "progressing_noStatus")
+	if st, _, _ := unstructured.NestedMap(fresh.obj.Object, "status"); len(st) != 1 || st["observedGeneration"] != int64(0) {
+		t.Fatalf("fresh object's status = %v, want only the default observedGeneration 0", fresh.obj.Object["status"])
 	}
 
 	startManager(t)
