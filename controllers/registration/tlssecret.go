@@ -56,10 +56,11 @@ type TLSSecret struct {
 	// Log receives loads and problems (never key material).
 	Log logr.Logger
 
-	mu      sync.RWMutex
-	cert    *tls.Certificate
-	version string // resourceVersion last looked at
-	lastErr error
+	mu       sync.RWMutex
+	cert     *tls.Certificate
+	version  string // resourceVersion last parsed
+	parseErr error  // why that version cannot be served, if it cannot
+	readErr  error  // why the last read failed, if it did
 }
 
 // NeedLeaderElection returns false: every replica serves.
@@ -91,47 +92,44 @@ func (s *TLSSecret) Refresh(ctx context.Context) error {
 	sec := &corev1.Secret{}
 	if err := s.Reader.Get(ctx, s.Key, sec); err != nil {
 		err = fmt.Errorf("reading TLS Secret %s: %w", s.Key, err)
-		s.fail("", nil, err)
+		s.mu.Lock()
+		repeated := s.readErr != nil && s.readErr.Error() == err.Error()
+		s.readErr = err
+		serving := s.cert != nil
+		s.mu.Unlock()
+		if !repeated {
+			s.Log.Error(err, "the registration endpoint's TLS Secret cannot be read; keeping the last good certificate", "secret", s.Key.String(), "servingPrevious", serving)
+		}
 		return err
 	}
-	s.mu.RLock()
-	same, prevErr := sec.ResourceVersion == s.version, s.lastErr
-	s.mu.RUnlock()
+	s.mu.Lock()
+	// A read that works again ends a read failure; a version looked at
+	// before keeps its verdict (and raises no second Event).
+	s.readErr = nil
+	same, prevErr := sec.ResourceVersion == s.version, s.parseErr
+	s.mu.Unlock()
 	if same {
 		return prevErr
 	}
 	cert, err := s.parse(sec)
 	if err != nil {
 		err = fmt.Errorf("TLS Secret %s: %w", s.Key, err)
-		s.fail(sec.ResourceVersion, sec, err)
+		s.mu.Lock()
+		s.version, s.parseErr = sec.ResourceVersion, err
+		serving := s.cert != nil
+		s.mu.Unlock()
+		s.Log.Error(err, "the registration endpoint's TLS Secret cannot be used; keeping the last good certificate", "secret", s.Key.String(), "resourceVersion", sec.ResourceVersion, "servingPrevious", serving)
+		if s.Recorder != nil {
+			s.Recorder.Eventf(sec, nil, corev1.EventTypeWarning, ReasonInvalidTLSCertificate, "LoadCertificate",
+				"not served by the registration endpoint (the last good certificate stays in use): %v", err)
+		}
 		return err
 	}
 	s.mu.Lock()
-	s.cert, s.version, s.lastErr = cert, sec.ResourceVersion, nil
+	s.cert, s.version, s.parseErr = cert, sec.ResourceVersion, nil
 	s.mu.Unlock()
 	s.Log.Info("loaded the registration endpoint's TLS certificate", "secret", s.Key.String(), "resourceVersion", sec.ResourceVersion, "notAfter", cert.Leaf.NotAfter)
 	return nil
-}
-
-// fail records err; a new problem is logged, and raised as an Event when
-// the Secret was read.
-func (s *TLSSecret) fail(version string, sec *corev1.Secret, err error) {
-	s.mu.Lock()
-	repeated := s.lastErr != nil && s.lastErr.Error() == err.Error() && s.version == version
-	if version != "" {
-		s.version = version
-	}
-	s.lastErr = err
-	serving := s.cert != nil
-	s.mu.Unlock()
-	if repeated {
-		return
-	}
-	s.Log.Error(err, "the registration endpoint's TLS Secret cannot be used; keeping the last good certificate", "secret", s.Key.String(), "servingPrevious", serving)
-	if sec != nil && s.Recorder != nil {
-		s.Recorder.Eventf(sec, nil, corev1.EventTypeWarning, ReasonInvalidTLSCertificate, "LoadCertificate",
-			"not served by the registration endpoint (the last good certificate stays in use): %v", err)
-	}
 }
 
 // parse checks the Secret and returns its certificate with the parsed leaf.
@@ -165,8 +163,8 @@ func (s *TLSSecret) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.cert == nil {
-		if s.lastErr != nil {
-			return nil, fmt.Errorf("no TLS certificate loaded: %w", s.lastErr)
+		if err := s.lastErrLocked(); err != nil {
+			return nil, fmt.Errorf("no TLS certificate loaded: %w", err)
 		}
 		return nil, errors.New("no TLS certificate loaded yet")
 	}
@@ -177,5 +175,13 @@ func (s *TLSSecret) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 func (s *TLSSecret) LastError() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.lastErr
+	return s.lastErrLocked()
+}
+
+// lastErrLocked is LastError with s.mu held.
+func (s *TLSSecret) lastErrLocked() error {
+	if s.readErr != nil {
+		return s.readErr
+	}
+	return s.parseErr
 }
