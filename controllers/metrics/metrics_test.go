@@ -5,16 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	"github.com/clientreg/clientreg/registrar/dcr"
 )
 
@@ -40,7 +39,7 @@ func TestNewTwiceReusesCollectors(t *testing.T) {
 	}
 	a.Failed(BackendStateless, oauthv1alpha1.ReasonMintFailed)
 	b.Failed(BackendStateless, oauthv1alpha1.ReasonMintFailed)
-	if got := gather(t, reg)[`clientreg_registration_failures_total{backend="stateless",reason="MintFailed"}`]; got != 2 {
+	if got := testutil.Gather(t, reg)[`clientreg_registration_failures_total{backend="stateless",reason="MintFailed"}`]; got != 2 {
 		t.Fatalf("failures = %v, want 2 (both Metrics count into one series)", got)
 	}
 }
@@ -67,7 +66,7 @@ func TestIssuedLabels(t *testing.T) {
 	m.Issued(srv, "Create")
 	m.Issued(srv, "Rotate")
 	m.Issued(srv, "Rotate")
-	expectSeries(t, gather(t, reg), "clientreg_registrations_total", map[string]float64{
+	expectSeries(t, testutil.Gather(t, reg), "clientreg_registrations_total", map[string]float64{
 		`clientreg_registrations_total{action="create",backend="stateless",server_kind="ClusterAuthorizationServer"}`: 1,
 		`clientreg_registrations_total{action="rotate",backend="stateless",server_kind="ClusterAuthorizationServer"}`: 2,
 	})
@@ -78,13 +77,13 @@ func TestSecretExpirySetAndDeleted(t *testing.T) {
 	exp := metav1.NewTime(time.Unix(1_900_000_000, 0))
 	m.SetSecretExpiry("apps", "a", &exp)
 	m.SetSecretExpiry("apps", "b", &exp)
-	expectSeries(t, gather(t, reg), "clientreg_client_secret_expires_timestamp_seconds", map[string]float64{
+	expectSeries(t, testutil.Gather(t, reg), "clientreg_client_secret_expires_timestamp_seconds", map[string]float64{
 		`clientreg_client_secret_expires_timestamp_seconds{name="a",namespace="apps"}`: 1_900_000_000,
 		`clientreg_client_secret_expires_timestamp_seconds{name="b",namespace="apps"}`: 1_900_000_000,
 	})
 	m.SetSecretExpiry("apps", "a", nil) // no longer expires
 	m.ForgetClient("apps", "b")         // deleted
-	expectSeries(t, gather(t, reg), "clientreg_client_secret_expires_timestamp_seconds", map[string]float64{})
+	expectSeries(t, testutil.Gather(t, reg), "clientreg_client_secret_expires_timestamp_seconds", map[string]float64{})
 }
 
 func TestInstrumentRegistrar(t *testing.T) {
@@ -124,51 +123,13 @@ func TestInstrumentRegistrar(t *testing.T) {
 		t.Fatalf("calls = %+v", c)
 	}
 	// Histograms are keyed by their sample count.
-	expectSeries(t, gather(t, reg), "clientreg_remote_request_duration_seconds", map[string]float64{
+	expectSeries(t, testutil.Gather(t, reg), "clientreg_remote_request_duration_seconds", map[string]float64{
 		`clientreg_remote_request_duration_seconds{operation="discover",outcome="success"}`:  1,
 		`clientreg_remote_request_duration_seconds{operation="register",outcome="success"}`:  1,
 		`clientreg_remote_request_duration_seconds{operation="read",outcome="Unauthorized"}`: 1,
 		`clientreg_remote_request_duration_seconds{operation="update",outcome="Error"}`:      1,
 		`clientreg_remote_request_duration_seconds{operation="delete",outcome="success"}`:    1,
 	})
-}
-
-// gather returns every sample of reg as `name{label="value",...}` (labels
-// sorted) to its value; a histogram's value is its sample count.
-func gather(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			out[seriesKey(mf.GetName(), m.GetLabel())] = value(m)
-		}
-	}
-	return out
-}
-
-func seriesKey(name string, labels []*dto.LabelPair) string {
-	parts := make([]string, 0, len(labels))
-	for _, l := range labels {
-		parts = append(parts, l.GetName()+"="+`"`+l.GetValue()+`"`)
-	}
-	sort.Strings(parts)
-	return name + "{" + strings.Join(parts, ",") + "}"
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.GetCounter().GetValue()
-	case m.Gauge != nil:
-		return m.GetGauge().GetValue()
-	case m.Histogram != nil:
-		return float64(m.GetHistogram().GetSampleCount())
-	}
-	return -1
 }
 
 // expectSeries checks that the series of name in got are exactly want.
@@ -228,7 +189,7 @@ func TestInstrumentEndpointCountsStatus(t *testing.T) {
 	} {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	expectSeries(t, gather(t, reg), "clientreg_endpoint_requests_total", map[string]float64{
+	expectSeries(t, testutil.Gather(t, reg), "clientreg_endpoint_requests_total", map[string]float64{
 		`clientreg_endpoint_requests_total{code="200",operation="read"}`:     1,
 		`clientreg_endpoint_requests_total{code="201",operation="register"}`: 2,
 		`clientreg_endpoint_requests_total{code="401",operation="delete"}`:   1,

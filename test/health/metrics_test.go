@@ -5,23 +5,19 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 )
 
 // TestMetricsScrapedFromManager scrapes the manager's metrics endpoint and
@@ -36,7 +32,7 @@ func TestMetricsScrapedFromManager(t *testing.T) {
 	ns := newNamespace(t)
 	idp := newFakeIdP(t)
 	mgr := startManager(t)
-	before := scrape(t, mgr.metricsURL)
+	before := testutil.Scrape(t, mgr.metricsURL)
 
 	mustCreate(t, &oauthv1alpha1.AuthorizationServer{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "idp"},
@@ -74,7 +70,7 @@ func TestMetricsScrapedFromManager(t *testing.T) {
 
 	var after map[string]float64
 	eventually(t, func() error {
-		after = scrape(t, mgr.metricsURL)
+		after = testutil.Scrape(t, mgr.metricsURL)
 		// The failure is counted right after the status write the test waited for.
 		if delta(before, after, `clientreg_registration_failures_total{backend="dynamicRegistration",reason="RegistrationRejected"}`) < 1 {
 			return fmt.Errorf("no RegistrationRejected failure counted yet")
@@ -115,7 +111,7 @@ func TestMetricsScrapedFromManager(t *testing.T) {
 	}
 	gone := fmt.Sprintf(`clientreg_client_secret_expires_timestamp_seconds{name="minted",namespace=%q}`, ns)
 	eventually(t, func() error {
-		if _, ok := scrape(t, mgr.metricsURL)[gone]; ok {
+		if _, ok := testutil.Scrape(t, mgr.metricsURL)[gone]; ok {
 			return fmt.Errorf("%s still exported", gone)
 		}
 		return nil
@@ -135,59 +131,6 @@ func waitReady(t *testing.T, ns, name string) *oauthv1alpha1.OAuthClient {
 		return nil
 	})
 	return c
-}
-
-// scrape GETs the metrics endpoint and parses it with the Prometheus text
-// parser: `name{label="value",...}` (labels sorted) to value; a histogram's
-// value is its sample count.
-func scrape(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	var body []byte
-	eventually(t, func() error {
-		resp, err := http.Get(url)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", url, resp.Status)
-		}
-		body, err = io.ReadAll(resp.Body)
-		return err
-	})
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatalf("parsing %s: %v", url, err)
-	}
-	out := map[string]float64{}
-	for name, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			out[seriesKey(name, m.GetLabel())] = value(m)
-		}
-	}
-	return out
-}
-
-func seriesKey(name string, labels []*dto.LabelPair) string {
-	parts := make([]string, 0, len(labels))
-	for _, l := range labels {
-		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-	}
-	sort.Strings(parts)
-	return name + "{" + strings.Join(parts, ",") + "}"
-}
-
-func value(m *dto.Metric) float64 {
-	switch {
-	case m.Counter != nil:
-		return m.GetCounter().GetValue()
-	case m.Gauge != nil:
-		return m.GetGauge().GetValue()
-	case m.Histogram != nil:
-		return float64(m.GetHistogram().GetSampleCount())
-	}
-	return -1
 }
 
 func delta(before, after map[string]float64, series string) float64 {

@@ -8,29 +8,21 @@ package health
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/testutil"
 )
@@ -50,44 +42,27 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	testScheme = runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(testScheme))
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
-			return 1
+	testScheme = testutil.Scheme()
+	if ok, code := testutil.RequireAssets(); !ok {
+		if code != 0 {
+			return code
 		}
-		return m.Run()
+		return m.Run() // the fixture tests
 	}
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
+	testutil.SetLogger()
+	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
+	cfg, c, err := testutil.StartEnv(env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	restCfg = cfg
-	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		return 1
-	}
+	restCfg, k8s = cfg, c
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
 		fmt.Fprintln(os.Stderr, "namespace:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return -2
-	}
-	return 2
 }
 
 func needEnvtest(t *testing.T) {
@@ -109,7 +84,7 @@ type manager struct {
 // test, or earlier through stop.
 func startManager(t *testing.T) *manager {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: addr},
@@ -146,16 +121,6 @@ func startManager(t *testing.T) *manager {
 	}
 	t.Cleanup(stop)
 	return &manager{metricsURL: "http://" + addr + "/metrics", stop: stop}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func newNamespace(t *testing.T) string {
