@@ -10,18 +10,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -29,8 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
@@ -50,34 +44,18 @@ const clusterNS = "clientreg-system"
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "skipping interop suite: KUBEBUILDER_ASSETS not set (run `make test`)")
-		return 0
+	if ok, code := testutil.RequireAssets(); !ok {
+		return code
 	}
-	level := 2
-	if os.Getenv("TEST_VERBOSE") != "" {
-		level = -2
-	}
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel(level))))
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
+	testutil.SetLogger()
+	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
+	cfg, c, err := testutil.StartEnv(env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg = cfg
-	testScheme = runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(testScheme))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(testScheme))
-	if k8s, err = client.New(cfg, client.Options{Scheme: testScheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	defer func() { _ = env.Stop() }()
+	restCfg, k8s, testScheme = cfg, c, c.Scheme()
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -164,8 +142,6 @@ func (m *manager) stop() {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-func zapLevel(l int) zapcore.Level { return zapcore.Level(l) }
 
 // eventually retries f until it returns nil or the timeout passes.
 func eventually(t testing.TB, timeout time.Duration, f func() error) {

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 )
@@ -138,4 +140,24 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// RunManager starts mgr with ctx and, when t ends, calls cancel (which must
+// cancel ctx) and waits for mgr to stop. It fails t if mgr.Start returns an
+// error. The returned channel is closed once mgr has stopped, so a test can
+// stop waiting for a manager that is gone.
+func RunManager(t testing.TB, ctx context.Context, cancel context.CancelFunc, mgr manager.Manager) <-chan struct{} {
+	t.Helper()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-stopped
+	})
+	return stopped
 }

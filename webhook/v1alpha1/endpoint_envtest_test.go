@@ -52,22 +52,13 @@ func TestEnvtestEndpointUpdateOfStatelessRegistration(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	testutil.RunManager(t, ctx, cancel, mgr)
 
 	ns := testutil.NewNamespace(t, k8s)
 	srv := nsServer(statelessSpec())
 	srv.Namespace = ns
 	srv.Spec.RegistrationEndpoint = &oauthv1alpha1.RegistrationEndpoint{Open: true}
-	if err := k8s.Create(ctx, srv); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, srv), "an AuthorizationServer with an open endpoint")
 	testutil.Eventually(t, 30*time.Second, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(srv), srv); err != nil {
 			return err

@@ -4,26 +4,20 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 )
 
 // The envtest suite runs a real kube-apiserver and etcd with the CRDs and
@@ -41,43 +35,34 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
-			return 1
+	if ok, code := testutil.RequireAssets(); !ok {
+		if code != 0 {
+			return code
 		}
-		fmt.Fprintln(os.Stderr, "envtest tests skip: KUBEBUILDER_ASSETS not set (run `make test`)")
-		return m.Run()
+		return m.Run() // the envtest tests skip (needEnvtest)
 	}
 	envtestOn = true
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	testutil.SetLogger()
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
+		CRDDirectoryPaths:     testutil.CRDPaths(),
 		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join("..", "..", "config", "webhook")}},
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{testutil.RepoPath("config", "webhook")}},
 	}
-	cfg, err := env.Start()
+	cfg, c, err := testutil.StartEnv(env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	restCfg = cfg
+	restCfg, k8s = cfg, c
 	if n := len(env.WebhookInstallOptions.ValidatingWebhooks) + len(env.WebhookInstallOptions.MutatingWebhooks); n != 2 {
 		fmt.Fprintf(os.Stderr, "config/webhook holds %d webhook configurations, want 2\n", n)
 		return 1
 	}
 
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(scheme))
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		return 1
-	}
 	wo := &env.WebhookInstallOptions
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:         scheme,
+		Scheme:         k8s.Scheme(),
 		Metrics:        metricsserver.Options{BindAddress: "0"},
 		LeaderElection: false,
 		WebhookServer:  crwebhook.NewServer(crwebhook.Options{Host: wo.LocalServingHost, Port: wo.LocalServingPort, CertDir: wo.LocalServingCertDir}),
@@ -126,11 +111,4 @@ func waitForWebhooks(ctx context.Context) error {
 		}
 	}
 	return last
-}
-
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return -2
-	}
-	return zapcore.ErrorLevel // keep test output readable
 }

@@ -23,6 +23,21 @@ func needEnvtest(t *testing.T) {
 	}
 }
 
+// envtestNamespace skips t without envtest and creates a namespace for it.
+func envtestNamespace(t *testing.T) (context.Context, string) {
+	t.Helper()
+	needEnvtest(t)
+	return context.Background(), testutil.NewNamespace(t, k8s)
+}
+
+// accepted fails t when the API server (and so the webhooks) refused what.
+func accepted(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s refused: %v", what, err)
+	}
+}
+
 // refusedBy checks that err is the API server's Invalid error produced by
 // the named admission webhook, and that it names every given field path.
 func refusedBy(t *testing.T, err error, webhook string, paths ...string) {
@@ -45,38 +60,26 @@ func refusedBy(t *testing.T, err error, webhook string, paths ...string) {
 }
 
 func TestEnvtestValidObjectsPass(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	srv := nsServer(statelessSpec())
 	srv.Namespace = ns
-	if err := k8s.Create(ctx, srv); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, srv), "a valid AuthorizationServer")
 	cs := clusterServer(dynamicSpec())
 	cs.Name = "valid-" + ns
 	cs.Spec.DynamicRegistration.CABundle = caPEM(t)
 	cs.Spec.DynamicRegistration.InitialAccessToken = &oauthv1alpha1.SecretKeySelector{Name: "iat", Key: "token", Namespace: "other"}
-	if err := k8s.Create(ctx, cs); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, cs), "a valid ClusterAuthorizationServer")
 	t.Cleanup(func() { _ = k8s.Delete(ctx, cs) })
 	oc := oauthClient()
 	oc.Namespace = ns
-	if err := k8s.Create(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, oc), "a valid OAuthClient")
 	// An update that changes the spec goes through validation again.
 	oc.Spec.Scope = "openid profile"
-	if err := k8s.Update(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Update(ctx, oc), "a valid spec update")
 }
 
 func TestEnvtestOAuthClientRefusedWithEveryError(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	oc := oauthClient(func(c *oauthv1alpha1.OAuthClient) {
 		c.Namespace = ns
 		c.Spec.GrantTypes = []string{"authorization_code", "urn:example:unsupported"}
@@ -91,9 +94,7 @@ func TestEnvtestOAuthClientRefusedWithEveryError(t *testing.T) {
 }
 
 func TestEnvtestServerRefusedWithEveryError(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	s := nsServer(dynamicSpec())
 	s.Namespace = ns
 	d := s.Spec.DynamicRegistration
@@ -112,9 +113,7 @@ func TestEnvtestServerRefusedWithEveryError(t *testing.T) {
 }
 
 func TestEnvtestCrossNamespaceRefused(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	s := nsServer(dynamicSpec())
 	s.Namespace = ns
 	s.Spec.DynamicRegistration.InitialAccessToken = &oauthv1alpha1.SecretKeySelector{Name: "iat", Key: "token", Namespace: "kube-system"}
@@ -133,25 +132,19 @@ func TestEnvtestCrossNamespaceRefused(t *testing.T) {
 	s.Spec.DynamicRegistration.InitialAccessToken.Namespace = ns
 	s.Spec.RegistrationEndpoint.InitialAccessTokens.Namespace = ns
 	s.Spec.RegistrationEndpoint.Namespace = ""
-	if err := k8s.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, s), "references in the server's own namespace")
 	// And an update cannot point them elsewhere.
 	s.Spec.DynamicRegistration.InitialAccessToken.Namespace = "kube-system"
 	refusedBy(t, k8s.Update(ctx, s), "vauthorizationserver-v1alpha1.oauth.clientreg.dev", "spec.dynamicRegistration.initialAccessToken.namespace")
 }
 
 func TestEnvtestDefaulting(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 
 	// Server: the webhook fills keySecretName; the schema fills the rest.
 	s := nsServer(statelessSpec())
 	s.Namespace = ns
-	if err := k8s.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, s), "a stateless AuthorizationServer")
 	got := &oauthv1alpha1.AuthorizationServer{}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(s), got); err != nil {
 		t.Fatal(err)
@@ -174,9 +167,7 @@ func TestEnvtestDefaulting(t *testing.T) {
 		c.Spec.GrantTypes = nil
 		c.Spec.Rotation = &oauthv1alpha1.Rotation{Interval: dur("720h")}
 	})
-	if err := k8s.Create(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, oc), "an OAuthClient relying on defaults")
 	gotc := &oauthv1alpha1.OAuthClient{}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), gotc); err != nil {
 		t.Fatal(err)
@@ -195,9 +186,7 @@ func TestEnvtestDefaulting(t *testing.T) {
 // server-side apply, as GitOps tools do: the second apply changes nothing,
 // so Git and the cluster agree after defaulting.
 func TestEnvtestReapplyIsStable(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	manifest := func() *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": oauthv1alpha1.GroupVersion.String(),
@@ -243,28 +232,18 @@ func TestEnvtestReapplyIsStable(t *testing.T) {
 }
 
 func TestEnvtestStatelessRegistrationImmutable(t *testing.T) {
-	needEnvtest(t)
-	ctx := context.Background()
-	ns := testutil.NewNamespace(t, k8s)
+	ctx, ns := envtestNamespace(t)
 	s := nsServer(statelessSpec())
 	s.Namespace = ns
-	if err := k8s.Create(ctx, s); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, s), "a stateless AuthorizationServer")
 	oc := oauthClient(func(c *oauthv1alpha1.OAuthClient) { c.Namespace = ns })
-	if err := k8s.Create(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Create(ctx, oc), "an OAuthClient")
 	// Before credentials are minted, the registration may change.
 	oc.Spec.ClientName = "Billing (draft)"
-	if err := k8s.Update(ctx, oc); err != nil {
-		t.Fatalf("update before minting refused: %v", err)
-	}
+	accepted(t, k8s.Update(ctx, oc), "update before minting")
 	// What the reconciler writes once it minted an id.
 	oc.Status.ClientID = "eyJhbGciOiJFUzI1NiJ9.minted.sig"
-	if err := k8s.Status().Update(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Status().Update(ctx, oc), "writing the minted client id into the status")
 
 	changed := oc.DeepCopy()
 	changed.Spec.ClientName = "Billing v2"
@@ -281,22 +260,16 @@ func TestEnvtestStatelessRegistrationImmutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh.Spec.SecretTemplate = &oauthv1alpha1.SecretTemplate{Labels: map[string]string{"team": "billing"}}
-	if err := k8s.Update(ctx, fresh); err != nil {
-		t.Fatalf("secretTemplate change refused: %v", err)
-	}
+	accepted(t, k8s.Update(ctx, fresh), "secretTemplate change")
 
 	// The same change with a rotation request is allowed, with a warning.
 	fresh.Spec.ClientName = "Billing v2"
 	fresh.Annotations = map[string]string{oauthv1alpha1.AnnotationRotate: "2026-11-28"}
-	if err := k8s.Update(ctx, fresh); err != nil {
-		t.Fatalf("change with a rotation request refused: %v", err)
-	}
+	accepted(t, k8s.Update(ctx, fresh), "change with a rotation request")
 	// The next change needs a new request: the old value does not count twice.
 	fresh.Spec.ClientName = "Billing v3"
 	refusedBy(t, k8s.Update(ctx, fresh), "voauthclient-v1alpha1.oauth.clientreg.dev", "spec.clientName")
 
 	// Deleting is never refused, whatever the spec.
-	if err := k8s.Delete(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: oc.Name}}); err != nil {
-		t.Fatal(err)
-	}
+	accepted(t, k8s.Delete(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: oc.Name}}), "deleting a client with a minted id")
 }
