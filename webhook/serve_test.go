@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,25 +11,20 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	v1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
 
@@ -46,43 +40,25 @@ const managerUser = "system:serviceaccount:clientreg-system:clientreg-controller
 // ready, the API server calls the webhooks over TLS with the rotator's
 // certificate: an invalid object is refused, a valid one defaulted.
 func TestSelfManagedCertificates(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
-		}
-		t.Skip("KUBEBUILDER_ASSETS not set; run `make test`")
-	}
-	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
-	root := filepath.Join("..")
+	testutil.SetLogger()
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:     testutil.CRDPaths(),
 		ErrorIfCRDPathMissing: true,
 		// The configurations point at https://localhost:<port>, the name the
 		// rotator's certificate is issued for here (ExtraDNSNames).
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:                        []string{filepath.Join(root, "config", "webhook")},
+			Paths:                        []string{testutil.RepoPath("config", "webhook")},
 			LocalServingHostExternalName: "localhost",
 		},
 	}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(scheme))
-	admin, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, admin := testutil.StartTestEnv(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
 	// Install: the generated ClusterRole bound to the manager's service
 	// account, the namespace, and the (empty) certificate Secret.
 	role := &rbacv1.ClusterRole{}
-	raw, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
+	raw, err := os.ReadFile(testutil.RepoPath("config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +82,7 @@ func TestSelfManagedCertificates(t *testing.T) {
 	}
 	// The update of the two webhook configurations, by name
 	// (config/rbac/webhook_cert_role.yaml: a ClusterRole and its binding).
-	raw, err = os.ReadFile(filepath.Join(root, "config", "rbac", "webhook_cert_role.yaml"))
+	raw, err = os.ReadFile(testutil.RepoPath("config", "rbac", "webhook_cert_role.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +119,7 @@ func TestSelfManagedCertificates(t *testing.T) {
 		ExtraDNSNames:               []string{"localhost"},
 	}
 	mgr, err := ctrl.NewManager(asManager, ctrl.Options{
-		Scheme:        scheme,
+		Scheme:        admin.Scheme(),
 		Metrics:       metricsserver.Options{BindAddress: "0"},
 		WebhookServer: opts.Server(),
 	})
@@ -154,18 +130,11 @@ func TestSelfManagedCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	stopped := testutil.RunManager(t, ctx, cancel, mgr)
 
 	// The rotator writes the Secret.
 	secret := &corev1.Secret{}
-	eventually(t, 60*time.Second, done, func() error {
+	eventually(t, 60*time.Second, stopped, func() error {
 		if err := admin.Get(ctx, client.ObjectKey{Namespace: "clientreg-system", Name: v1alpha1.CertSecretName}, secret); err != nil {
 			return err
 		}
@@ -185,7 +154,7 @@ func TestSelfManagedCertificates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 90*time.Second, done, func() error { return ready(probe) })
+	eventually(t, 90*time.Second, stopped, func() error { return ready(probe) })
 
 	// The CA bundle is injected into every webhook of both configurations.
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
@@ -235,24 +204,19 @@ func TestSelfManagedCertificates(t *testing.T) {
 	}
 }
 
-// eventually retries f every 100ms until it returns nil, the timeout passes
-// or the manager stops.
-func eventually(t *testing.T, timeout time.Duration, managerDone <-chan error, f func() error) {
+// eventually retries f until it returns nil or the timeout passes, and
+// stops waiting when the manager has stopped.
+func eventually(t *testing.T, timeout time.Duration, managerStopped <-chan struct{}, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testutil.Eventually(t, timeout, func() error {
 		err := f()
-		if err == nil {
-			return
+		if err != nil {
+			select {
+			case <-managerStopped:
+				t.Fatalf("the manager stopped while waiting: %v", err)
+			default:
+			}
 		}
-		select {
-		case merr := <-managerDone:
-			t.Fatalf("the manager stopped (%v) while waiting: %v", merr, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(fmt.Errorf("not within %s: %w", timeout, err))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err
+	})
 }
