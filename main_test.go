@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,13 +17,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 )
 
 // TestManagerBinary builds the real manager and runs it against a real API
@@ -32,23 +29,14 @@ import (
 // Lease is taken, a stateless client becomes Ready, and SIGTERM stops it
 // cleanly.
 func TestManagerBinary(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set: run the tests with `make test`")
-		}
-		t.Skip("KUBEBUILDER_ASSETS not set; run `make test`")
-	}
+	testutil.NeedAssets(t)
 	bin := filepath.Join(t.TempDir(), "manager")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
-	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
+	_, k8s := testutil.StartTestEnv(t, env)
 	user, err := env.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +50,6 @@ func TestManagerBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(s))
-	k8s, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	for _, ns := range []string{"clientreg-system", "apps"} {
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -76,7 +57,7 @@ func TestManagerBinary(t *testing.T) {
 		}
 	}
 
-	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	metricsAddr, probeAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	var logs strings.Builder
 	cmd := exec.Command(bin, "--kubeconfig="+kcPath,
 		"--leader-elect=true", "--leader-election-namespace=clientreg-system",
@@ -116,19 +97,15 @@ func TestManagerBinary(t *testing.T) {
 	if err := k8s.Create(ctx, oc); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testutil.Eventually(t, 60*time.Second, func() error {
 		if err := k8s.Get(ctx, client.ObjectKeyFromObject(oc), oc); err != nil {
 			t.Fatal(err)
 		}
-		if meta.IsStatusConditionTrue(oc.Status.Conditions, oauthv1alpha1.ConditionReady) {
-			break
+		if !meta.IsStatusConditionTrue(oc.Status.Conditions, oauthv1alpha1.ConditionReady) {
+			return fmt.Errorf("client not Ready: %+v", oc.Status.Conditions)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("client not Ready: %+v", oc.Status.Conditions)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	lease := &coordinationv1.Lease{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: "clientreg-system", Name: "clientreg.oauth.clientreg.dev"}, lease); err != nil {
 		t.Fatalf("no leader election Lease: %v", err)
@@ -169,33 +146,18 @@ func mustSecret(t *testing.T, c client.Client, ns, name string) []byte {
 	return s.Data["client_secret"]
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func waitHTTP(t *testing.T, url, want string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, 60*time.Second, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = fmt.Sprintf("%d %s", resp.StatusCode, body)
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), want) {
-				return
-			}
-		} else {
-			last = err.Error()
+		if err != nil {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s never answered with %q; last: %.300s", url, want, last)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), want) {
+			return nil
+		}
+		return fmt.Errorf("%s has not answered with %q; last: %d %.300s", url, want, resp.StatusCode, body)
+	})
 }
