@@ -284,15 +284,20 @@ func updateWarnings(oldObj, newObj oauthv1alpha1.ServerObject) admission.Warning
 // no query or fragment (RFC 8414 §2, OpenID Connect Discovery §2).
 func issuerErrors(p *field.Path, raw string) field.ErrorList {
 	u, err := url.Parse(raw)
+	shown := urlForMessage(raw, u, err)
 	switch {
 	case err != nil:
-		return field.ErrorList{field.Invalid(p, raw, "must be a URL: "+strings.TrimPrefix(err.Error(), "parse \""+raw+"\": "))}
-	case u.Host == "" || u.Hostname() == "":
-		return field.ErrorList{field.Invalid(p, raw, "must be an absolute URL with a host")}
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
-		return field.ErrorList{field.Invalid(p, raw, "an issuer has no query or fragment (RFC 8414 §2)")}
+		msg := "must be a URL"
+		if !strings.Contains(raw, "@") {
+			msg += ": " + strings.TrimPrefix(err.Error(), "parse \""+raw+"\": ")
+		}
+		return field.ErrorList{field.Invalid(p, shown, msg)}
 	case u.User != nil:
-		return field.ErrorList{field.Invalid(p, raw, "must not contain user information")}
+		return field.ErrorList{field.Invalid(p, shown, "must not contain user information")}
+	case u.Host == "" || u.Hostname() == "":
+		return field.ErrorList{field.Invalid(p, shown, "must be an absolute URL with a host")}
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return field.ErrorList{field.Invalid(p, shown, "an issuer has no query or fragment (RFC 8414 §2)")}
 	}
 	return nil
 }
@@ -300,17 +305,29 @@ func issuerErrors(p *field.Path, raw string) field.ErrorList {
 // endpointURLErrors checks an endpoint URL: absolute, with a host, no fragment.
 func endpointURLErrors(p *field.Path, raw string) field.ErrorList {
 	u, err := url.Parse(raw)
+	shown := urlForMessage(raw, u, err)
 	switch {
 	case err != nil:
-		return field.ErrorList{field.Invalid(p, raw, "must be a URL")}
-	case u.Hostname() == "":
-		return field.ErrorList{field.Invalid(p, raw, "must be an absolute URL with a host")}
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return field.ErrorList{field.Invalid(p, raw, "must not contain a fragment")}
+		return field.ErrorList{field.Invalid(p, shown, "must be a URL")}
 	case u.User != nil:
-		return field.ErrorList{field.Invalid(p, raw, "must not contain user information")}
+		return field.ErrorList{field.Invalid(p, shown, "must not contain user information")}
+	case u.Hostname() == "":
+		return field.ErrorList{field.Invalid(p, shown, "must be an absolute URL with a host")}
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return field.ErrorList{field.Invalid(p, shown, "must not contain a fragment")}
 	}
 	return nil
+}
+
+// urlForMessage is the value an error about a URL may show: the URL, or
+// nothing when it holds (or, unparsable, may hold) user information: a
+// password or token must not reach the error message, which kubectl, audit
+// logs and GitOps tools record.
+func urlForMessage(raw string, u *url.URL, parseErr error) any {
+	if (parseErr != nil && strings.Contains(raw, "@")) || (parseErr == nil && u.User != nil) {
+		return field.OmitValueType{}
+	}
+	return raw
 }
 
 // caBundleErrors accepts only PEM certificates, every one of which parses;

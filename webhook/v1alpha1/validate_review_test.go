@@ -1,0 +1,71 @@
+package v1alpha1
+
+import (
+	"strings"
+	"testing"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+)
+
+// A URL refused for carrying user information (or unparsable with an "@")
+// is not echoed: the password or token in it would land in the API server's
+// answer, which kubectl prints and audit logs and GitOps tools record.
+// Before, spec.dynamicRegistration.issuerURL, .registrationEndpoint and
+// spec.stateless.issuer were shown in full.
+func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
+	const secret = "s3cr3t-T0ken"
+	for _, tc := range []struct {
+		name string
+		obj  oauthv1alpha1.ServerObject
+		path string
+	}{
+		{"dynamic issuerURL with a password", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := dynamicSpec()
+			s.DynamicRegistration.IssuerURL = "https://admin:" + secret + "@idp.example.com"
+			return s
+		}()), "spec.dynamicRegistration.issuerURL"},
+		{"dynamic issuerURL with a password and a query", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := dynamicSpec()
+			s.DynamicRegistration.IssuerURL = "https://admin:" + secret + "@idp.example.com/?x=1"
+			return s
+		}()), "spec.dynamicRegistration.issuerURL"},
+		{"registrationEndpoint with a token as user", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := dynamicSpec()
+			s.DynamicRegistration.RegistrationEndpoint = oauthv1alpha1.HTTPSURL("https://" + secret + "@idp.example.com/register")
+			return s
+		}()), "spec.dynamicRegistration.registrationEndpoint"},
+		{"unparsable registrationEndpoint with user information", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := dynamicSpec()
+			s.DynamicRegistration.RegistrationEndpoint = oauthv1alpha1.HTTPSURL("https://admin:" + secret + "@idp.example.com:bad/register")
+			return s
+		}()), "spec.dynamicRegistration.registrationEndpoint"},
+		{"stateless issuer with a password", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := statelessSpec()
+			s.Stateless.Issuer = "https://admin:" + secret + "@issuer.example.com"
+			return s
+		}()), "spec.stateless.issuer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs, _ := ValidateServer(tc.obj)
+			found := false
+			for _, e := range errs {
+				found = found || e.Field == tc.path
+			}
+			if !found {
+				t.Fatalf("no error at %s: %v", tc.path, errs)
+			}
+			if msg := invalid(serverGK(tc.obj), tc.obj.GetName(), errs).Error(); strings.Contains(msg, secret) {
+				t.Errorf("the error shows the credential: %s", msg)
+			}
+		})
+	}
+	// A URL without user information is still shown, so the user sees what is wrong.
+	errs, _ := ValidateServer(nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+		s := statelessSpec()
+		s.Stateless.Issuer = "https://issuer.example.com/?q=1"
+		return s
+	}()))
+	if len(errs) != 1 || errs[0].BadValue != "https://issuer.example.com/?q=1" {
+		t.Errorf("errors %v, want one showing the issuer", errs)
+	}
+}
