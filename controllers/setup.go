@@ -171,7 +171,7 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, clk cloc
 	}
 	if fromSecret {
 		certs := &registration.TLSSecret{
-			Reader: mgr.GetAPIReader(), Key: e.TLSSecret, Interval: e.TLSSecretInterval,
+			Reader: mgr.GetAPIReader(), Key: e.TLSSecret, Interval: e.TLSSecretInterval, Clock: clk,
 			Recorder: mgr.GetEventRecorder("clientreg"), Log: mgr.GetLogger().WithName("registration-endpoint-tls"),
 		}
 		if err := mgr.Add(certs); err != nil {
