@@ -36,7 +36,7 @@ func TestManagerBinary(t *testing.T) {
 	}
 
 	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	_, k8s := testutil.StartTestEnv(t, env)
+	_, k8s := testutil.StartTestEnv(t, env, "clientreg-system", "apps")
 	user, err := env.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -51,11 +51,6 @@ func TestManagerBinary(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	for _, ns := range []string{"clientreg-system", "apps"} {
-		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	metricsAddr, probeAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	var logs strings.Builder

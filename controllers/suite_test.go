@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -45,7 +43,7 @@ func runSuite(m *testing.M) int {
 	}
 	testutil.SetLogger()
 	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env)
+	cfg, c, err := testutil.StartEnv(env, clusterNS)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -54,10 +52,6 @@ func runSuite(m *testing.M) int {
 	restCfg, k8s, testScheme = cfg, c, c.Scheme()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
-		fmt.Fprintln(os.Stderr, "namespace:", err)
-		return 1
-	}
 
 	fakeClock = clocktesting.NewFakeClock(time.Now())
 	mgrCfg := rest.CopyConfig(cfg)

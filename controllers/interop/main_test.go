@@ -49,17 +49,13 @@ func run(m *testing.M) int {
 	}
 	testutil.SetLogger()
 	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env)
+	cfg, c, err := testutil.StartEnv(env, clusterNS)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
 	restCfg, k8s, testScheme = cfg, c, c.Scheme()
-	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterNS}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	return m.Run()
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -103,9 +105,10 @@ func CRDPaths() []string {
 }
 
 // StartEnv starts env (a real kube-apiserver and etcd with what env
-// installs) and returns its config and a direct, uncached client using
-// Scheme(). The caller stops env once it started.
-func StartEnv(env *envtest.Environment) (*rest.Config, client.Client, error) {
+// installs), creates the given namespaces, and returns env's config and a
+// direct, uncached client using Scheme(). The caller stops env once it
+// started.
+func StartEnv(env *envtest.Environment, namespaces ...string) (*rest.Config, client.Client, error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting envtest: %w", err)
@@ -114,15 +117,20 @@ func StartEnv(env *envtest.Environment) (*rest.Config, client.Client, error) {
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("client for envtest: %w", err), env.Stop())
 	}
+	for _, ns := range namespaces {
+		if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("creating namespace %s: %w", ns, err), env.Stop())
+		}
+	}
 	return cfg, c, nil
 }
 
 // StartTestEnv is StartEnv for one test: it first calls NeedAssets, fails
 // t if env does not start, and stops env when t ends.
-func StartTestEnv(t testing.TB, env *envtest.Environment) (*rest.Config, client.Client) {
+func StartTestEnv(t testing.TB, env *envtest.Environment, namespaces ...string) (*rest.Config, client.Client) {
 	t.Helper()
 	NeedAssets(t)
-	cfg, c, err := StartEnv(env)
+	cfg, c, err := StartEnv(env, namespaces...)
 	if err != nil {
 		t.Fatal(err)
 	}

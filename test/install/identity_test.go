@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	webhookv1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
 
@@ -381,19 +382,10 @@ func leaderElectionID(t *testing.T) string {
 	return string(m[1])
 }
 
+// eventually retries f until it returns nil or the timeout passes.
 func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.Eventually(t, timeout, f)
 }
 
 // buildManager builds the manager binary from the repository, once per
@@ -494,12 +486,7 @@ func (m *managerProcess) logs() string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testutil.FreeAddr(t)
 }
 
 // startManager runs the manager with the Deployment's arguments; only the
