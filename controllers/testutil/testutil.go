@@ -1,6 +1,10 @@
-// Package testutil holds the helpers the envtest suites share: waiting,
-// namespaces per test, bounded parallel work, and following a watch until a
-// set of OAuthClients reaches a state. Test support only.
+// Package testutil holds the helpers the test suites share: starting a real
+// API server (envtest) with the operator's scheme and CRDs, skipping or
+// failing without KUBEBUILDER_ASSETS, the test logger, free ports, running a
+// manager for a test, waiting, namespaces per test, bounded parallel work,
+// following a watch until a set of OAuthClients reaches a state, and reading
+// Prometheus series (from a registry or a scraped endpoint). Test support
+// only.
 package testutil
 
 import (
