@@ -152,10 +152,7 @@ func TestHealthOfLiveObjects(t *testing.T) {
 	mgr := startManager(t)
 	const oac, as = "OAuthClient", "AuthorizationServer"
 
-	mustCreate(t, &oauthv1alpha1.AuthorizationServer{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "idp"},
-		Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: "https://idp.example.com"}},
-	})
+	mustCreate(t, statelessServer(ns, "idp"))
 	mustCreate(t, oauthClient(ns, "billing", "idp"))
 	bad := oauthClient(ns, "bad-metadata", "idp")
 	bad.Spec.GrantTypes, bad.Spec.ResponseTypes = []string{"authorization_code"}, []string{"token"}
@@ -225,6 +222,14 @@ func TestHealthOfLiveObjects(t *testing.T) {
 
 	if *update {
 		writeHealthTests(t)
+	}
+}
+
+// statelessServer is an AuthorizationServer that mints credentials itself.
+func statelessServer(ns, name string) *oauthv1alpha1.AuthorizationServer {
+	return &oauthv1alpha1.AuthorizationServer{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: "https://idp.example.com"}},
 	}
 }
 

@@ -34,10 +34,7 @@ func TestMetricsScrapedFromManager(t *testing.T) {
 	mgr := startManager(t)
 	before := testutil.Scrape(t, mgr.metricsURL)
 
-	mustCreate(t, &oauthv1alpha1.AuthorizationServer{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "idp"},
-		Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: "https://idp.example.com"}},
-	})
+	mustCreate(t, statelessServer(ns, "idp"))
 	mustCreate(t, &oauthv1alpha1.AuthorizationServer{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "remote"},
 		Spec: oauthv1alpha1.AuthorizationServerSpec{DynamicRegistration: &oauthv1alpha1.DynamicRegistration{
