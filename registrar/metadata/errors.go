@@ -171,6 +171,7 @@ const maxValueBytes = 256
 
 // shown truncates a client value for FieldError.Value at a rune boundary.
 func shown(s string) string {
+	s = redactUserinfo(s)
 	if len(s) <= maxValueBytes {
 		return s
 	}
@@ -187,4 +188,25 @@ func codeFor(member string) ErrorCode {
 		return CodeInvalidRedirectURI
 	}
 	return CodeInvalidClientMetadata
+}
+
+// redactUserinfo replaces the user information of a hierarchical URI
+// ("https://user:password@host/...") with "REDACTED", so an error that
+// repeats a rejected value never repeats a credential written into it. Text
+// that is not such a URI is returned unchanged.
+func redactUserinfo(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	return s[:i+3] + "REDACTED@" + rest[at+1:]
 }
