@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +37,7 @@ func run() error {
 		workers                                             int
 		regAddr, regBaseURL, regCert, regKey, regSecret     string
 		regInsecure                                         bool
+		secretNamespaces                                    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
@@ -43,6 +45,7 @@ func run() error {
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so only one replica reconciles.")
 	flag.StringVar(&leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election lease (default: the pod's namespace).")
 	flag.StringVar(&clusterNS, "cluster-resource-namespace", envOr("POD_NAMESPACE", "clientreg-system"), "Namespace holding the Secrets of ClusterAuthorizationServers.")
+	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose Secrets the manager reads and writes (with --cluster-resource-namespace); empty means all namespaces. Objects needing a Secret elsewhere are refused with the reason SecretNamespaceNotAllowed.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Parallel OAuthClient reconciles.")
 	flag.StringVar(&regAddr, "registration-bind-address", ":8443", "Address the embedded registration endpoint listens on.")
 	flag.StringVar(&regBaseURL, "registration-base-url", "", "External URL of the embedded registration endpoint (e.g. https://clientreg.example.com); empty disables the endpoint.")
@@ -62,6 +65,17 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(oauthv1alpha1.AddToScheme(scheme))
 
+	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}
+	for ns := range strings.SplitSeq(secretNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			copts.SecretNamespaces = append(copts.SecretNamespaces, ns)
+		}
+	}
+	if len(copts.SecretNamespaces) > 0 && webhooks.Enabled && webhooks.CertManagement == clientregwebhook.CertSelf &&
+		webhooks.Namespace != clusterNS && !slices.Contains(copts.SecretNamespaces, webhooks.Namespace) {
+		return fmt.Errorf("--webhook-namespace %q holds the webhook certificate Secret: list it in --secret-namespaces", webhooks.Namespace)
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr, SecureServing: secureMetrics},
@@ -69,14 +83,13 @@ func run() error {
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "clientreg.oauth.clientreg.dev",
 		LeaderElectionNamespace: leaderElectionNS,
-		Cache:                   controllers.CacheOptions(),
+		Cache:                   controllers.CacheOptionsFor(copts),
 		WebhookServer:           webhooks.Server(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}
 	if regBaseURL != "" {
 		copts.Endpoint = &controllers.EndpointOptions{Addr: regAddr, BaseURL: regBaseURL, CertFile: regCert, KeyFile: regKey, Insecure: regInsecure}
 		if regSecret != "" {
@@ -103,7 +116,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding readiness check: %w", err)
 	}
-	log.Info("starting manager", "clusterResourceNamespace", clusterNS)
+	log.Info("starting manager", "clusterResourceNamespace", clusterNS, "secretNamespaces", copts.SecretNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

@@ -57,6 +57,8 @@ type OAuthClientReconciler struct {
 	MaxConcurrentReconciles int
 	// Metrics records issued credentials, failures and expiry; nil records nothing.
 	Metrics *metrics.Metrics
+	// secretScope is where clients' Secrets may be (--secret-namespaces).
+	secretScope secretScope
 
 	// written maps an OAuthClient's UID to the resourceVersion of the
 	// Secret last written for it (see confirmCache).
@@ -79,6 +81,11 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		// Gone: nothing to do; its Secret is garbage collected or orphaned already.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !r.secretScope.allows(obj.Namespace) {
+		// Its Secret is out of reach (--secret-namespaces): say so, touch
+		// nothing (no finalizer, no Secret, no registration).
+		return r.refuseNamespace(ctx, obj)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		// Being deleted: clean up, then release the finalizer.
@@ -103,6 +110,24 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	res, err := r.reconcileNormal(ctx, obj, orig)
 	r.Metrics.SetSecretExpiry(obj.Namespace, obj.Name, obj.Status.ClientSecretExpiresAt)
 	return res, err
+}
+
+// refuseNamespace reports that obj's namespace is not among the manager's
+// Secret namespaces: Ready=False and Stalled=True with the reason
+// SecretNamespaceNotAllowed. Nothing else is read or written; restarting the
+// manager with the namespace listed reconciles it. An object being deleted
+// keeps its finalizer (its registration could not be deleted) until the
+// namespace is listed or the finalizer is removed by hand.
+func (r *OAuthClientReconciler) refuseNamespace(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (ctrl.Result, error) {
+	orig := obj.DeepCopy()
+	err := r.secretScope.refuse(obj.Namespace, "OAuthClient "+obj.Namespace+"/"+obj.Name)
+	markNotReady(&obj.Status.Conditions, obj.Generation, oauthv1alpha1.ReasonSecretNamespaceNotAllowed, err.Error(), true)
+	r.Metrics.Failed(r.backendOf(ctx, obj), oauthv1alpha1.ReasonSecretNamespaceNotAllowed)
+	if perr := r.patchStatus(ctx, orig, obj); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	// Terminal: only a restart with another --secret-namespaces can help.
+	return ctrl.Result{}, reconcile.TerminalError(err)
 }
 
 func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oauthv1alpha1.OAuthClient) error {

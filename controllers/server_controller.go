@@ -53,6 +53,8 @@ type ServerReconciler struct {
 	// EndpointBaseURL is the embedded registration endpoint's external URL,
 	// or empty when it is not served.
 	EndpointBaseURL string
+	// secretScope is where the server's Secrets may be (--secret-namespaces).
+	secretScope secretScope
 }
 
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers;clusterauthorizationservers,verbs=get;list;watch;update;patch
@@ -103,6 +105,10 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 	st.EndpointIssuer = ""
 	if spec.RegistrationEndpoint != nil && r.EndpointBaseURL != "" {
 		st.EndpointIssuer = r.EndpointBaseURL + registration.ServerPath(obj)
+	}
+	// A Secret outside --secret-namespaces is refused before any request.
+	if err := r.secretScope.checkServerSecrets(obj, r.ClusterResourceNamespace); err != nil {
+		return serverFailed(obj, err, oauthv1alpha1.ReasonSecretNamespaceNotAllowed)
 	}
 	switch {
 	case spec.Stateless != nil:

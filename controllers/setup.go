@@ -48,6 +48,13 @@ type Options struct {
 	// MetricsRegisterer receives the operator's own collectors; nil means
 	// controller-runtime's metrics.Registry, served by the manager.
 	MetricsRegisterer prometheus.Registerer
+	// SecretNamespaces, when not empty, are the only namespaces (with
+	// ClusterResourceNamespace) whose Secrets the operator reads or writes
+	// (the manager's --secret-namespaces): the Secret cache covers only
+	// them, and an object that needs a Secret elsewhere is refused with the
+	// reason SecretNamespaceNotAllowed before any request is made. Empty
+	// means every namespace. Give the same Options to CacheOptionsFor.
+	SecretNamespaces []string
 }
 
 // EndpointOptions configure the embedded registration endpoint.
@@ -73,9 +80,24 @@ type EndpointOptions struct {
 // manages (label-selected) are cached, so memory does not grow with every
 // Secret in the cluster.
 func CacheOptions() cache.Options {
+	return CacheOptionsFor(Options{})
+}
+
+// CacheOptionsFor is CacheOptions for opts: with opts.SecretNamespaces set,
+// the Secret cache also covers only those namespaces and
+// opts.ClusterResourceNamespace, so the manager lists and watches Secrets
+// nowhere else (and needs no cluster-wide RBAC on Secrets).
+func CacheOptionsFor(opts Options) cache.Options {
 	sel := labels.SelectorFromSet(labels.Set{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue})
+	byObject := cache.ByObject{Label: sel}
+	if ns := newSecretScope(opts.SecretNamespaces, opts.ClusterResourceNamespace).list(); ns != nil {
+		byObject.Namespaces = map[string]cache.Config{}
+		for _, n := range ns {
+			byObject.Namespaces[n] = cache.Config{LabelSelector: sel}
+		}
+	}
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Label: sel},
+		&corev1.Secret{}: byObject,
 	}}
 }
 
@@ -94,21 +116,25 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// Every Secret access goes through clients that refuse namespaces
+	// outside the scope before the request is made.
+	scope := newSecretScope(opts.SecretNamespaces, opts.ClusterResourceNamespace)
+	c, apiReader := scope.scopeClient(mgr.GetClient()), scope.scopeReader(mgr.GetAPIReader())
 	stateless := &statelessbackend.Backend{
-		Reader:                   mgr.GetClient(),
+		Reader:                   c,
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
 	}
 	dynamic := &dynamicbackend.Backend{
-		Reader:                   mgr.GetAPIReader(),
+		Reader:                   apiReader,
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
 		NewRegistrar:             instrumentedRegistrar(opts.NewRegistrar, m),
 	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		r := &ServerReconciler{
-			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-			Recorder: recorder, Clock: clk, Kind: kind,
+			Client: c, APIReader: apiReader, Scheme: mgr.GetScheme(),
+			Recorder: recorder, Clock: clk, Kind: kind, secretScope: scope,
 			ClusterResourceNamespace: opts.ClusterResourceNamespace, Stateless: stateless, Dynamic: dynamic,
 			EndpointBaseURL: endpointBaseURL(opts),
 		}
@@ -117,8 +143,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	cr := &OAuthClientReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: recorder, Clock: clk,
+		Client: c, APIReader: apiReader, Scheme: mgr.GetScheme(),
+		Recorder: recorder, Clock: clk, secretScope: scope,
 		Backends:                backend.Registry{Stateless: stateless, DynamicRegistration: dynamic},
 		Policy:                  opts.Policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
@@ -128,7 +154,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(ctx, mgr, opts, clk, m); err != nil {
+		if err := setupEndpoint(ctx, mgr, opts, scope, clk, m); err != nil {
 			return err
 		}
 	}
@@ -137,7 +163,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
-func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, clk clock.PassiveClock, m *metrics.Metrics) error {
+func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, clk clock.PassiveClock, m *metrics.Metrics) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -150,12 +176,15 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, clk cloc
 		return fmt.Errorf("the registration endpoint's TLS Secret needs a namespace (<namespace>/<name>)")
 	case !fromSecret && !e.Insecure && (e.CertFile == "" || e.KeyFile == ""):
 		return fmt.Errorf("the registration endpoint needs a TLS certificate and key, or a TLS Secret (or insecure plain HTTP for local use)")
+	case fromSecret && !scope.allows(e.TLSSecret.Namespace):
+		return fmt.Errorf("the registration endpoint's TLS Secret: %w", scope.refuse(e.TLSSecret.Namespace, "Secret "+e.TLSSecret.String()))
 	}
+	c, apiReader := scope.scopeClient(mgr.GetClient()), scope.scopeReader(mgr.GetAPIReader())
 	resolver := &registration.Resolver{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Client: c, APIReader: apiReader,
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
 	}
-	store := &registration.Store{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Resolver: resolver}
+	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver}
 	// Registrations are answered on the cache event that shows them done.
 	if err := store.WatchCache(ctx, mgr.GetCache()); err != nil {
 		return fmt.Errorf("setting up the registration endpoint: %w", err)
@@ -171,7 +200,7 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, clk cloc
 	}
 	if fromSecret {
 		certs := &registration.TLSSecret{
-			Reader: mgr.GetAPIReader(), Key: e.TLSSecret, Interval: e.TLSSecretInterval, Clock: clk,
+			Reader: apiReader, Key: e.TLSSecret, Interval: e.TLSSecretInterval, Clock: clk,
 			Recorder: mgr.GetEventRecorder("clientreg"), Log: mgr.GetLogger().WithName("registration-endpoint-tls"),
 		}
 		if err := mgr.Add(certs); err != nil {

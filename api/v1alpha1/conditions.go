@@ -40,6 +40,10 @@ const (
 	ReasonBackendUnsupported = "BackendUnsupported"
 	// ReasonSecretConflict means a Secret of the requested name exists and is not controlled by this object.
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonSecretNamespaceNotAllowed means the object needs a Secret in a
+	// namespace the manager was not given (its --secret-namespaces flag);
+	// the operator refuses it without asking the API server.
+	ReasonSecretNamespaceNotAllowed = "SecretNamespaceNotAllowed"
 	// ReasonSecretSynced means the Secret holds the current credentials.
 	ReasonSecretSynced = "SecretSynced"
 	// ReasonSecretWriteFailed means writing the Secret failed; it is retried.
