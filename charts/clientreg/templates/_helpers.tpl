@@ -61,6 +61,18 @@ app.kubernetes.io/component: controller-manager
 {{- end }}
 
 {{/*
+Namespaces of --secret-namespaces, comma-separated: rbac.secretNamespaces,
+the release namespace (webhook certificate, registration TLS Secret) and the
+cluster resource namespace. Empty when rbac.secretNamespaces is (every
+namespace).
+*/}}
+{{- define "clientreg.secretNamespaces" -}}
+{{- if .Values.rbac.secretNamespaces }}
+{{- concat .Values.rbac.secretNamespaces (list .Release.Namespace (include "clientreg.clusterResourceNamespace" .)) | uniq | join "," }}
+{{- end }}
+{{- end }}
+
+{{/*
 Webhook names. The manager's certificate rotator finds the Service, the
 Secret and the two configurations by these fixed names (webhook/v1alpha1),
 so they do not follow fullname; test/install checks they agree.
