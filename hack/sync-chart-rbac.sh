@@ -23,6 +23,7 @@ awk -v secrets_out="${TMP}.secrets" '
     if (rule ~ /\n  - secrets\n/) {
       if (rule !~ /^- apiGroups:\n  - ""\n  resources:\n  - secrets\n  verbs:\n/) {
         print "config/rbac/role.yaml: the rule on secrets must name the core group and secrets alone (add a separate marker)" > "/dev/stderr"
+        failed = 1
         exit 1
       }
       nsecrets++
@@ -48,8 +49,9 @@ awk -v secrets_out="${TMP}.secrets" '
   /^rules:$/ { inrules = 1; print; next }
   { print }
   END {
+    if (failed) exit 1
     flush()
-    if (nsecrets != 1) { print "config/rbac/role.yaml: want exactly one rule on secrets, found " nsecrets > "/dev/stderr"; exit 1 }
+    if (nsecrets != 1) { print "config/rbac/role.yaml: want exactly one rule on secrets, found " nsecrets+0 > "/dev/stderr"; exit 1 }
   }
 ' "${SRC}" > "${TMP}"
 {
