@@ -146,18 +146,12 @@ type scopedClient struct {
 
 // Get refuses a Secret outside the scope, else delegates.
 func (c scopedClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	if err := c.scope.check(obj, key.Namespace, key.Name); err != nil {
-		return err
-	}
-	return c.Client.Get(ctx, key, obj, opts...)
+	return scopedReader{Reader: c.Client, scope: c.scope}.Get(ctx, key, obj, opts...)
 }
 
 // List refuses listing Secrets outside the scope, else delegates.
 func (c scopedClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	if err := c.scope.check(list, listNamespace(opts), ""); err != nil {
-		return err
-	}
-	return c.Client.List(ctx, list, opts...)
+	return scopedReader{Reader: c.Client, scope: c.scope}.List(ctx, list, opts...)
 }
 
 // Create refuses a Secret outside the scope, else delegates.

@@ -360,13 +360,9 @@ func (s *Store) Count(ctx context.Context, srv *endpoint.Server) (int, error) {
 // registration of the same software; a deletion or edit the cache does not
 // show yet is caught by the confirmation.
 func (s *Store) FindSoftware(ctx context.Context, srv *endpoint.Server, softwareID, softwareVersion string) ([]string, error) {
-	obj, ns, err := s.where(ctx, srv)
+	obj, list, err := s.cachedRegistrations(ctx, srv)
 	if err != nil {
 		return nil, err
-	}
-	list := &oauthv1alpha1.OAuthClientList{}
-	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
-		return nil, fmt.Errorf("listing registrations: %w", err)
 	}
 	var out []string
 	for i := range list.Items {
@@ -405,13 +401,9 @@ func newName() (string, error) {
 // It scans the server's registrations in the cache and confirms the match
 // with an uncached read.
 func (s *Store) LookupClientID(ctx context.Context, srv *endpoint.Server, clientID string) (*endpoint.Registration, error) {
-	obj, ns, err := s.where(ctx, srv)
+	_, list, err := s.cachedRegistrations(ctx, srv)
 	if err != nil {
 		return nil, err
-	}
-	list := &oauthv1alpha1.OAuthClientList{}
-	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
-		return nil, fmt.Errorf("listing registrations: %w", err)
 	}
 	for i := range list.Items {
 		if list.Items[i].Status.ClientID == clientID {
@@ -419,4 +411,18 @@ func (s *Store) LookupClientID(ctx context.Context, srv *endpoint.Server, client
 		}
 	}
 	return nil, endpoint.ErrNotFound
+}
+
+// cachedRegistrations returns the server object and its registrations,
+// listed from the cache.
+func (s *Store) cachedRegistrations(ctx context.Context, srv *endpoint.Server) (oauthv1alpha1.ServerObject, *oauthv1alpha1.OAuthClientList, error) {
+	obj, ns, err := s.where(ctx, srv)
+	if err != nil {
+		return nil, nil, err
+	}
+	list := &oauthv1alpha1.OAuthClientList{}
+	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
+		return nil, nil, fmt.Errorf("listing registrations: %w", err)
+	}
+	return obj, list, nil
 }
