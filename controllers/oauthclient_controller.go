@@ -210,14 +210,7 @@ func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAu
 // missing or not Ready (server watches re-trigger the client).
 func (r *OAuthClientReconciler) resolveServer(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
 	ref := obj.Spec.ServerRef
-	var server oauthv1alpha1.ServerObject
-	var key client.ObjectKey
-	switch ref.Kind {
-	case oauthv1alpha1.KindClusterAuthorizationServer:
-		server, key = &oauthv1alpha1.ClusterAuthorizationServer{}, client.ObjectKey{Name: ref.Name}
-	default:
-		server, key = &oauthv1alpha1.AuthorizationServer{}, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}
-	}
+	server, key := serverFor(obj)
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
@@ -236,18 +229,21 @@ func (r *OAuthClientReconciler) backendOf(ctx context.Context, obj *oauthv1alpha
 	if r.Metrics == nil {
 		return metrics.BackendUnknown
 	}
-	ref := obj.Spec.ServerRef
-	var server oauthv1alpha1.ServerObject
-	key := client.ObjectKey{Name: ref.Name}
-	if kindOf(ref) == oauthv1alpha1.KindClusterAuthorizationServer {
-		server = &oauthv1alpha1.ClusterAuthorizationServer{}
-	} else {
-		server, key.Namespace = &oauthv1alpha1.AuthorizationServer{}, obj.Namespace
-	}
+	server, key := serverFor(obj)
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		return metrics.BackendUnknown
 	}
 	return metrics.BackendOf(server)
+}
+
+// serverFor returns an empty object of the kind obj's serverRef names and
+// the key to read it with.
+func serverFor(obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, client.ObjectKey) {
+	ref := obj.Spec.ServerRef
+	if kindOf(ref) == oauthv1alpha1.KindClusterAuthorizationServer {
+		return &oauthv1alpha1.ClusterAuthorizationServer{}, client.ObjectKey{Name: ref.Name}
+	}
+	return &oauthv1alpha1.AuthorizationServer{}, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}
 }
 
 func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {

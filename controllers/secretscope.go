@@ -224,17 +224,7 @@ func (s secretScope) scopeReader(r client.Reader) client.Reader {
 // Stateful registrations (whose credentials are Secrets).
 func serverSecretNamespaces(obj oauthv1alpha1.ServerObject, clusterNS string) [][2]string {
 	spec := obj.GetSpec()
-	cluster := obj.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer
-	nsOf := func(refNS string) string {
-		switch {
-		case !cluster:
-			return obj.GetNamespace()
-		case refNS != "":
-			return refNS
-		default:
-			return clusterNS
-		}
-	}
+	nsOf := func(ref string) string { return oauthv1alpha1.ReferencedNamespace(obj, ref, clusterNS) }
 	var out [][2]string
 	if spec.Stateless != nil {
 		ref := statelessbackend.KeySecretRef(obj, clusterNS)

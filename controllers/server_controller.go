@@ -30,9 +30,6 @@ import (
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
-// publishMargin is how much longer than the id lifetime a retired key stays published.
-const publishMargin = statelessbackend.PublishMargin
-
 // ServerReconciler reconciles one of the two server kinds: for a stateless
 // server it generates, rotates and prunes keys in the key Secret and publishes
 // the JWKS in status.
@@ -209,7 +206,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 	// verifier that allows clock leeway never sees the key go before its ids.
 	lifetime := statelessbackend.Lifetime(spec)
 	if lifetime > 0 {
-		lifetime += publishMargin
+		lifetime += statelessbackend.PublishMargin
 	}
 	interval := statelessbackend.RotationInterval(spec)
 	type want struct {

@@ -154,7 +154,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(ctx, mgr, opts, scope, clk, m); err != nil {
+		if err := setupEndpoint(ctx, mgr, opts, scope, c, apiReader, clk, m); err != nil {
 			return err
 		}
 	}
@@ -163,7 +163,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
-func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, clk clock.PassiveClock, m *metrics.Metrics) error {
+// c and apiReader are the manager's clients, already limited to scope.
+func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, c client.Client, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Metrics) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -179,7 +180,6 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 	case fromSecret && !scope.allows(e.TLSSecret.Namespace):
 		return fmt.Errorf("the registration endpoint's TLS Secret: %w", scope.refuse(e.TLSSecret.Namespace, "Secret "+e.TLSSecret.String()))
 	}
-	c, apiReader := scope.scopeClient(mgr.GetClient()), scope.scopeReader(mgr.GetAPIReader())
 	resolver := &registration.Resolver{
 		Client: c, APIReader: apiReader,
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,

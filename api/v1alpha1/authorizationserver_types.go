@@ -494,6 +494,22 @@ type ServerObject interface {
 	metav1.Object
 }
 
+// ReferencedNamespace returns the namespace a namespace-valued reference of
+// server (a Secret reference's namespace, registrationEndpoint.namespace)
+// resolves to: a namespaced server's own namespace, whatever ref says (a
+// different one is refused by validation); for a ClusterAuthorizationServer,
+// ref when set, else clusterResourceNamespace.
+func ReferencedNamespace(server ServerObject, ref, clusterResourceNamespace string) string {
+	switch {
+	case server.ServerKind() != KindClusterAuthorizationServer:
+		return server.GetNamespace()
+	case ref != "":
+		return ref
+	default:
+		return clusterResourceNamespace
+	}
+}
+
 // GetSpec returns the spec.
 func (s *AuthorizationServer) GetSpec() *AuthorizationServerSpec { return &s.Spec }
 

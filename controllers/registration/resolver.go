@@ -219,13 +219,8 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 
 // tokenHashes reads the initial access tokens Secret; every data value is a token.
 func (r *Resolver) tokenHashes(ctx context.Context, obj oauthv1alpha1.ServerObject, ref *oauthv1alpha1.SecretReference) ([][32]byte, error) {
-	ns := obj.GetNamespace()
-	if obj.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer {
-		ns = r.ClusterResourceNamespace
-		if ref.Namespace != "" {
-			ns = ref.Namespace
-		}
-	} else if ref.Namespace != "" && ref.Namespace != ns {
+	ns := oauthv1alpha1.ReferencedNamespace(obj, ref.Namespace, r.ClusterResourceNamespace)
+	if ref.Namespace != "" && ref.Namespace != ns {
 		return nil, fmt.Errorf("%w: initialAccessTokens must be in the server's namespace", errMisconfigured)
 	}
 	sec := &corev1.Secret{}

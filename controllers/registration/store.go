@@ -79,13 +79,7 @@ func (s *Store) where(ctx context.Context, srv *endpoint.Server) (oauthv1alpha1.
 	if err != nil {
 		return nil, "", err
 	}
-	if kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		ns = obj.GetSpec().RegistrationEndpoint.Namespace
-		if ns == "" {
-			ns = s.Resolver.ClusterResourceNamespace
-		}
-	}
-	return obj, ns, nil
+	return obj, oauthv1alpha1.ReferencedNamespace(obj, obj.GetSpec().RegistrationEndpoint.Namespace, s.Resolver.ClusterResourceNamespace), nil
 }
 
 func serverLabels(obj oauthv1alpha1.ServerObject) map[string]string {
@@ -341,13 +335,9 @@ func (s *Store) Delete(ctx context.Context, srv *endpoint.Server, handle string)
 
 // Count counts the server's registrations.
 func (s *Store) Count(ctx context.Context, srv *endpoint.Server) (int, error) {
-	obj, ns, err := s.where(ctx, srv)
+	_, list, err := s.cachedRegistrations(ctx, srv)
 	if err != nil {
 		return 0, err
-	}
-	list := &oauthv1alpha1.OAuthClientList{}
-	if err := s.Client.List(ctx, list, client.InNamespace(ns), client.MatchingLabels(serverLabels(obj))); err != nil {
-		return 0, fmt.Errorf("counting registrations: %w", err)
 	}
 	return len(list.Items), nil
 }

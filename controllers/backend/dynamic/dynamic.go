@@ -259,13 +259,7 @@ func (b *Backend) secretValue(ctx context.Context, server oauthv1alpha1.ServerOb
 	if ref == nil {
 		return "", nil
 	}
-	ns := server.GetNamespace()
-	if server.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer {
-		ns = b.ClusterResourceNamespace
-		if ref.Namespace != "" {
-			ns = ref.Namespace
-		}
-	}
+	ns := oauthv1alpha1.ReferencedNamespace(server, ref.Namespace, b.ClusterResourceNamespace)
 	s := &corev1.Secret{}
 	if err := b.Reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, s); err != nil {
 		if apierrors.IsNotFound(err) {

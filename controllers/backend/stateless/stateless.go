@@ -55,11 +55,7 @@ func KeySecretRef(server oauthv1alpha1.ServerObject, clusterNamespace string) ty
 	if s := server.GetSpec().Stateless; s != nil && s.KeySecretName != "" {
 		name = s.KeySecretName
 	}
-	ns := server.GetNamespace()
-	if server.ServerKind() == oauthv1alpha1.KindClusterAuthorizationServer {
-		ns = clusterNamespace
-	}
-	return types.NamespacedName{Namespace: ns, Name: name}
+	return types.NamespacedName{Namespace: oauthv1alpha1.ReferencedNamespace(server, "", clusterNamespace), Name: name}
 }
 
 // Lifetime returns the configured client id lifetime (0 = never expires).
