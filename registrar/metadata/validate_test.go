@@ -424,10 +424,10 @@ func TestCheckJWK(t *testing.T) {
 		{`{"kty":1}`, "kty"},
 		{`{}`, "kty"},
 		{`[]`, "JSON object"},
-		{`{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}`, "not a valid public JWK"},
-		{`{"kty":"EC","crv":"P-999","x":"AAAA","y":"AAAA"}`, "not a valid public JWK"},
+		{`{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}`, "wrong length for its curve"},
+		{`{"kty":"EC","crv":"P-999","x":"AAAA","y":"AAAA"}`, "unsupported curve"},
 		{`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`, ""},
-		{`{"kty":"OKP","crv":"Ed25519","x":"AAAA"}`, "not a valid public JWK"},
+		{`{"kty":"OKP","crv":"Ed25519","x":"AAAA"}`, "wrong length for its curve"},
 		{`{"kty":"future","use":"sig"}`, ""},
 	}
 	for _, tc := range cases {
