@@ -497,7 +497,7 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 	if s == nil {
 		return &storedState{}, nil
 	}
-	if !metav1.IsControlledBy(s, obj) {
+	if !ours(s, obj) {
 		return nil, errSecretConflict
 	}
 	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")

@@ -410,6 +410,38 @@ func TestSecretWriterNeverAdoptsForeignSecrets(t *testing.T) {
 	}
 }
 
+// A typed Secret (here a service account token) that someone pointed at the
+// OAuthClient is not the operator's: it is never read as credentials, never
+// written, and nothing is registered for it.
+func TestSecretWriterNeverWritesTypedSecrets(t *testing.T) {
+	c := testClient()
+	token := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app-oauth",
+			Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: oauthv1alpha1.GroupVersion.String(), Kind: "OAuthClient",
+				Name: c.Name, UID: c.UID, Controller: ptrTo(true)}}},
+		Type: corev1.SecretTypeServiceAccountToken,
+		Data: map[string][]byte{"client_id": []byte("c1")},
+	}
+	h := newHarness(t, readyServer(), c, token)
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = issue(h)
+	res, err := h.reconcile(t)
+	if err != nil || res.RequeueAfter != secretConflictRecheck {
+		t.Fatalf("want a slow recheck, got %v %v", res, err)
+	}
+	if cond := readyCond(t, h.get(t)); cond.Reason != oauthv1alpha1.ReasonSecretConflict {
+		t.Fatalf("Ready = %+v", cond)
+	}
+	if h.be.Calls["Create"]+h.be.Calls["Observe"] != 0 {
+		t.Fatalf("the backend was asked: %v", h.be.Calls)
+	}
+	s := h.secret(t)
+	if s.Type != corev1.SecretTypeServiceAccountToken || len(s.Data) != 1 || s.Labels[oauthv1alpha1.LabelManagedBy] != "" {
+		t.Fatalf("the typed Secret was written: %+v", s)
+	}
+}
+
 // Freshly issued credentials are looked at again when the backend says
 // (CheckAfter), without observing them a second time in the same reconcile.
 func TestReconcileRequeuesAtBackendCheckAfter(t *testing.T) {

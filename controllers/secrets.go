@@ -109,15 +109,13 @@ func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *
 			return false, "", fmt.Errorf("creating Secret %s: it exists but cannot be read", key)
 		}
 	}
-	if !metav1.IsControlledBy(existing, owner) {
+	if !ours(existing, owner) {
 		return false, "", errSecretConflict
 	}
 	updated := existing.DeepCopy()
 	updated.Data = desired.Data
 	updated.StringData = nil
-	if updated.Type == "" {
-		updated.Type = desired.Type
-	}
+	updated.Type = desired.Type
 	if updated.Labels == nil {
 		updated.Labels = map[string]string{}
 	}
@@ -135,6 +133,14 @@ func (w *secretWriter) write(ctx context.Context, owner client.Object, desired *
 		return false, "", fmt.Errorf("updating Secret %s: %w", key, err)
 	}
 	return true, updated.ResourceVersion, nil
+}
+
+// ours reports whether s is a Secret the operator may write for owner:
+// controlled by owner, and Opaque. A typed Secret (a service account token,
+// say) is never ours, whoever made it point at owner: its type cannot change,
+// and the Secret-write policy refuses every type but Opaque.
+func ours(s *corev1.Secret, owner client.Object) bool {
+	return metav1.IsControlledBy(s, owner) && (s.Type == "" || s.Type == corev1.SecretTypeOpaque)
 }
 
 func secretEqual(a, b *corev1.Secret) bool {
@@ -157,7 +163,7 @@ func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Obje
 	if err != nil || s == nil {
 		return err
 	}
-	if !metav1.IsControlledBy(s, owner) {
+	if !ours(s, owner) {
 		return nil
 	}
 	if err := w.client.Delete(ctx, s, client.Preconditions{UID: &s.UID}); err != nil && !apierrors.IsNotFound(err) {
@@ -173,7 +179,7 @@ func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key clie
 	if err != nil || s == nil {
 		return err
 	}
-	if !metav1.IsControlledBy(s, owner) {
+	if !ours(s, owner) {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})

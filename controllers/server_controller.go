@@ -189,7 +189,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if existing != nil && !metav1.IsControlledBy(existing, obj.(client.Object)) {
+	if existing != nil && !ours(existing, obj.(client.Object)) {
 		msg := fmt.Sprintf("key Secret %s exists and is not controlled by this server; it is left untouched", ref)
 		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeySecretConflict, msg)
 		return ctrl.Result{}, &backend.PendingError{Reason: oauthv1alpha1.ReasonKeySecretConflict, Err: fmt.Errorf("%s", msg), RetryAfter: secretConflictRecheck}
