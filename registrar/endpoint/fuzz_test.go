@@ -26,6 +26,7 @@ func FuzzRegister(f *testing.F) {
 		`{"grant_types":["client_credentials"],"response_types":[]}`,
 		`{"redirect_uris":["https://client.example.org/cb"],"grant_types":["implicit"],"response_types":["id_token token"]}`,
 		`{"redirect_uris":["https://client.example.org/cb"],"client_name#ja-Jpan-JP":"クライアント","software_statement":"a.b.c"}`,
+		`{"redirect_uris":["https://client.example.org/cb"],"client_name":"\ud800","contacts":["\ud83d\ude00"]}`,
 		`{"redirect_uris":["https://client.example.org/cb"],"sector_identifier_uri":"https://client.example.org/s.json"}`,
 		`{"redirect_uris":["https://client.example.org/cb"],"jwks_uri":"https://client.example.org/jwks","token_endpoint_auth_method":"private_key_jwt"}`,
 		`{"redirect_uris":["https://client.example.org/cb"],"tls_client_auth_san_dns":"a.example","token_endpoint_auth_method":"tls_client_auth"}`,

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
@@ -148,12 +147,10 @@ func (h *Handler) serveRegister(w http.ResponseWriter, r *http.Request, srv *Ser
 }
 
 // decodeBody decodes a request body with metadata.Decode(body, false). The
-// body must be UTF-8 (RFC 8259 §8.1): encoding/json would silently replace
-// invalid bytes, so they are refused first.
+// body must be UTF-8 (RFC 8259 §8.1) without unpaired surrogate escapes:
+// encoding/json would silently replace either with U+FFFD, so Decode refuses
+// them, naming the member.
 func decodeBody(body []byte) (*metadata.Metadata, error) {
-	if !utf8.Valid(body) {
-		return nil, badRequest(metadata.CodeInvalidClientMetadata, "request body must be UTF-8 encoded JSON")
-	}
 	return metadata.Decode(body, false)
 }
 

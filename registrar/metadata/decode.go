@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Decode parses a registration request body strictly.
@@ -22,7 +24,10 @@ import (
 // (REG-28); their tags are checked by Validate. A tag on any other member
 // ("redirect_uris#en") makes it an unknown member (REG-31). Unknown members are
 // kept in Extra, compacted, when keepUnknown is true and dropped otherwise
-// (REG-04). client_id, client_secret, client_id_issued_at,
+// (REG-04). Every string, member names included and at any depth, must be
+// valid Unicode (ValidJSONText): an unpaired surrogate escape or an invalid
+// UTF-8 byte, which encoding/json would silently replace with U+FFFD, is
+// refused under the member that holds it. client_id, client_secret, client_id_issued_at,
 // client_secret_expires_at, registration_access_token and
 // registration_client_uri are always dropped (REG-38).
 //
@@ -55,6 +60,7 @@ func Decode(data []byte, keepUnknown bool) (*Metadata, error) {
 	}
 	seen := map[string]bool{}
 	for dec.More() {
+		nameStart := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return bodyErr("request body is not valid JSON")
@@ -63,11 +69,21 @@ func Decode(data []byte, keepUnknown bool) (*Metadata, error) {
 		if !ok {
 			return bodyErr("request body is not valid JSON")
 		}
+		nameEnd := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return bodyErr("request body is not valid JSON")
 		}
 		raw = bytes.TrimSpace(raw)
+		if !ValidJSONText(data[nameStart:nameEnd]) {
+			// The name as decoded is not the name as sent; never show it.
+			errs = append(errs, &FieldError{Index: -1, Code: CodeInvalidClientMetadata, Detail: "a member name " + invalidUnicodeDetail})
+			continue
+		}
+		if fe := UnicodeError(name, raw); fe != nil {
+			errs = append(errs, fe)
+			continue
+		}
 		if seen[name] {
 			errs = append(errs, &FieldError{Member: name, Index: -1, Code: codeFor(name),
 				Detail: "duplicate member name"})
@@ -188,4 +204,98 @@ func decodeMember(r memberRef, raw json.RawMessage) *FieldError {
 		*r.raw = c
 	}
 	return nil
+}
+
+// invalidUnicodeDetail is the detail of a string that is not valid Unicode.
+const invalidUnicodeDetail = "must be valid Unicode: no unpaired surrogate escapes, no invalid UTF-8"
+
+// UnicodeError returns nil when every string in raw, the JSON value of member
+// name, is valid Unicode (ValidJSONText), and otherwise the error Decode
+// reports for it: invalid_client_metadata (invalid_redirect_uri for
+// redirect_uris) at the first such element of an array, else at the member,
+// with a fixed detail and no Value.
+func UnicodeError(name string, raw json.RawMessage) *FieldError {
+	if ValidJSONText(raw) {
+		return nil
+	}
+	index := -1
+	var elems []json.RawMessage
+	if len(raw) > 0 && raw[0] == '[' && json.Unmarshal(raw, &elems) == nil {
+		for i, e := range elems {
+			if !ValidJSONText(e) {
+				index = i
+				break
+			}
+		}
+	}
+	return &FieldError{Member: name, Index: index, Code: codeFor(name), Detail: invalidUnicodeDetail}
+}
+
+// ValidJSONText reports whether every string in the JSON text data (member
+// names and values, at any depth) is valid Unicode: data is valid UTF-8, and
+// every \u escape of a UTF-16 surrogate is a high surrogate immediately
+// followed by an escaped low surrogate (RFC 8259 §8.2). encoding/json
+// replaces an invalid byte or an unpaired surrogate with U+FFFD, so what it
+// decodes would differ from what was sent. It returns false for a malformed
+// \u escape as well; other JSON syntax is not checked.
+func ValidJSONText(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\':
+			i++
+			if i >= len(data) || data[i] != 'u' {
+				continue
+			}
+			r, ok := hex4(data[i+1:])
+			if !ok {
+				return false
+			}
+			i += 4
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xdc00: // high: a low escape must follow
+				if i+6 >= len(data) || data[i+1] != '\\' || data[i+2] != 'u' {
+					return false
+				}
+				lo, ok := hex4(data[i+3:])
+				if !ok || utf16.DecodeRune(r, lo) == utf8.RuneError {
+					return false
+				}
+				i += 6
+			case utf16.IsSurrogate(r): // a low surrogate on its own
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

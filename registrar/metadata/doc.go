@@ -38,6 +38,11 @@
 //     single over-long redirect URI is a redirect URI problem and yields
 //     invalid_redirect_uri. Lengths are counted in bytes. The request body size
 //     itself must be capped by the caller (for example http.MaxBytesReader).
+//   - Every string in a body (member names and values, at any depth) must be
+//     valid Unicode: an invalid UTF-8 byte or an unpaired UTF-16 surrogate
+//     escape ("\ud800"), which encoding/json would silently turn into U+FFFD,
+//     is refused under the member holding it rather than repaired, so what is
+//     stored is what was sent (ValidJSONText).
 //   - JSON null for a member is treated as if the member were absent. Duplicate
 //     member names and data after the top-level object are rejected. An empty
 //     array is treated as absent for every list except response_types, where an

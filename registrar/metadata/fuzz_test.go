@@ -41,6 +41,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		`{"redirect_uris":["https://c.example/cb"],"token_endpoint_auth_method":"tls_client_auth","tls_client_auth_san_ip":"::1"}`,
 		`{"redirect_uris":["https://c.example/cb"],"scope":"read write","contacts":["dev@example.org"],"software_id":"4NRB1","software_version":"2.1"}`,
 		"{\"client_name\":\"\xff\",\"x\xfe\":\"\\ud800\"}",
+		`{"client_name":"\ud800","contacts":["\udc00"]}`, `{"client_name":"\ud83d\ude00\ud83d"}`, `{"client_name":"\ufffd"}`,
 		`{"client_name#":"x","logo_uri#en":"javascript:x","":null,"response_types":["code  token"]}`,
 	}
 	for _, s := range seeds {
@@ -63,6 +64,7 @@ func FuzzDecodeValidate(f *testing.F) {
 			if !keep && m.Extra != nil {
 				t.Fatal("Extra kept with keepUnknown=false")
 			}
+			noReplacement(t, data, m)
 			roundTrip(t, m)
 
 			for _, p := range []Policy{{}, {OIDC: true, AllowLocalhostName: true}} {
@@ -79,6 +81,22 @@ func FuzzDecodeValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// noReplacement asserts that Decode accepted no string encoding/json had to
+// repair: U+FFFD appears in the result only if the input spelled it.
+func noReplacement(t *testing.T, data []byte, m *Metadata) {
+	t.Helper()
+	if strings.Contains(string(data), "\ufffd") || strings.Contains(strings.ToLower(string(data)), `\ufffd`) {
+		return
+	}
+	b, err := m.MarshalJSON()
+	if err != nil {
+		t.Fatalf("MarshalJSON: %v", err)
+	}
+	if strings.Contains(string(b), "\ufffd") || strings.Contains(strings.ToLower(string(b)), `\ufffd`) {
+		t.Fatalf("Decode accepted %q and produced a replacement character: %s", data, b)
+	}
 }
 
 // roundTrip asserts that m encodes and decodes back to itself.

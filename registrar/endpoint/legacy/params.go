@@ -209,28 +209,38 @@ func parseForm(body []byte) (map[string]value, error) {
 	return out, nil
 }
 
-// parseJSON parses a JSON object body: exactly one object, UTF-8, every
-// member name once (a repeated name is marked and refused if it is used).
+// parseJSON parses a JSON object body: exactly one object, every member
+// name once (a repeated name is marked and refused if it is used).
+//
+// Every string in it, names included, must be valid Unicode
+// (metadata.ValidJSONText): encoding/json would replace an unpaired surrogate
+// escape or an invalid UTF-8 byte with U+FFFD, and a list parameter given as
+// one string is unescaped here, before metadata.Decode could see it.
 func parseJSON(body []byte) (map[string]value, error) {
-	if !utf8.Valid(body) {
-		return nil, malformed("request body must be UTF-8 encoded JSON")
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, malformed("request body must be a JSON object")
 	}
 	out := map[string]value{}
 	for dec.More() {
+		nameStart := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, malformed("request body is not valid JSON")
 		}
 		name, _ := tok.(string)
+		nameEnd := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, malformed("request body is not valid JSON")
 		}
 		raw = bytes.TrimSpace(raw)
+		if !metadata.ValidJSONText(body[nameStart:nameEnd]) {
+			return nil, malformed("a parameter name must be valid Unicode: no unpaired surrogate escapes, no invalid UTF-8")
+		}
+		if fe := metadata.UnicodeError(name, raw); fe != nil {
+			return nil, metadata.ErrorList{fe}
+		}
 		if v, seen := out[name]; seen {
 			v.repeat = true
 			out[name] = v
