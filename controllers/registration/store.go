@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,9 +18,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
+	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
 // Labels and annotations on OAuthClients created over HTTP.
@@ -62,6 +65,10 @@ type Store struct {
 
 	notifier notifier
 	notified bool // WatchCache was called
+
+	// minter dry-mints the client ids of stateless servers (checkMint).
+	minterOnce sync.Once
+	minter     *statelessbackend.Backend
 }
 
 var (
@@ -121,6 +128,9 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 		oc.Annotations[AnnotationSoftwareStatement] = softwareStatement
 	}
 	clientmeta.ApplyToSpec(md, &oc.Spec)
+	if err := s.checkMint(ctx, obj, &oc.Spec); err != nil {
+		return nil, err
+	}
 	if err := s.Client.Create(ctx, oc); err != nil {
 		if apierrors.IsInvalid(err) {
 			return nil, invalidMetadata(err)
@@ -135,6 +145,39 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 		return nil, err
 	}
 	return reg, nil
+}
+
+// checkMint refuses, before anything is stored, a registration of a
+// stateless server whose client id the reconciler could not mint: metadata
+// too large for sci.MaxClientIDLength, or keys that cannot become its cnf
+// claim. It mints the id the reconciler would mint (same metadata, read back
+// from spec as the reconciler reads it, same keys and settings) and discards
+// it; the answers are the Stateless storage mode's. Otherwise the
+// OAuthClient would be created, fail with InvalidMetadata (a Warning Event
+// and an error in the log) and be deleted again.
+func (s *Store) checkMint(ctx context.Context, obj oauthv1alpha1.ServerObject, spec *oauthv1alpha1.OAuthClientSpec) error {
+	if obj.GetSpec().Stateless == nil {
+		return nil
+	}
+	md, errs := clientmeta.FromSpec(spec)
+	if len(errs) > 0 {
+		return nil // the API server refuses the object with these errors
+	}
+	s.minterOnce.Do(func() {
+		s.minter = &statelessbackend.Backend{Reader: s.Client, ClusterResourceNamespace: s.Resolver.ClusterResourceNamespace, Clock: s.Resolver.Clock}
+	})
+	err := s.minter.CheckMint(ctx, obj, md)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sci.ErrTooLarge):
+		return endpoint.ClientIDTooLarge()
+	case errors.Is(err, statelessbackend.ErrUnusableClientKeys):
+		return endpoint.UnusableClientKeys()
+	}
+	// The reconciler could not mint either (no keys yet, an invalid
+	// spec): nothing is stored, and the client may retry.
+	return fmt.Errorf("%w: the server cannot mint client ids: %v", endpoint.ErrUnavailable, err)
 }
 
 // invalidMetadata turns the API server's refusal into a registration error.
@@ -298,6 +341,13 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 	if md != nil {
 		before := oc.Spec.DeepCopy()
 		clientmeta.ApplyToSpec(md, &oc.Spec)
+		obj, _, err := s.where(ctx, srv)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkMint(ctx, obj, &oc.Spec); err != nil {
+			return nil, err
+		}
 		// A stateless server signs the registration into the client id, so
 		// a change means a new client id: ask for it as a rotation, the one
 		// way the admission webhook lets a minted stateless registration change.

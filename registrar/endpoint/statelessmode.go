@@ -291,6 +291,23 @@ func slicesEqual(a, b []string) bool {
 	return true
 }
 
+// ClientIDTooLarge is the 400 invalid_client_metadata answer to a
+// registration whose stateless client id would exceed
+// stateless.MaxClientIDLength. The Stateless storage mode answers it after
+// minting; a Store that keeps registrations of a stateless server answers it
+// before storing anything.
+func ClientIDTooLarge() *Error {
+	return badRequest(metadata.CodeInvalidClientMetadata,
+		"the metadata is too large for a stateless client id of at most "+strconv.Itoa(stateless.MaxClientIDLength)+" bytes")
+}
+
+// UnusableClientKeys is the 400 invalid_client_metadata answer to a
+// registration whose jwks or jwks_uri cannot become the cnf claim of a
+// stateless client id (stateless.ConfirmationFor refuses it).
+func UnusableClientKeys() *Error {
+	return badRequest(metadata.CodeInvalidClientMetadata, "jwks or jwks_uri cannot be used as the client's key")
+}
+
 // mintStateless registers md without storing anything: it mints the client
 // id (and its secret) and a read-only registration access token.
 func (h *Handler) mintStateless(srv *Server, md *metadata.Metadata) (*ClientInformation, error) {
@@ -304,13 +321,12 @@ func (h *Handler) mintStateless(srv *Server, md *metadata.Metadata) (*ClientInfo
 	}
 	cnf, err := stateless.ConfirmationFor(md.TokenEndpointAuthMethod, md.JWKS, md.JWKSURI)
 	if err != nil {
-		return nil, badRequest(metadata.CodeInvalidClientMetadata, "jwks or jwks_uri cannot be used as the client's key")
+		return nil, UnusableClientKeys()
 	}
 	minted, err := c.minter.Mint(stateless.MintRequest{Reg: reg, Confidential: md.NeedsSecret(), Confirmation: cnf})
 	if err != nil {
 		if errors.Is(err, stateless.ErrTooLarge) {
-			return nil, badRequest(metadata.CodeInvalidClientMetadata,
-				"the metadata is too large for a stateless client id of at most "+strconv.Itoa(stateless.MaxClientIDLength)+" bytes")
+			return nil, ClientIDTooLarge()
 		}
 		return nil, serverError(fmt.Errorf("minting the client id: %w", err))
 	}

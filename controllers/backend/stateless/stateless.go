@@ -337,26 +337,64 @@ func (b *Backend) Rotate(ctx context.Context, req *backend.Request) (*backend.Cr
 // Delete does nothing: the server keeps no state about a stateless client.
 func (b *Backend) Delete(context.Context, *backend.Request) error { return nil }
 
-func (b *Backend) mint(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
-	e, err := b.load(ctx, req.Server)
+// ErrUnusableClientKeys marks a CheckMint refusal of the client's jwks or
+// jwks_uri as its cnf claim (sci.ConfirmationFor).
+var ErrUnusableClientKeys = errors.New("jwks or jwks_uri cannot be used as the client's key")
+
+// keyError is a sci.ConfirmationFor refusal; it matches ErrUnusableClientKeys.
+type keyError struct{ err error }
+
+func (e *keyError) Error() string        { return "spec.jwks: " + e.err.Error() }
+func (e *keyError) Unwrap() error        { return e.err }
+func (e *keyError) Is(target error) bool { return target == ErrUnusableClientKeys }
+
+// CheckMint mints a client id for md at server with the server's current
+// keys and settings, exactly as Create would, and discards it: minting has
+// no side effects. The registration endpoint calls it before it stores a
+// registration of a stateless server, so metadata that cannot become a
+// client id is refused before anything exists. It returns nil, an error
+// matching sci.ErrTooLarge (the id would exceed sci.MaxClientIDLength), an
+// error matching ErrUnusableClientKeys, or the error that keeps the server
+// from minting at all (no keys yet, an invalid spec).
+func (b *Backend) CheckMint(ctx context.Context, server oauthv1alpha1.ServerObject, md *metadata.Metadata) error {
+	_, _, err := b.mintID(ctx, server, md)
+	return err
+}
+
+// mintID mints a client id for md at server; errors are not yet mapped to
+// conditions (see mint).
+func (b *Backend) mintID(ctx context.Context, server oauthv1alpha1.ServerObject, md *metadata.Metadata) (*entry, *sci.Minted, error) {
+	e, err := b.load(ctx, server)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	reg, err := req.Metadata.MarshalJSON()
+	reg, err := md.MarshalJSON()
 	if err != nil {
-		return nil, fmt.Errorf("encoding metadata: %w", err)
+		return nil, nil, fmt.Errorf("encoding metadata: %w", err)
 	}
-	defaulted := metadata.WithDefaults(req.Metadata, metadata.Policy{})
-	cnf, err := sci.ConfirmationFor(defaulted.TokenEndpointAuthMethod, req.Metadata.JWKS, req.Metadata.JWKSURI)
+	defaulted := metadata.WithDefaults(md, metadata.Policy{})
+	cnf, err := sci.ConfirmationFor(defaulted.TokenEndpointAuthMethod, md.JWKS, md.JWKSURI)
 	if err != nil {
-		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "spec.jwks: %v", err)
+		return nil, nil, &keyError{err}
 	}
 	m, err := e.minter.Mint(sci.MintRequest{Reg: reg, Confidential: defaulted.NeedsSecret(), Confirmation: cnf})
 	if err != nil {
-		if errors.Is(err, sci.ErrTooLarge) {
+		return nil, nil, fmt.Errorf("minting client id: %w", err)
+	}
+	return e, m, nil
+}
+
+func (b *Backend) mint(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+	e, m, err := b.mintID(ctx, req.Server, req.Metadata)
+	if err != nil {
+		var ke *keyError
+		switch {
+		case errors.As(err, &ke):
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "%v", ke)
+		case errors.Is(err, sci.ErrTooLarge):
 			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "the client id would exceed %d bytes; shorten the metadata", sci.MaxClientIDLength)
 		}
-		return nil, fmt.Errorf("minting client id: %w", err)
+		return nil, err
 	}
 	digest, err := b.Digest(req)
 	if err != nil {
