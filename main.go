@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +39,7 @@ func run() error {
 		regAddr, regBaseURL, regCert, regKey, regSecret     string
 		regInsecure                                         bool
 		secretNamespaces                                    string
+		deletionTimeout                                     time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
@@ -47,6 +49,7 @@ func run() error {
 	flag.StringVar(&clusterNS, "cluster-resource-namespace", envOr("POD_NAMESPACE", "clientreg-system"), "Namespace holding the Secrets of ClusterAuthorizationServers.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose Secrets the manager reads and writes (with --cluster-resource-namespace); empty means all namespaces. Objects needing a Secret elsewhere are refused with the reason SecretNamespaceNotAllowed.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Parallel OAuthClient reconciles.")
+	flag.DurationVar(&deletionTimeout, "deletion-timeout", controllers.DefaultDeletionTimeout, "How long deleting an OAuthClient's registration at an unreachable or refusing server is retried (capped exponential backoff, from the first failure) before the client reports DeletionBlocked.")
 	flag.StringVar(&regAddr, "registration-bind-address", ":8443", "Address the embedded registration endpoint listens on.")
 	flag.StringVar(&regBaseURL, "registration-base-url", "", "External URL of the embedded registration endpoint (e.g. https://clientreg.example.com); empty disables the endpoint.")
 	flag.StringVar(&regCert, "registration-tls-cert-file", "", "TLS certificate of the registration endpoint (PEM; reloaded when it changes).")
@@ -65,7 +68,10 @@ func run() error {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(oauthv1alpha1.AddToScheme(scheme))
 
-	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers}
+	if deletionTimeout <= 0 {
+		return fmt.Errorf("--deletion-timeout must be positive, not %s", deletionTimeout)
+	}
+	copts := controllers.Options{ClusterResourceNamespace: clusterNS, MaxConcurrentReconciles: workers, DeletionTimeout: deletionTimeout}
 	for ns := range strings.SplitSeq(secretNamespaces, ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
 			copts.SecretNamespaces = append(copts.SecretNamespaces, ns)

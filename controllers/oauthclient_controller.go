@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
@@ -55,6 +56,10 @@ type OAuthClientReconciler struct {
 	Policy metadata.Policy
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
 	MaxConcurrentReconciles int
+	// DeletionTimeout is how long deleting a registration at the server is
+	// retried, from the first failure, before the client reports
+	// DeletionBlocked; zero means DefaultDeletionTimeout.
+	DeletionTimeout time.Duration
 	// Metrics records issued credentials, failures and expiry; nil records nothing.
 	Metrics *metrics.Metrics
 	// secretScope is where clients' Secrets may be (--secret-namespaces).
@@ -89,7 +94,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if !obj.DeletionTimestamp.IsZero() {
 		// Being deleted: clean up, then release the finalizer.
-		return ctrl.Result{}, r.reconcileDelete(ctx, obj)
+		return r.reconcileDelete(ctx, obj)
 	}
 	if !controllerutil.ContainsFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient) {
 		patch := client.MergeFrom(obj.DeepCopy())
@@ -253,16 +258,36 @@ func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
 	return ref.Kind
 }
 
-// maxDeletionAttempts bounds how often deleting a registration at an
-// unreachable or refusing server is retried before the client stops and says
+// Deleting a registration at an unreachable or refusing server is retried
+// with capped exponential backoff for a budget of time (DeletionTimeout from
+// the first failed attempt), then the client stops (DeletionBlocked) and says
 // how to let go (AnnotationAbandonRegistration).
-const maxDeletionAttempts = 5
+const (
+	// DefaultDeletionTimeout is the default deletion budget: long enough for
+	// an authorization server's outage or maintenance window to pass
+	// without help.
+	DefaultDeletionTimeout = time.Hour
+	// deletionBackoffBase and deletionBackoffCap bound the pause after a
+	// failed attempt: 1s, 2s, 4s, ... up to 2 minutes, so a server that comes
+	// back is tried again within 2 minutes.
+	deletionBackoffBase = time.Second
+	deletionBackoffCap  = 2 * time.Minute
+)
+
+// deletionBackoff is the pause after the n-th failed attempt (n >= 1).
+func deletionBackoff(n int32) time.Duration {
+	d := deletionBackoffBase
+	for i := int32(1); i < n && d < deletionBackoffCap; i++ {
+		d *= 2
+	}
+	return min(d, deletionBackoffCap)
+}
 
 // reconcileDelete removes the registration per deletionPolicy and handles the
 // Secret: deleted with Delete, kept (owner reference removed) with Orphan.
-func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) error {
+func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 	log := logf.FromContext(ctx)
 	w := r.secrets()
@@ -271,7 +296,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	switch {
 	case obj.Spec.DeletionPolicy == oauthv1alpha1.DeletionPolicyOrphan:
 		if err := w.orphan(ctx, obj, key); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	default:
 		if !abandon {
@@ -282,19 +307,19 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 			eventf(r.Recorder, obj, corev1.EventTypeWarning, "Abandoned", "Delete", "registration left at the server as the annotation %s asks", oauthv1alpha1.AnnotationAbandonRegistration)
 		}
 		if err := w.deleteIfControlled(ctx, obj, key); err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 	}
 	patch := client.MergeFrom(obj.DeepCopy())
 	controllerutil.RemoveFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient)
 	if err := r.Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("removing finalizer: %w", err)
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	r.written.Delete(obj.UID)
 	r.Metrics.ForgetClient(obj.Namespace, obj.Name)
 	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // deleteUpstream deletes the current and any retiring registration at the
@@ -334,42 +359,69 @@ func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1
 	return nil
 }
 
-// deletionFailed counts a failed upstream delete in status; after
-// maxDeletionAttempts it stops retrying and says how to let go.
-func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cause error) error {
+// deletionFailed records a failed upstream delete in status and schedules the
+// next attempt with capped exponential backoff. The deletion budget starts at
+// the first failure (status.deletionDeadline); once it is spent the client is
+// DeletionBlocked (Stalled) and is retried only when its annotations change.
+func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cause error) (ctrl.Result, error) {
 	orig := obj.DeepCopy()
-	obj.Status.DeletionAttempts++
-	msg := fmt.Sprintf("deleting the registration failed (attempt %d of %d): %v", obj.Status.DeletionAttempts, maxDeletionAttempts, cause)
-	reason := oauthv1alpha1.ReasonDeleting
-	if obj.Status.DeletionAttempts >= maxDeletionAttempts {
-		reason = oauthv1alpha1.ReasonDeletionBlocked
-		msg = fmt.Sprintf("%s. Set the annotation %s=true to delete this object and leave the registration at the server", msg, oauthv1alpha1.AnnotationAbandonRegistration)
+	now := r.Clock.Now()
+	st := &obj.Status
+	st.DeletionAttempts++
+	if st.DeletionDeadline == nil {
+		st.DeletionDeadline = &metav1.Time{Time: now.Add(r.deletionTimeout()).Truncate(time.Second)}
 	}
-	markNotReady(&obj.Status.Conditions, obj.Generation, reason, msg, reason == oauthv1alpha1.ReasonDeletionBlocked)
-	obj.Status.ObservedGeneration = obj.Generation
+	deadline := st.DeletionDeadline.UTC().Format(time.RFC3339)
+	reason, res := oauthv1alpha1.ReasonDeleting, ctrl.Result{}
+	var msg string
+	if wait := deletionBackoff(st.DeletionAttempts); now.Add(wait).Before(st.DeletionDeadline.Time) {
+		res.RequeueAfter = wait
+		msg = fmt.Sprintf("deleting the registration at the server failed (attempt %d; next attempt in %s, giving up at %s): %v",
+			st.DeletionAttempts, wait, deadline, cause)
+	} else {
+		reason = oauthv1alpha1.ReasonDeletionBlocked
+		msg = fmt.Sprintf("deleting the registration at the server failed (attempt %d; gave up at %s): %v. "+
+			"Set the annotation %s=true to delete this object and leave the registration at the server, or change any annotation to try once more",
+			st.DeletionAttempts, deadline, cause, oauthv1alpha1.AnnotationAbandonRegistration)
+	}
+	markNotReady(&st.Conditions, obj.Generation, reason, msg, reason == oauthv1alpha1.ReasonDeletionBlocked)
+	st.ObservedGeneration = obj.Generation
 	r.Metrics.Failed(r.backendOf(ctx, obj), reason)
 	if err := r.Status().Patch(ctx, obj, client.MergeFrom(orig)); err != nil && !apierrors.IsNotFound(err) {
-		return kerrors.NewAggregate([]error{cause, fmt.Errorf("patching status: %w", err)})
+		return ctrl.Result{}, kerrors.NewAggregate([]error{cause, fmt.Errorf("patching status: %w", err)})
 	}
 	eventf(r.Recorder, obj, corev1.EventTypeWarning, "DeletionFailed", "Delete", "%s", msg)
 	if reason == oauthv1alpha1.ReasonDeletionBlocked {
-		// Bounded: no more automatic retries; the annotation re-triggers.
-		return reconcile.TerminalError(cause)
+		// Bounded: no more automatic retries; an annotation change re-triggers.
+		return ctrl.Result{}, reconcile.TerminalError(cause)
 	}
-	// Retried with backoff.
-	return cause
+	// The pause is ours (the workqueue's per-item backoff starts at
+	// milliseconds): the error is reported in the condition, the event and here.
+	logf.FromContext(ctx).Info("deleting the registration failed; will retry", "oauthclient", klog.KObj(obj),
+		"attempt", st.DeletionAttempts, "retryAfter", res.RequeueAfter, "giveUpAt", deadline, "error", cause.Error())
+	return res, nil
 }
 
-// resolveServerForDelete returns the server or nil when it is gone.
+func (r *OAuthClientReconciler) deletionTimeout() time.Duration {
+	if r.DeletionTimeout > 0 {
+		return r.DeletionTimeout
+	}
+	return DefaultDeletionTimeout
+}
+
+// resolveServerForDelete returns the server, Ready or not, or nil when it is
+// gone: deleting a registration does not need a Ready server (what it needs
+// is kept with the credentials), and a server that is not Ready may only be
+// failing its probe for a moment.
 func (r *OAuthClientReconciler) resolveServerForDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
-	s, err := r.resolveServer(ctx, obj)
-	if err == nil {
-		return s, nil
+	server, key := serverFor(obj)
+	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading %s %q: %w", kindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name, err)
 	}
-	if _, ok := backend.AsPending(err); ok {
-		return nil, nil
-	}
-	return nil, err
+	return server, nil
 }
 
 func (r *OAuthClientReconciler) secrets() *secretWriter {

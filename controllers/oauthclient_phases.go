@@ -568,6 +568,8 @@ func credentialsFromSecret(s *corev1.Secret, k oauthv1alpha1.SecretKeys, prefix 
 		RegistrationAccessToken: string(s.Data[prefix+k.RegistrationAccessToken]),
 		RegistrationClientURI:   string(s.Data[prefix+k.RegistrationClientURI]),
 		Issuer:                  string(s.Data[prefix+k.Issuer]),
+		// One CA bundle serves both registrations: they are at one server.
+		CABundle: s.Data[oauthv1alpha1.KeyRegistrationCABundle],
 	}
 	if prefix != "" {
 		return c
@@ -639,6 +641,9 @@ func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, st
 	put(k.RegistrationAccessToken, creds.RegistrationAccessToken)
 	put(k.RegistrationClientURI, creds.RegistrationClientURI)
 	put(k.Issuer, creds.Issuer)
+	if len(creds.CABundle) > 0 {
+		data[oauthv1alpha1.KeyRegistrationCABundle] = creds.CABundle
+	}
 	if prev := state.previous; prev != nil {
 		pk := oauthv1alpha1.PreviousKeyPrefix
 		put(pk+oauthv1alpha1.DefaultKeyClientID, prev.ClientID)

@@ -504,3 +504,118 @@ func TestEndpointRegistrationsRaiseNoSuccessEvent(t *testing.T) {
 		t.Fatal("no Rotated event for an endpoint registration's rotation")
 	}
 }
+
+// deleteWith issues credentials for the test client, deletes the object and
+// returns the harness with its backend's Delete set to del.
+func deleteWith(t *testing.T, del func(context.Context, *backend.Request) error) *harness {
+	t.Helper()
+	h := newHarness(t, readyServer(), testClient())
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = issue(h)
+	h.be.DeleteFunc = del
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.c.Delete(context.Background(), h.get(t)); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) gone(t *testing.T) bool {
+	t.Helper()
+	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "app"}, &oauthv1alpha1.OAuthClient{})
+	return err != nil
+}
+
+// Deletion at an unreachable server is retried with capped exponential
+// backoff (1s, 2s, 4s, ... 2m) for the deletion budget (1h by default) from
+// the first failure; the condition says when it gives up; then the client is
+// DeletionBlocked (Stalled) and the message says how to let go, with no
+// "attempt N of M" that N can exceed.
+func TestDeletionRetriesWithBackoffUntilTheBudgetIsSpent(t *testing.T) {
+	h := deleteWith(t, func(context.Context, *backend.Request) error {
+		return backend.Transient(oauthv1alpha1.ReasonServerUnavailable, errors.New("dial tcp 127.0.0.1:1: connection refused"))
+	})
+	start := h.clock.Now()
+	var waits []time.Duration
+	for i := 0; ; i++ {
+		if i > 200 {
+			t.Fatal("deletion never gave up")
+		}
+		res, err := h.reconcile(t)
+		c := h.get(t)
+		cond := readyCond(t, c)
+		if err != nil {
+			if !errors.Is(err, reconcile.TerminalError(nil)) {
+				t.Fatalf("want a terminal error once the budget is spent, got %v", err)
+			}
+			if cond.Reason != oauthv1alpha1.ReasonDeletionBlocked || !meta.IsStatusConditionTrue(c.Status.Conditions, oauthv1alpha1.ConditionStalled) {
+				t.Fatalf("blocked: Ready %+v", cond)
+			}
+			for _, want := range []string{"gave up at " + start.Add(time.Hour).UTC().Format(time.RFC3339), oauthv1alpha1.AnnotationAbandonRegistration + "=true", "connection refused"} {
+				if !strings.Contains(cond.Message, want) {
+					t.Errorf("the blocked message lacks %q: %s", want, cond.Message)
+				}
+			}
+			break
+		}
+		if cond.Reason != oauthv1alpha1.ReasonDeleting || meta.IsStatusConditionTrue(c.Status.Conditions, oauthv1alpha1.ConditionStalled) {
+			t.Fatalf("attempt %d: Ready %+v", i+1, cond)
+		}
+		if want := "giving up at " + start.Add(time.Hour).UTC().Format(time.RFC3339); !strings.Contains(cond.Message, want) {
+			t.Fatalf("the message does not say when it gives up (%q): %s", want, cond.Message)
+		}
+		if int(c.Status.DeletionAttempts) != i+1 || strings.Contains(cond.Message, " of ") {
+			t.Fatalf("attempt %d: status says %d: %s", i+1, c.Status.DeletionAttempts, cond.Message)
+		}
+		waits = append(waits, res.RequeueAfter)
+		h.clock.Step(res.RequeueAfter)
+	}
+	if len(waits) < 7 || waits[0] != time.Second || waits[1] != 2*time.Second || waits[6] != 64*time.Second {
+		t.Fatalf("backoff %v", waits)
+	}
+	for _, w := range waits {
+		if w > 2*time.Minute || w <= 0 {
+			t.Fatalf("a pause outside (0, 2m]: %v", waits)
+		}
+	}
+	if spent := h.clock.Since(start); spent < 58*time.Minute || spent > time.Hour {
+		t.Fatalf("gave up after %s, want the 1h budget", spent)
+	}
+
+	// Later: an annotation change makes one more attempt, which succeeds.
+	h.be.DeleteFunc = func(context.Context, *backend.Request) error { return nil }
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	if !h.gone(t) {
+		t.Fatal("finalizer not released after a successful attempt")
+	}
+}
+
+// A 15-minute outage of the authorization server is survived without help.
+func TestDeletionSurvivesAFifteenMinuteOutage(t *testing.T) {
+	var h *harness
+	var outageEnds time.Time
+	h = deleteWith(t, func(context.Context, *backend.Request) error {
+		if h.clock.Now().Before(outageEnds) {
+			return backend.Transient(oauthv1alpha1.ReasonServerUnavailable, errors.New("503 Service Unavailable"))
+		}
+		return nil
+	})
+	outageEnds = h.clock.Now().Add(15 * time.Minute)
+	for i := 0; !h.gone(t); i++ {
+		if i > 100 {
+			t.Fatal("never deleted")
+		}
+		res, err := h.reconcile(t)
+		if err != nil {
+			t.Fatalf("attempt %d: %v (Ready %+v)", i+1, err, readyCond(t, h.get(t)))
+		}
+		h.clock.Step(res.RequeueAfter)
+	}
+	if late := h.clock.Now().Sub(outageEnds); late > deletionBackoffCap {
+		t.Fatalf("deleted %s after the server came back", late)
+	}
+}

@@ -38,6 +38,10 @@ type Options struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles bounds parallel OAuthClient reconciles.
 	MaxConcurrentReconciles int
+	// DeletionTimeout is how long deleting a registration at an unreachable
+	// or refusing server is retried (the manager's --deletion-timeout);
+	// zero means DefaultDeletionTimeout.
+	DeletionTimeout time.Duration
 	// Policy is the metadata validation policy.
 	Policy metadata.Policy
 	// NewRegistrar builds RFC 7591/7592 clients (tests inject fault
@@ -148,6 +152,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Backends:                backend.Registry{Stateless: stateless, DynamicRegistration: dynamic},
 		Policy:                  opts.Policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+		DeletionTimeout:         opts.DeletionTimeout,
 		Metrics:                 m,
 	}
 	if err := cr.SetupWithManager(ctx, mgr); err != nil {

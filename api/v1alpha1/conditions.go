@@ -148,6 +148,12 @@ const (
 	DefaultKeyRegistrationClientURI = "registration_client_uri"
 	// DefaultKeyIssuer is the default Secret key of the issuer the client belongs to.
 	DefaultKeyIssuer = "issuer"
+	// KeyRegistrationCABundle is the Secret key of the PEM CA bundle trusted
+	// for the registration client URI (the server's caBundle when the
+	// registration was last synced). It is kept with the credentials so the
+	// registration can be deleted without the server object. The name is
+	// fixed; it serves the previous_* registration too.
+	KeyRegistrationCABundle = "registration_ca.crt"
 	// PreviousKeyPrefix prefixes the keys of the previous registration kept
 	// during a rotation overlap (previous_client_id, previous_client_secret, ...).
 	PreviousKeyPrefix = "previous_"

@@ -494,6 +494,15 @@ type OAuthClientStatus struct {
 	// +optional
 	DeletionAttempts int32 `json:"deletionAttempts,omitempty"`
 
+	// deletionDeadline is when the operator stops retrying to delete the
+	// registration at the server (set at the first failed attempt, the
+	// manager's --deletion-timeout later). After it the object reports
+	// DeletionBlocked until the annotation
+	// oauth.clientreg.dev/abandon-registration=true lets go of the
+	// registration, or an annotation change asks for one more attempt.
+	// +optional
+	DeletionDeadline *metav1.Time `json:"deletionDeadline,omitempty"`
+
 	// observedRotationRequest is the last value of the
 	// oauth.clientreg.dev/rotate annotation that was acted upon.
 	// +optional

@@ -27,6 +27,11 @@ type Credentials struct {
 	IssuedAt                time.Time
 	// ExpiresAt is client_secret_expires_at; zero means never.
 	ExpiresAt time.Time
+	// CABundle is the PEM bundle trusted for RegistrationClientURI (the
+	// server's caBundle when the credentials were last synced). It is kept
+	// with the credentials so the registration can be deleted without the
+	// server object. Not secret.
+	CABundle []byte
 	// Digest identifies the desired state the credentials were issued for.
 	Digest string
 	// AttemptID is the registration attempt that produced these credentials.

@@ -1,16 +1,19 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -203,9 +206,18 @@ func TestFaultUnreachableServerDoesNotHoldDeletionHostage(t *testing.T) {
 	if err := k8s.Delete(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
+	// Retrying, and saying until when.
+	c = waitClient(t, ns, "app", 30*time.Second, readyFalse(oauthv1alpha1.ReasonDeleting))
+	if c.Status.DeletionDeadline == nil || !strings.Contains(meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady).Message,
+		"giving up at "+c.Status.DeletionDeadline.UTC().Format(time.RFC3339)) {
+		t.Fatalf("the condition does not say when deletion gives up: %+v", c.Status)
+	}
+	// The budget (1h on the manager's clock) runs out.
+	m.clock.Step(2 * time.Hour)
 	c = waitClient(t, ns, "app", 90*time.Second, readyFalse(oauthv1alpha1.ReasonDeletionBlocked))
-	if c.Status.DeletionAttempts < 5 {
-		t.Fatalf("deletion attempts %d", c.Status.DeletionAttempts)
+	if msg := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady).Message; !strings.Contains(msg, "gave up at") ||
+		!strings.Contains(msg, oauthv1alpha1.AnnotationAbandonRegistration) {
+		t.Fatalf("the blocked condition does not say how to let go: %s", msg)
 	}
 	patchClient(t, c, func(c *oauthv1alpha1.OAuthClient) {
 		c.Annotations = map[string]string{oauthv1alpha1.AnnotationAbandonRegistration: "true"}
@@ -219,6 +231,111 @@ func TestFaultUnreachableServerDoesNotHoldDeletionHostage(t *testing.T) {
 	if n := len(p.Clients(t)); n != 1 {
 		t.Fatalf("the abandoned registration should stay at the server: %d clients", n)
 	}
+}
+
+// An outage of the authorization server of a few seconds (the old budget of
+// five attempts was spent in under a second) does not block deletion: the
+// registration is deleted once the server answers again.
+func TestFaultShortOutageDuringDeletionIsSurvived(t *testing.T) {
+	p := oidcprovider.Start(t, oidcprovider.Options{})
+	m, ns := setup(t, p)
+	c := serviceClient(ns, "app", "idp")
+	create(t, c)
+	waitClient(t, ns, "app", 30*time.Second, ready)
+	outage := m.faults.add(&faultRule{method: http.MethodDelete, mode: faultStatus, status: http.StatusServiceUnavailable, remaining: -1,
+		until: time.Now().Add(3 * time.Second)})
+	if err := k8s.Delete(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c, 60*time.Second)
+	if outage.hits < 2 {
+		t.Fatalf("the outage was hit %d times", outage.hits)
+	}
+	if n := len(p.Clients(t)); n != 0 {
+		t.Fatalf("%d clients left at the server", n)
+	}
+}
+
+// Deleting a client of a server whose certificate comes from a private CA
+// (caBundle) uses that CA, kept with the credentials in the Secret, whether
+// the server object is gone or not Ready.
+func TestDeletionWithPrivateCAWithoutAReadyServer(t *testing.T) {
+	p := oidcprovider.Start(t, oidcprovider.Options{})
+	for _, tc := range []struct {
+		name    string
+		disrupt func(t *testing.T, srv *oauthv1alpha1.AuthorizationServer)
+	}{
+		{"server deleted", func(t *testing.T, srv *oauthv1alpha1.AuthorizationServer) {
+			if err := k8s.Delete(context.Background(), srv); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 30*time.Second, func() error {
+				if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(srv), srv); !apierrors.IsNotFound(err) {
+					return fmt.Errorf("server still there: %v", err)
+				}
+				return nil
+			})
+		}},
+		{"server not Ready", func(t *testing.T, srv *oauthv1alpha1.AuthorizationServer) {
+			// Its issuer unreachable: the probe fails, the server is not Ready.
+			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(srv), srv); err != nil {
+				t.Fatal(err)
+			}
+			srv.Spec.DynamicRegistration.IssuerURL = "https://127.0.0.1:1"
+			if err := k8s.Update(context.Background(), srv); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 30*time.Second, func() error {
+				if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(srv), srv); err != nil {
+					return err
+				}
+				cond := meta.FindStatusCondition(srv.Status.Conditions, oauthv1alpha1.ConditionReady)
+				if cond == nil || cond.Status != metav1.ConditionFalse || cond.ObservedGeneration != srv.Generation {
+					return fmt.Errorf("server Ready %+v", cond)
+				}
+				return nil
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ns := setup(t, p)
+			before := len(p.Clients(t))
+			c := serviceClient(ns, "app", "idp")
+			create(t, c)
+			waitClient(t, ns, "app", 30*time.Second, ready)
+			s, err := getSecretErr(ns, "app-oauth")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(s.Data[oauthv1alpha1.KeyRegistrationCABundle], p.CAPEM) {
+				t.Fatalf("the Secret does not keep the server's CA bundle: %q", s.Data[oauthv1alpha1.KeyRegistrationCABundle])
+			}
+			if got := len(p.Clients(t)); got != before+1 {
+				t.Fatalf("%d clients at the server, want %d", got, before+1)
+			}
+			srv := &oauthv1alpha1.AuthorizationServer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "idp"}}
+			tc.disrupt(t, srv)
+			if err := k8s.Delete(context.Background(), c); err != nil {
+				t.Fatal(err)
+			}
+			waitGone(t, c, 60*time.Second)
+			if got := len(p.Clients(t)); got != before {
+				t.Fatalf("%d clients at the server after deletion, want %d: the registration was not deleted", got, before)
+			}
+		})
+	}
+}
+
+// waitGone waits until obj no longer exists, and fails with its conditions.
+func waitGone(t *testing.T, c *oauthv1alpha1.OAuthClient, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, func() error {
+		got := &oauthv1alpha1.OAuthClient{}
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(c), got); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there (%v): %+v", err, got.Status.Conditions)
+		}
+		return nil
+	})
 }
 
 func recoverRegistration(t *testing.T, c *oauthv1alpha1.OAuthClient, id string) {

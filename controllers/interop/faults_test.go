@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/clientreg/clientreg/registrar/dcr"
 )
@@ -38,8 +39,10 @@ type faultRule struct {
 	status             int
 	// remaining is how many requests the rule still applies to; <0 = all.
 	remaining int
-	hook      func()
-	hits      int
+	// until, when set, ends the rule at that time (an outage of a length).
+	until time.Time
+	hook  func()
+	hits  int
 }
 
 // faultTransport is the manager's HTTP transport to authorization servers,
@@ -81,7 +84,8 @@ func (f *faultTransport) match(r *http.Request) *faultRule {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, rule := range f.rules {
-		if rule.remaining == 0 || rule.method != r.Method || !strings.HasSuffix(r.URL.Path, rule.pathSuffix) {
+		if rule.remaining == 0 || rule.method != r.Method || !strings.HasSuffix(r.URL.Path, rule.pathSuffix) ||
+			(!rule.until.IsZero() && !time.Now().Before(rule.until)) {
 			continue
 		}
 		if rule.remaining > 0 {

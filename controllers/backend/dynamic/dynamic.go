@@ -6,6 +6,7 @@
 package dynamic
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -70,6 +72,10 @@ type serverEntry struct {
 	registrar  dcr.Registrar
 	probe      *http.Client
 	issuer     string
+	// caBundle is spec.dynamicRegistration.caBundle, kept with every
+	// credentials the backend hands out.
+	caBundle []byte
+	timeout  time.Duration
 	// discovered is nil until discovery succeeded; dropped after failures so
 	// the next call discovers again.
 	discovered *dcr.ServerMetadata
@@ -123,6 +129,8 @@ func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error)
 		registrar:  reg,
 		probe:      probe,
 		issuer:     string(spec.IssuerURL),
+		caBundle:   spec.CABundle,
+		timeout:    timeout,
 		endpoint:   string(spec.RegistrationEndpoint),
 		resync:     DefaultResyncInterval,
 		policy:     spec.OnUnauthorized,
@@ -331,6 +339,13 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		if !obs.UpToDate {
 			obs.Message = "the spec changed"
 		}
+		if !bytes.Equal(st.CABundle, e.caBundle) {
+			// The server's trust roots changed (or were never stored with
+			// these credentials): store them, deletion needs them.
+			fresh := *st
+			fresh.CABundle = e.caBundle
+			obs.Refreshed = &fresh
+		}
 		return obs, nil
 	}
 	if st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
@@ -344,7 +359,7 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 			// metadata next time.
 			b.markRead(clientUID(req), now)
 			obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: now.Add(e.resync), Message: "the server's answer could not be fully read"}
-			if fresh := merge(st, de.Partial, now); !sameCredentials(st, fresh) {
+			if fresh := merge(st, de.Partial, e.caBundle, now); !sameCredentials(st, fresh) {
 				obs.Refreshed = fresh
 			}
 			return obs, nil
@@ -353,7 +368,7 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 	}
 	b.markRead(clientUID(req), now)
 	obs := backend.Observation{Exists: true, NextCheck: now.Add(e.resync)}
-	fresh := merge(st, reg, now)
+	fresh := merge(st, reg, e.caBundle, now)
 	matches := metadataMatches(req.Metadata, reg.Metadata)
 	switch {
 	case matches && st.Digest == "":
@@ -495,7 +510,7 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 	}
 	now := b.now()
 	b.markRead(clientUID(req), now)
-	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, now)
+	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, e.caBundle, now)
 	c.Digest = digest
 	c.CheckAfter = now.Add(e.resync)
 	return c, nil
@@ -532,13 +547,13 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 		}
 		if de, ok := dcr.AsError(err); ok && de.Partial != nil && de.Partial.ClientID == st.ClientID {
 			// Keep a rotated token; the old digest makes the next pass try again.
-			return merge(st, de.Partial, b.now()), nil
+			return merge(st, de.Partial, e.caBundle, b.now()), nil
 		}
 		return nil, b.classify(e, "updating the registration", err)
 	}
 	now := b.now()
 	b.markRead(clientUID(req), now)
-	c := merge(st, reg, now)
+	c := merge(st, reg, e.caBundle, now)
 	c.Digest = digest
 	c.CheckAfter = now.Add(e.resync)
 	return c, nil
@@ -552,31 +567,21 @@ func (b *Backend) Rotate(ctx context.Context, req *backend.Request) (*backend.Cr
 }
 
 // Delete deletes the registration in req.Stored (RFC 7592 DELETE). 401 and
-// 404 count as already gone. Without a server object the stored URI and
-// token still suffice, with the system's roots and default timeouts.
+// 404 count as already gone. Everything it needs is kept with the
+// credentials (the registration client URI, the token and the CA bundle the
+// server was trusted with), so it works whether the server object is there,
+// not Ready or gone. When the server object is there, its current caBundle is
+// trusted too (it may have been rotated since the Secret was written).
 func (b *Backend) Delete(ctx context.Context, req *backend.Request) error {
 	st := req.Stored
 	if st == nil || st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
 		return nil
 	}
-	var reg dcr.Registrar
-	if req.Server != nil && req.Server.GetSpec().DynamicRegistration != nil {
-		e, err := b.entry(req.Server)
-		if err != nil {
-			return err
-		}
-		reg = e.registrar
-	} else {
-		newRegistrar := b.NewRegistrar
-		if newRegistrar == nil {
-			newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
-		}
-		var err error
-		if reg, err = newRegistrar(dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent}); err != nil {
-			return fmt.Errorf("building a registration client: %w", err)
-		}
+	reg, err := b.deleter(req)
+	if err != nil {
+		return err
 	}
-	err := reg.Delete(ctx, st.RegistrationClientURI, st.RegistrationAccessToken)
+	err = reg.Delete(ctx, st.RegistrationClientURI, st.RegistrationAccessToken)
 	if err != nil && !dcr.IsKind(err, dcr.KindUnauthorized) && !dcr.IsKind(err, dcr.KindGone) {
 		return classify("deleting client "+st.ClientID, err, oauthv1alpha1.ReasonServerUnavailable)
 	}
@@ -588,10 +593,44 @@ func (b *Backend) Delete(ctx context.Context, req *backend.Request) error {
 	return nil
 }
 
+// deleter returns the protocol client that deletes req.Stored: the server's
+// own when the server object is there and trusts what was stored, otherwise
+// one built from the stored CA bundle (and the server's, if any).
+func (b *Backend) deleter(req *backend.Request) (dcr.Registrar, error) {
+	stored := req.Stored.CABundle
+	cfg := dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent, CABundle: stored}
+	if req.Server != nil && req.Server.GetSpec().DynamicRegistration != nil {
+		e, err := b.entry(req.Server)
+		switch {
+		case err == nil && (len(stored) == 0 || bytes.Equal(stored, e.caBundle)):
+			return e.registrar, nil
+		case err == nil:
+			cfg.Timeout = e.timeout
+			if len(e.caBundle) > 0 {
+				cfg.CABundle = slices.Concat(e.caBundle, []byte("\n"), stored)
+			}
+		case len(stored) == 0:
+			// Nothing stored to fall back on: say what is wrong with the spec.
+			return nil, err
+		}
+	}
+	newRegistrar := b.NewRegistrar
+	if newRegistrar == nil {
+		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
+	}
+	reg, err := newRegistrar(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building a registration client from the stored CA bundle: %w", err)
+	}
+	return reg, nil
+}
+
 // merge lays a server response over stored credentials: an absent
-// registration access token or secret means unchanged.
-func merge(st *backend.Credentials, reg *dcr.Registration, now time.Time) *backend.Credentials {
+// registration access token or secret means unchanged. caBundle, the
+// server's current trust roots, goes with them (see Credentials.CABundle).
+func merge(st *backend.Credentials, reg *dcr.Registration, caBundle []byte, now time.Time) *backend.Credentials {
 	c := *st
+	c.CABundle = caBundle
 	c.ClientID = reg.ClientID
 	if reg.ClientSecret != "" {
 		c.ClientSecret = reg.ClientSecret
@@ -622,7 +661,7 @@ func merge(st *backend.Credentials, reg *dcr.Registration, now time.Time) *backe
 func sameCredentials(a, b *backend.Credentials) bool {
 	return a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret &&
 		a.RegistrationAccessToken == b.RegistrationAccessToken && a.RegistrationClientURI == b.RegistrationClientURI &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.Digest == b.Digest
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.Digest == b.Digest && bytes.Equal(a.CABundle, b.CABundle)
 }
 
 // setMembers are compared as sets: servers reorder them.

@@ -1,10 +1,17 @@
 package dynamic_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -1003,7 +1010,7 @@ func TestObserveRefreshedCredentials(t *testing.T) {
 			if !obs.Exists || !obs.UpToDate {
 				t.Errorf("Observe = %+v, want Exists and UpToDate", obs)
 			}
-			if *req.Stored != orig {
+			if !reflect.DeepEqual(*req.Stored, orig) {
 				t.Errorf("Observe mutated the stored credentials: %+v", req.Stored)
 			}
 			if tc.want == nil {
@@ -1142,7 +1149,7 @@ func TestObserveCompare(t *testing.T) {
 				}
 				want := *req.Stored
 				want.Digest = digest
-				if *obs.Refreshed != want {
+				if !reflect.DeepEqual(*obs.Refreshed, want) {
 					t.Errorf("Refreshed = %+v, want %+v", obs.Refreshed, want)
 				}
 			} else if obs.Refreshed != nil {
@@ -2001,5 +2008,121 @@ func TestIssuedCredentialsCarryNextResync(t *testing.T) {
 	}
 	if want := t0.Add(8 * time.Minute); !u.CheckAfter.Equal(want) {
 		t.Fatalf("Update: CheckAfter = %s, want %s", u.CheckAfter, want)
+	}
+}
+
+// ------------------------------------------------------------------ CA bundle kept with the credentials
+
+// caPEM returns a new self-signed CA certificate as PEM.
+func caPEM(t *testing.T, cn string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// Credentials the backend hands out carry the server's CA bundle, and a
+// stored set without it (written before, or before a CA change) is refreshed
+// with it without a read at the server, so deletion finds it in the Secret.
+func TestCredentialsCarryTheServerCABundle(t *testing.T) {
+	ca := caPEM(t, "private-ca")
+	e := newEnv(t)
+	e.fake.RegisterFunc = okRegister(registered("c-1"))
+	server := newServer(withCA(ca))
+	req := newReq(server, ccMeta(), nil)
+	created, err := e.b.Create(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(created.CABundle, ca) {
+		t.Fatalf("Create: CABundle %q", created.CABundle)
+	}
+	reads := e.fake.Calls().Read
+	for _, tc := range []struct {
+		name   string
+		stored []byte
+		want   []byte // nil: no refresh
+	}{
+		{"stored without a CA bundle", nil, ca},
+		{"stored with an old CA bundle", caPEM(t, "old-ca"), ca},
+		{"stored with the current CA bundle", ca, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := *created
+			st.CABundle = tc.stored
+			obs, err := e.b.Observe(context.Background(), newReq(server, ccMeta(), &st))
+			if err != nil || !obs.Exists || !obs.UpToDate {
+				t.Fatalf("Observe = %+v, %v", obs, err)
+			}
+			switch {
+			case tc.want == nil && obs.Refreshed != nil:
+				t.Fatalf("refreshed although nothing changed: %+v", obs.Refreshed)
+			case tc.want != nil && (obs.Refreshed == nil || !bytes.Equal(obs.Refreshed.CABundle, tc.want)):
+				t.Fatalf("Refreshed = %+v, want the server's CA bundle", obs.Refreshed)
+			case tc.want != nil && (obs.Refreshed.ClientSecret != st.ClientSecret || obs.Refreshed.RegistrationAccessToken != st.RegistrationAccessToken):
+				t.Fatalf("the refresh changed the credentials: %+v", obs.Refreshed)
+			}
+		})
+	}
+	if n := e.fake.Calls().Read; n != reads {
+		t.Errorf("%d reads at the server to learn its own CA bundle", n-reads)
+	}
+}
+
+// Deletion trusts the CA bundle stored with the credentials: with the server
+// object gone, with a server whose caBundle changed since (both are trusted),
+// and with a server that is no dynamicRegistration server any more.
+func TestDeleteTrustsTheStoredCABundle(t *testing.T) {
+	stored, rotated := caPEM(t, "stored-ca"), caPEM(t, "rotated-ca")
+	for _, tc := range []struct {
+		name   string
+		server oauthv1alpha1.ServerObject
+		want   [][]byte
+	}{
+		{name: "server gone", server: nil, want: [][]byte{stored}},
+		{name: "server with the same caBundle", server: newServer(withCA(stored)), want: [][]byte{stored}},
+		{name: "server with a rotated caBundle", server: newServer(withCA(rotated)), want: [][]byte{stored, rotated}},
+		{name: "server without a caBundle", server: newServer(), want: [][]byte{stored}},
+		{name: "server without dynamicRegistration", server: &oauthv1alpha1.AuthorizationServer{
+			ObjectMeta: metav1.ObjectMeta{Namespace: serverNS, Name: "x", UID: "x", Generation: 1},
+			Spec:       oauthv1alpha1.AuthorizationServerSpec{Stateless: &oauthv1alpha1.StatelessServer{Issuer: issuer}},
+		}, want: [][]byte{stored}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.fake.DeleteFunc = func(context.Context, string, string) error { return nil }
+			st := storedCreds("d")
+			st.CABundle = stored
+			if err := e.b.Delete(context.Background(), newReq(tc.server, ccMeta(), st)); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if n := e.fake.Calls().Delete; n != 1 {
+				t.Fatalf("Delete calls = %d", n)
+			}
+			got := e.lastConfig().CABundle
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(got) {
+				t.Fatalf("the registration client trusts no certificate: %q", got)
+			}
+			for _, w := range tc.want {
+				if !bytes.Contains(got, w) {
+					t.Errorf("the registration client does not trust %q", w)
+				}
+			}
+			if tc.server == nil && e.lastConfig().Timeout != dynamic.DefaultTimeout {
+				t.Errorf("timeout %s", e.lastConfig().Timeout)
+			}
+		})
 	}
 }
