@@ -280,6 +280,8 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		"resources: {requests: {cpu: lots}}",
 		"podDisruptionBudget: {minAvailable: half}",
 		"logging: {format: xml}",
+		"deletionTimeout: forever",
+		"deletionTimeout: '-1h'",
 		"fullnameOverride: Not_A_DNS_Name",
 		"serviceAccount: {create: false}",
 		"registration: {enabled: true, baseURL: https://x.example}",
