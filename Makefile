@@ -71,6 +71,7 @@ $(ENVTEST_ASSETS)/kube-apiserver:
 test: test-binaries $(CONTROLLER_GEN) lint interop-deps ## Run every test (unit, envtest, generated-file check, short fuzz).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
+	go test -run '^$$' -fuzz '^FuzzCheckJWK$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 	go test -run '^$$' -fuzz '^FuzzRegister$$' -fuzztime $(FUZZTIME) ./registrar/endpoint
 
 .PHONY: bench

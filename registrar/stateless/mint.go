@@ -17,6 +17,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
 // secretDerivationLabel prefixes the subject in the HMAC input of derived
@@ -214,6 +216,12 @@ func (m *Minter) Mint(req MintRequest) (*Minted, error) {
 	if !req.Confirmation.empty() {
 		if err := req.Confirmation.check(false); err != nil {
 			return nil, fmt.Errorf("stateless: %w", err)
+		}
+		// Only when minting: ids issued before the rule still verify.
+		if req.Confirmation.JWK != nil {
+			if err := metadata.CheckPublicKey(req.Confirmation.JWK.Key); err != nil {
+				return nil, fmt.Errorf("stateless: cnf.jwk: %w", err)
+			}
 		}
 	}
 	var sb [subjectBytes]byte

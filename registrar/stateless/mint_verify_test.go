@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -269,6 +271,28 @@ func TestMintRejectsBadReg(t *testing.T) {
 		if _, err := f.minter.Mint(MintRequest{Reg: json.RawMessage(reg)}); err == nil {
 			t.Errorf("Mint accepted reg %q", reg)
 		}
+	}
+}
+
+// A cnf key that fails the client key rules (here RSA-1024) is never signed
+// into an id, whoever calls Mint.
+func TestMintRejectsWeakConfirmationKey(t *testing.T) {
+	f := newFixture(t, AlgES256, "", time.Hour)
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf := &Confirmation{JWK: &jose.JSONWebKey{Key: &weak.PublicKey, Algorithm: "RS256", Use: "sig"}}
+	if _, err := f.minter.Mint(MintRequest{Reg: json.RawMessage(`{}`), Confirmation: cnf}); err == nil {
+		t.Fatal("Mint signed an RSA-1024 cnf key into a client id")
+	}
+	strong, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf.JWK.Key = &strong.PublicKey
+	if _, err := f.minter.Mint(MintRequest{Reg: json.RawMessage(`{}`), Confirmation: cnf}); err != nil {
+		t.Fatalf("Mint refused an RSA-2048 cnf key: %v", err)
 	}
 }
 
