@@ -16,7 +16,8 @@
 // per-provider token and are reached through Clients and Stats.
 //
 // Tests that use Start are skipped when `node` is not on PATH, unless the CI
-// environment variable is set, in which case they fail.
+// environment variable is set, in which case they fail. Programs (hack/demo)
+// use New and Close instead.
 package oidcprovider
 
 import (
@@ -92,6 +93,7 @@ type Provider struct {
 
 	opts       Options
 	dir        string // hack/interop
+	tmp        string // holds the TLS files; removed by Close
 	certFile   string
 	keyFile    string
 	adminToken string
@@ -110,43 +112,81 @@ type process struct {
 	tail  *tailBuffer
 }
 
-// Start starts a provider and registers t.Cleanup to stop it.
+// ErrNoNode is returned by New when `node` is not on PATH.
+var ErrNoNode = errors.New("node is not on PATH: install Node.js >= 20")
+
+// Start starts a provider and registers t.Cleanup to stop it. It skips t
+// when node is not on PATH (fails it when CI is set).
 func Start(t testing.TB, opts Options) *Provider {
 	t.Helper()
 	requireNode(t)
-	dir := interopDir(t)
-	if err := ensureDeps(dir); err != nil {
+	p, err := New(opts)
+	if err != nil {
 		t.Fatalf("oidcprovider: %v", err)
 	}
+	t.Cleanup(p.Close)
+	return p
+}
 
-	tmp := t.TempDir()
+// New starts a provider outside a test: it installs the npm dependencies if
+// needed (npm ci), generates the TLS certificates into a temporary directory
+// and starts node. The caller must call Close, which stops node and removes
+// the directory. The error wraps ErrNoNode when node is not on PATH.
+func New(opts Options) (*Provider, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrNoNode, err)
+	}
+	dir, err := findInteropDir()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureDeps(dir); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "clientreg-oidcprovider-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a directory for the TLS certificates: %w", err)
+	}
 	caPEM, certPEM, keyPEM, err := newCerts()
 	if err != nil {
-		t.Fatalf("oidcprovider: generating TLS certificates: %v", err)
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("generating TLS certificates: %w", err)
 	}
 	p := &Provider{
 		CAPEM:      caPEM,
 		opts:       opts,
 		dir:        dir,
+		tmp:        tmp,
 		certFile:   filepath.Join(tmp, "server.pem"),
 		keyFile:    filepath.Join(tmp, "server-key.pem"),
 		adminToken: randomToken(),
 	}
 	for name, data := range map[string][]byte{p.certFile: certPEM, p.keyFile: keyPEM, filepath.Join(tmp, "ca.pem"): caPEM} {
 		if err := os.WriteFile(name, data, 0o600); err != nil {
-			t.Fatalf("oidcprovider: %v", err)
+			_ = os.RemoveAll(tmp)
+			return nil, fmt.Errorf("writing TLS files: %w", err)
 		}
 	}
 	p.client = newHTTPClient(caPEM, 0)
 
-	t.Cleanup(p.Stop)
 	port, err := p.launchRetry(opts.Port, "")
 	if err != nil {
-		t.Fatalf("oidcprovider: %v", err)
+		p.Close()
+		return nil, err
 	}
 	p.Port = port
 	p.URL = "https://127.0.0.1:" + strconv.Itoa(port)
-	return p
+	return p, nil
+}
+
+// Close stops the provider (see Stop) and removes its temporary directory;
+// the provider cannot be restarted afterwards. It is safe to call more than
+// once.
+func (p *Provider) Close() {
+	p.Stop()
+	if p.tmp != "" {
+		_ = os.RemoveAll(p.tmp)
+	}
 }
 
 // Stop sends SIGTERM to the provider and waits for it to exit (killing it
@@ -470,15 +510,25 @@ func requireNode(t testing.TB) {
 // interopDir is hack/interop, the parent of this package's directory.
 func interopDir(t testing.TB) string {
 	t.Helper()
+	dir, err := findInteropDir()
+	if err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	return dir
+}
+
+// findInteropDir locates hack/interop from this source file's path, which
+// the Go toolchain records (go test, go run and go build without -trimpath).
+func findInteropDir() (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
-		t.Fatalf("oidcprovider: cannot locate the package source")
+		return "", errors.New("cannot locate the oidcprovider package source")
 	}
 	dir := filepath.Dir(filepath.Dir(file))
 	if _, err := os.Stat(filepath.Join(dir, "provider.mjs")); err != nil {
-		t.Fatalf("oidcprovider: %s/provider.mjs not found: %v", dir, err)
+		return "", fmt.Errorf("%s/provider.mjs not found (built with -trimpath, or outside the repository?): %w", dir, err)
 	}
-	return dir
+	return dir, nil
 }
 
 var depsMu sync.Mutex
