@@ -185,6 +185,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	creds := state.current
 	st := &obj.Status
 	st.ClientID = creds.ClientID
+	st.ShortClientID = creds.ClientIDForHumans()
 	st.Issuer = creds.Issuer
 	st.RegistrationClientURI = creds.RegistrationClientURI
 	st.SecretName = obj.Spec.SecretName
@@ -498,7 +499,18 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 		return &storedState{}, nil
 	}
 	if !ours(s, obj) {
-		return nil, errSecretConflict
+		// A Secret an earlier OAuthClient of this name kept (deletionPolicy
+		// Orphan) is taken over with its registration; not while this
+		// object is being deleted, which would take the registration down.
+		if !orphanedFor(s, obj) || !obj.DeletionTimestamp.IsZero() {
+			return nil, errSecretConflict
+		}
+		if s, err = r.secrets().adopt(ctx, obj, s); err != nil {
+			return nil, err
+		}
+		eventf(r.Recorder, obj, corev1.EventTypeNormal, "Adopted", "Adopt",
+			"took over Secret %s and its registration, kept by an earlier OAuthClient of this name (deletionPolicy Orphan)", s.Name)
+		r.expect(obj, s.ResourceVersion)
 	}
 	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")
 	state := &storedState{rotationSeen: s.Annotations[oauthv1alpha1.AnnotationRotationRequest]}

@@ -190,8 +190,47 @@ func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key clie
 		}
 	}
 	s.OwnerReferences = refs
+	if _, ok := owner.(*oauthv1alpha1.OAuthClient); ok {
+		// Said so that an OAuthClient of the same name may adopt it later.
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] = owner.GetName()
+	}
 	if err := w.client.Patch(ctx, s, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("orphaning Secret %s: %w", key, err)
 	}
 	return nil
+}
+
+// orphanedFor reports whether s is a credentials Secret that an earlier
+// OAuthClient of obj's name kept with deletionPolicy Orphan: Opaque, managed
+// by clientreg, labelled with that owner, named by its orphaned-from
+// annotation (Secrets orphaned before the annotation existed have only the
+// labels), and controlled by nobody.
+func orphanedFor(s *corev1.Secret, obj *oauthv1alpha1.OAuthClient) bool {
+	if metav1.GetControllerOf(s) != nil || (s.Type != "" && s.Type != corev1.SecretTypeOpaque) {
+		return false
+	}
+	if from, ok := s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom]; ok && from != obj.Name {
+		return false
+	}
+	return s.Labels[oauthv1alpha1.LabelManagedBy] == oauthv1alpha1.ManagedByValue &&
+		s.Labels[oauthv1alpha1.LabelOwnerKind] == "OAuthClient" &&
+		s.Labels[oauthv1alpha1.LabelOwnerName] == truncateLabel(obj.Name)
+}
+
+// adopt makes owner the controller of the orphaned Secret s (optimistic lock:
+// a Secret changed meanwhile is looked at again) and returns it.
+func (w *secretWriter) adopt(ctx context.Context, owner client.Object, s *corev1.Secret) (*corev1.Secret, error) {
+	s = s.DeepCopy()
+	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if err := controllerutil.SetControllerReference(owner, s, w.scheme); err != nil {
+		return nil, fmt.Errorf("adopting Secret %s: %w", client.ObjectKeyFromObject(s), err)
+	}
+	delete(s.Annotations, oauthv1alpha1.AnnotationOrphanedFrom)
+	if err := w.client.Patch(ctx, s, patch); err != nil {
+		return nil, fmt.Errorf("adopting Secret %s: %w", client.ObjectKeyFromObject(s), err)
+	}
+	return s, nil
 }

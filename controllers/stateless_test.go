@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -17,6 +20,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
@@ -385,6 +389,79 @@ func TestDeletionRemovesSecretAndOrphanKeepsIt(t *testing.T) {
 	}
 	if string(sec.Data["client_id"]) != string(keptData["client_id"]) || string(sec.Data["client_secret"]) != string(keptData["client_secret"]) {
 		t.Fatal("orphaned Secret lost its credentials")
+	}
+	if sec.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] != "kept" {
+		t.Fatalf("the orphaned Secret does not say who kept it: %v", sec.Annotations)
+	}
+
+	// The same client created again takes the orphaned Secret over, with its
+	// credentials: no SecretConflict, no new client id.
+	again := oauthClient(ns, "kept", "idp", withDeletionPolicy(oauthv1alpha1.DeletionPolicyOrphan))
+	create(t, again)
+	again = waitClientReady(t, ns, "kept")
+	sec = getSecret(t, ns, "kept-oauth")
+	if !metav1.IsControlledBy(sec, again) || sec.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] != "" {
+		t.Fatalf("the Secret was not adopted: owners %+v, annotations %v", sec.OwnerReferences, sec.Annotations)
+	}
+	if string(sec.Data["client_id"]) != string(keptData["client_id"]) || again.Status.ClientID != string(keptData["client_id"]) {
+		t.Fatal("re-creating the client issued a new client id instead of adopting the kept one")
+	}
+
+	// A client of another name does not take it over.
+	other := oauthClient(ns, "other", "idp", withSecretName("kept-oauth"))
+	create(t, other)
+	waitClientReason(t, ns, "other", oauthv1alpha1.ReasonSecretConflict)
+}
+
+// kubectl get -o wide shows a short client id, not a JWE of thousands of
+// characters, with the server, the secret's expiry and the next rotation.
+func TestWideTableIsReadable(t *testing.T) {
+	ns := newNamespace(t)
+	create(t, statelessServer(ns, "idp", withEncryption(oauthv1alpha1.EncryptionGenerated)))
+	create(t, oauthClient(ns, "app", "idp"))
+	waitClientReady(t, ns, "app")
+	id := string(getSecret(t, ns, "app-oauth").Data["client_id"])
+	if len(id) < 500 {
+		t.Fatalf("want a long encrypted id for this test, got %d characters", len(id))
+	}
+
+	hc, err := rest.HTTPClientFor(restCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(restCfg.Host, "/")+"/apis/oauth.clientreg.dev/v1alpha1/namespaces/"+ns+"/oauthclients", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table metav1.Table
+	if err := json.Unmarshal(body, &table); err != nil || len(table.Rows) != 1 {
+		t.Fatalf("table (HTTP %d): %v, %d rows: %.300s", resp.StatusCode, err, len(table.Rows), body)
+	}
+	cells := map[string]string{}
+	width := 0
+	for i, col := range table.ColumnDefinitions {
+		v := fmt.Sprint(table.Rows[0].Cells[i])
+		cells[col.Name] = v
+		width += utf8.RuneCountInString(v)
+	}
+	if want := id[:16] + "…" + id[len(id)-8:]; cells["ClientID"] != want {
+		t.Errorf("ClientID column %q, want %q", cells["ClientID"], want)
+	}
+	if cells["Server"] != "idp" || cells["Expires"] == "" || cells["Expires"] == "<nil>" {
+		t.Errorf("wide columns: %v", cells)
+	}
+	if width > 200 {
+		t.Errorf("a wide row is %d characters: %v", width, cells)
 	}
 }
 

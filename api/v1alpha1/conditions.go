@@ -131,6 +131,10 @@ const (
 	// AnnotationRetireAt on a credentials Secret records when the previous_*
 	// credentials are deleted at the server (RFC 3339).
 	AnnotationRetireAt = "oauth.clientreg.dev/retire-at"
+	// AnnotationOrphanedFrom on a credentials Secret kept by deletionPolicy
+	// Orphan names the OAuthClient that kept it. A new OAuthClient of that
+	// name in that namespace adopts the Secret and its registration.
+	AnnotationOrphanedFrom = "oauth.clientreg.dev/orphaned-from"
 
 	// FinalizerOAuthClient is the finalizer the operator puts on OAuthClients.
 	FinalizerOAuthClient = "oauth.clientreg.dev/finalizer"

@@ -442,6 +442,13 @@ type OAuthClientStatus struct {
 	// +optional
 	ClientID string `json:"clientID,omitempty"`
 
+	// shortClientID is clientID shortened for display (its first 16 and
+	// last 8 characters when it is longer than 40; stateless ids are JWTs of
+	// hundreds to thousands of characters). kubectl get -o wide shows it; the
+	// full id is in clientID and in the Secret.
+	// +optional
+	ShortClientID string `json:"shortClientID,omitempty"`
+
 	// issuer is the issuer the client id belongs to.
 	// +optional
 	Issuer string `json:"issuer,omitempty"`
@@ -530,7 +537,10 @@ type PendingRegistration struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
-// +kubebuilder:printcolumn:name="ClientID",type=string,JSONPath=`.status.clientID`,priority=1
+// +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`,priority=1
+// +kubebuilder:printcolumn:name="ClientID",type=string,JSONPath=`.status.shortClientID`,priority=1
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.clientSecretExpiresAt`,priority=1
+// +kubebuilder:printcolumn:name="Next-Rotation",type=date,JSONPath=`.status.nextRotationTime`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type OAuthClient struct {
 	metav1.TypeMeta   `json:",inline"`
