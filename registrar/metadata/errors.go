@@ -171,7 +171,7 @@ const maxValueBytes = 256
 
 // shown truncates a client value for FieldError.Value at a rune boundary.
 func shown(s string) string {
-	s = redactUserinfo(s)
+	s = RedactUserinfo(s)
 	if len(s) <= maxValueBytes {
 		return s
 	}
@@ -190,11 +190,12 @@ func codeFor(member string) ErrorCode {
 	return CodeInvalidClientMetadata
 }
 
-// redactUserinfo replaces the user information of a hierarchical URI
+// RedactUserinfo replaces the user information of a hierarchical URI
 // ("https://user:password@host/...") with "REDACTED", so an error that
 // repeats a rejected value never repeats a credential written into it. Text
-// that is not such a URI is returned unchanged.
-func redactUserinfo(s string) string {
+// that is not such a URI is returned unchanged. Every error of the project
+// that shows a URL shows it through this function.
+func RedactUserinfo(s string) string {
 	i := strings.Index(s, "://")
 	if i < 0 {
 		return s

@@ -319,13 +319,18 @@ func endpointURLErrors(p *field.Path, raw string) field.ErrorList {
 	return nil
 }
 
-// urlForMessage is the value an error about a URL may show: the URL, or
-// nothing when it holds (or, unparsable, may hold) user information: a
-// password or token must not reach the error message, which kubectl, audit
-// logs and GitOps tools record.
+// urlForMessage is the value an error about a URL may show: the URL with its
+// user information replaced by REDACTED (metadata.RedactUserinfo, the rule of
+// every other error), or nothing when it cannot be parsed and has an "@"
+// (where the user information ends is then unknown): a password or token must
+// not reach the error message, which kubectl, audit logs and GitOps tools
+// record.
 func urlForMessage(raw string, u *url.URL, parseErr error) any {
-	if (parseErr != nil && strings.Contains(raw, "@")) || (parseErr == nil && u.User != nil) {
+	switch {
+	case parseErr != nil && strings.Contains(raw, "@"):
 		return field.OmitValueType{}
+	case parseErr == nil && u.User != nil:
+		return metadata.RedactUserinfo(raw)
 	}
 	return raw
 }

@@ -54,8 +54,15 @@ func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 			if !found {
 				t.Fatalf("no error at %s: %v", tc.path, errs)
 			}
-			if msg := invalid(serverGK(tc.obj), tc.obj.GetName(), errs).Error(); strings.Contains(msg, secret) {
+			msg := invalid(serverGK(tc.obj), tc.obj.GetName(), errs).Error()
+			if strings.Contains(msg, secret) {
 				t.Errorf("the error shows the credential: %s", msg)
+			}
+			// As the README says: the URL is shown with its user
+			// information REDACTED, like every other error's; only a URL
+			// that cannot be parsed is not shown at all.
+			if want := "https://REDACTED@"; !strings.Contains(tc.name, "unparsable") && !strings.Contains(msg, want) {
+				t.Errorf("the error does not show the URL with %q: %s", want, msg)
 			}
 		})
 	}
