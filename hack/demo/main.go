@@ -1,17 +1,30 @@
-// Command demo runs clientreg end to end without a cluster. It starts a local
-// control plane with envtest (a real kube-apiserver and etcd, from the
-// directory in KUBEBUILDER_ASSETS), installs the CRDs from config/crd/bases,
-// runs the manager in-process the way main.go does, applies every document of
-// the samples directory, waits for the samples to become Ready, and shows what
-// the operator produced: a status table, each OAuthClient's credentials Secret
-// (client secret masked), and its client id decoded and verified with the
-// server's keys and with the JWKS the server publishes in its status.
+// Command demo runs clientreg end to end without a cluster, showing the
+// three parts of the product:
 //
-// Run it with `make demo`, which builds kube-apiserver and etcd into bin/ and
-// sets KUBEBUILDER_ASSETS. It writes a kubeconfig for the control plane to
-// bin/demo.kubeconfig (removed on exit); with --wait it keeps running until
-// interrupted so the objects can be inspected with kubectl. It exits non-zero
-// when a sample is not Ready in time or a client id does not verify.
+//  1. stateless client ids: the samples of config/samples, each
+//     OAuthClient's Secret (masked) and its client id decoded and verified
+//     with the server's keys and the JWKS it publishes;
+//  2. dynamic registration (RFC 7591 / RFC 7592) at a real authorization
+//     server the demo starts: the pinned node-oidc-provider of hack/interop
+//     on 127.0.0.1 over TLS, with the samples of hack/demo/samples;
+//  3. the embedded registration endpoint, served over HTTPS with a
+//     certificate the demo generates: one live registration, and a curl
+//     command to make another;
+//
+// and finally an access token obtained with the credentials from a Secret.
+//
+// It starts a local control plane with envtest (a real kube-apiserver and
+// etcd, from the directory in KUBEBUILDER_ASSETS), installs the CRDs from
+// config/crd/bases, runs the manager in-process the way main.go does, and
+// applies every document of both samples directories.
+//
+// Run it with `make demo`, which builds kube-apiserver and etcd into bin/,
+// installs the npm packages of hack/interop and sets KUBEBUILDER_ASSETS. It
+// writes a kubeconfig (bin/demo.kubeconfig) and the endpoint's CA
+// (bin/demo-endpoint-ca.crt), both removed on exit; with --wait it keeps
+// running until interrupted so that kubectl and curl can be used. It exits
+// non-zero when anything does not work, and stops everything it started
+// (node, kube-apiserver, etcd) on exit and on Ctrl-C.
 package main
 
 import (
@@ -20,12 +33,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -41,6 +58,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
 // clusterResourceNamespace holds the key Secrets of ClusterAuthorizationServers
@@ -49,16 +67,26 @@ const clusterResourceNamespace = "clientreg-system"
 
 type options struct {
 	samplesDir     string
+	demoSamplesDir string
 	crdDir         string
 	kubeconfigPath string
+	endpointCAPath string
+	endpointAddr   string
 	timeout        time.Duration
 	wait           bool
 	zap            zap.Options
+
+	// inspect, when set (by tests), is called with a client of the control
+	// plane once everything was shown, before anything is stopped.
+	inspect func(context.Context, client.Client) error
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "demo:", err)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "\ndemo failed:", err)
 		os.Exit(1)
 	}
 }
@@ -70,10 +98,13 @@ func parseFlags(args []string) (*options, error) {
 	zap.ConsoleEncoder()(&o.zap)
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&o.samplesDir, "samples", "config/samples", "Directory of YAML files to apply (every document of every *.yaml / *.yml file).")
+	fs.StringVar(&o.demoSamplesDir, "demo-samples", filepath.Join("hack", "demo", "samples"), "Directory of YAML files to apply once node-oidc-provider runs; ${PROVIDER_ISSUER} and ${PROVIDER_CA_BUNDLE} are filled in.")
 	fs.StringVar(&o.crdDir, "crds", filepath.Join("config", "crd", "bases"), "Directory of the CRDs to install.")
 	fs.StringVar(&o.kubeconfigPath, "kubeconfig-out", filepath.Join("bin", "demo.kubeconfig"), "Where to write a kubeconfig for the local control plane (removed on exit).")
+	fs.StringVar(&o.endpointCAPath, "endpoint-ca-out", filepath.Join("bin", "demo-endpoint-ca.crt"), "Where to write the CA of the registration endpoint's certificate, for curl --cacert (removed on exit).")
+	fs.StringVar(&o.endpointAddr, "endpoint-addr", "127.0.0.1:0", "Listen address of the embedded registration endpoint (port 0: a free one).")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "How long to wait for the samples to become Ready.")
-	fs.BoolVar(&o.wait, "wait", false, "Keep the control plane and the manager running until interrupted (Ctrl-C), for kubectl.")
+	fs.BoolVar(&o.wait, "wait", false, "Keep everything running until interrupted (Ctrl-C), for kubectl and curl.")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -84,7 +115,32 @@ func parseFlags(args []string) (*options, error) {
 	return o, nil
 }
 
-func run(args []string, out io.Writer) (retErr error) {
+// demo is one run: where it prints, and every secret value it masked.
+type demo struct {
+	out io.Writer
+	// masked records every secret value the demo handled (client secrets,
+	// registration access tokens, access tokens), so that a test can check
+	// that none of them was printed.
+	masked []string
+}
+
+// mask records v as secret and returns its masked form.
+func (d *demo) mask(v string) string {
+	if v != "" {
+		d.masked = append(d.masked, v)
+	}
+	return mask(v)
+}
+
+// section prints a numbered heading.
+func (d *demo) section(n int, title string) {
+	line := strings.Repeat("=", 78)
+	fmt.Fprintf(d.out, "\n%s\n %d. %s\n%s\n", line, n, title, line)
+}
+
+// run parses args and runs the demo until it is done (or, with --wait,
+// until ctx is cancelled).
+func run(ctx context.Context, args []string, out io.Writer) error {
 	opts, err := parseFlags(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -92,22 +148,31 @@ func run(args []string, out io.Writer) (retErr error) {
 	if err != nil {
 		return err
 	}
+	return opts.run(ctx, &demo{out: out})
+}
+
+func (opts *options) run(ctx context.Context, d *demo) error {
+	out := d.out
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap)))
 
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		return errors.New("KUBEBUILDER_ASSETS is not set: it must name the directory holding kube-apiserver and etcd; run the demo with `make demo`, which builds them and sets it")
 	}
-	if st, err := os.Stat(opts.samplesDir); err != nil || !st.IsDir() {
-		return fmt.Errorf("samples directory %q: not a readable directory (run from the repository root, or pass --samples)", opts.samplesDir)
+	for _, dir := range []string{opts.samplesDir, opts.demoSamplesDir} {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("samples directory %q: not a readable directory (run from the repository root, or pass --samples and --demo-samples)", dir)
+		}
 	}
 	samples, err := loadSamples(opts.samplesDir)
 	if err != nil {
 		return err
 	}
 
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
+	// node-oidc-provider starts while the control plane does.
+	fmt.Fprintf(out, "Starting node-oidc-provider %s (hack/interop) on 127.0.0.1 over TLS...\n", oidcprovider.PinnedVersion)
+	starting := startProvider()
+	defer starting.close()
 
 	fmt.Fprintf(out, "Starting a local control plane (kube-apiserver and etcd from %s)...\n", assets)
 	env := &envtest.Environment{
@@ -124,6 +189,16 @@ func run(args []string, out io.Writer) (retErr error) {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}
 	fmt.Fprintf(out, "Control plane is up at %s; installed %d CRDs from %s.\n", cfg.Host, len(env.CRDs), opts.crdDir)
+
+	provider, err := starting.wait(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "node-oidc-provider is up: issuer %s (a throw-away CA signed its certificate).\n", provider.URL)
+	demoSamples, err := loadTemplatedSamples(opts.demoSamplesDir, providerVars(provider))
+	if err != nil {
+		return err
+	}
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -147,46 +222,115 @@ func run(args []string, out io.Writer) (retErr error) {
 	defer func() { _ = os.Remove(kubeconfig) }()
 	fmt.Fprintf(out, "Kubeconfig for kubectl (valid while the demo runs; add --wait to keep it running):\n  export KUBECONFIG=%s\n", kubeconfig)
 
-	mgrDone, stopManager, err := startManager(ctx, cfg, scheme)
+	tlsFiles, err := newEndpointTLS(opts.endpointCAPath)
 	if err != nil {
 		return err
 	}
-	defer stopManager()
-	fmt.Fprintf(out, "Manager is running (cluster resource namespace %s).\n\n", clusterResourceNamespace)
+	defer tlsFiles.close()
+	listener, err := net.Listen("tcp", opts.endpointAddr)
+	if err != nil {
+		return fmt.Errorf("listening for the registration endpoint on %s: %w", opts.endpointAddr, err)
+	}
+	endpoint := &controllers.EndpointOptions{
+		BaseURL:  "https://" + listener.Addr().String(),
+		CertFile: tlsFiles.certFile, KeyFile: tlsFiles.keyFile,
+		Listener: listener,
+	}
 
-	applied, err := applySamples(ctx, k8s, samples, out)
+	mgrDone, stopManager, err := startManager(ctx, cfg, scheme, endpoint)
+	if err != nil {
+		_ = listener.Close()
+		return err
+	}
+	defer stopManager()
+	fmt.Fprintf(out, "Manager is running (cluster resource namespace %s), serving the registration endpoint at %s.\n\n", clusterResourceNamespace, endpoint.BaseURL)
+
+	fmt.Fprintf(out, "Applying %s and %s:\n", opts.samplesDir, opts.demoSamplesDir)
+	applied, err := applySamples(ctx, k8s, slices.Concat(samples, demoSamples), out)
 	if err != nil {
 		return err
 	}
 
 	fmt.Fprintf(out, "\nWaiting up to %s for the samples to become Ready...\n", opts.timeout)
-	waitErr := waitReady(ctx, k8s, applied, opts.timeout, mgrDone, out)
-	if errors.Is(waitErr, context.Canceled) {
-		return errors.New("interrupted")
+	if err := waitReady(ctx, k8s, applied, opts.timeout, mgrDone, out); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return errors.New("interrupted")
+		}
+		return err
 	}
-	var showErr error
-	if waitErr == nil {
-		showErr = show(ctx, k8s, applied, out)
-	}
-	result := errors.Join(waitErr, showErr)
 
-	if opts.wait {
-		fmt.Fprintf(out, "\nThe control plane and the manager keep running. In another shell:\n  export KUBECONFIG=%s\n  kubectl get clientreg -A\nPress Ctrl-C to stop.\n", kubeconfig)
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "\nStopping.")
-		case err := <-mgrDone:
-			result = errors.Join(result, fmt.Errorf("manager stopped: %w", err))
+	curl, err := d.showAll(ctx, k8s, samples, demoSamples, tlsFiles, endpoint.BaseURL)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return errors.New("interrupted")
+		}
+		return err
+	}
+	if opts.inspect != nil {
+		if err := opts.inspect(ctx, k8s); err != nil {
+			return err
 		}
 	}
-	return result
+
+	if !opts.wait {
+		fmt.Fprintf(out, "\nEverything works. `go run ./hack/demo --wait` (with KUBEBUILDER_ASSETS set as make demo does) keeps it running,\nfor kubectl with the KUBECONFIG above and for the curl command.\n")
+		return nil
+	}
+	fmt.Fprintf(out, "\nEverything works. It keeps running; in another shell:\n  export KUBECONFIG=%s\n  kubectl get clientreg -A\n  %s\nPress Ctrl-C to stop.\n", kubeconfig, curl)
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\nStopping.")
+		return nil
+	case err := <-mgrDone:
+		return fmt.Errorf("manager stopped: %w", err)
+	}
+}
+
+// showAll prints the three parts of the product and the token, and returns
+// the curl command for the endpoint.
+func (d *demo) showAll(ctx context.Context, k8s client.Client, samples, demoSamples []sample, tlsFiles *endpointTLS, baseURL string) (string, error) {
+	d.section(1, "Stateless client ids, minted by the operator ("+samplesOrigin(samples)+")")
+	if err := show(ctx, k8s, samples, d.out); err != nil {
+		return "", fmt.Errorf("stateless client ids: %w", err)
+	}
+
+	d.section(2, "Dynamic registration (RFC 7591/7592) at node-oidc-provider "+oidcprovider.PinnedVersion)
+	dynamic, err := d.showDynamic(ctx, k8s, demoSamples)
+	if err != nil {
+		return "", fmt.Errorf("dynamic registration: %w", err)
+	}
+
+	d.section(3, "The embedded registration endpoint: RFC 7591 over HTTPS")
+	curl, err := d.showEndpoint(ctx, k8s, demoSamples, tlsFiles, baseURL)
+	if err != nil {
+		return "", fmt.Errorf("embedded endpoint: %w", err)
+	}
+	fmt.Fprintf(d.out, "\nThe same registration with curl (works while the demo runs: start it with --wait):\n  %s\n", curl)
+
+	d.section(4, "An access token, with the credentials from a Secret")
+	if err := d.showToken(ctx, dynamic[0]); err != nil {
+		return "", fmt.Errorf("token with %s/%s's credentials: %w", dynamic[0].client.Namespace, dynamic[0].client.Name, err)
+	}
+	return curl, nil
+}
+
+// samplesOrigin names the directory the samples came from.
+func samplesOrigin(samples []sample) string {
+	if len(samples) == 0 {
+		return "no samples"
+	}
+	src := samples[0].source
+	if i := strings.Index(src, " ("); i >= 0 {
+		src = src[:i]
+	}
+	return filepath.Dir(src)
 }
 
 // startManager starts the manager as main.go builds it (same scheme, cache
 // options and reconcilers), with metrics and probes off and no leader
-// election. It returns a channel that receives the result of mgr.Start, and a
+// election, serving the registration endpoint as endpoint says. It returns a channel that receives the result of mgr.Start, and a
 // function that stops the manager and waits for it.
-func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (<-chan error, func(), error) {
+func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, endpoint *controllers.EndpointOptions) (<-chan error, func(), error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -198,7 +342,14 @@ func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme)
 		return nil, nil, fmt.Errorf("creating manager: %w", err)
 	}
 	mgrCtx, cancel := context.WithCancel(ctx)
-	if err := controllers.Setup(mgrCtx, mgr, controllers.Options{ClusterResourceNamespace: clusterResourceNamespace}); err != nil {
+	err = controllers.Setup(mgrCtx, mgr, controllers.Options{
+		ClusterResourceNamespace: clusterResourceNamespace,
+		Endpoint:                 endpoint,
+		// A registry of its own: nothing scrapes it, and nothing global is
+		// registered twice when a test runs the demo.
+		MetricsRegisterer: prometheus.NewRegistry(),
+	})
+	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("setting up controllers: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -38,6 +39,14 @@ func (s sample) String() string {
 // recursively), in file name order. Empty documents and kustomize files
 // (kustomization.yaml) are skipped.
 func loadSamples(dir string) ([]sample, error) {
+	return loadTemplatedSamples(dir, nil)
+}
+
+// loadTemplatedSamples is loadSamples for a directory whose files use
+// ${NAME} placeholders: each is replaced by vars[NAME] before the YAML is
+// parsed, and a placeholder vars does not define is an error. With nil vars
+// the files are read as they are.
+func loadTemplatedSamples(dir string, vars map[string]string) ([]sample, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading samples directory: %w", err)
@@ -49,7 +58,16 @@ func loadSamples(dir string) ([]sample, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		objs, err := decodeFile(path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading sample: %w", err)
+		}
+		if vars != nil {
+			if data, err = expand(data, vars); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		objs, err := decodeSamples(path, data)
 		if err != nil {
 			return nil, err
 		}
@@ -61,15 +79,42 @@ func loadSamples(dir string) ([]sample, error) {
 	return out, nil
 }
 
+// placeholder is a ${NAME} in a templated sample.
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// expand replaces every ${NAME} in data by vars[NAME]; it fails on the
+// first name vars does not define.
+func expand(data []byte, vars map[string]string) ([]byte, error) {
+	var missing []string
+	out := placeholder.ReplaceAllFunc(data, func(m []byte) []byte {
+		name := string(placeholder.FindSubmatch(m)[1])
+		v, ok := vars[name]
+		if !ok {
+			missing = append(missing, name)
+			return m
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("undefined placeholder(s) %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
 // decodeFile splits a multi-document YAML (or JSON) file and decodes each
 // document into an Unstructured.
 func decodeFile(path string) ([]sample, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening sample: %w", err)
 	}
-	defer f.Close()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(f))
+	return decodeSamples(path, data)
+}
+
+// decodeSamples splits data, the content of the file path, into documents
+// and decodes each into an Unstructured.
+func decodeSamples(path string, data []byte) ([]sample, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var out []sample
 	for i := 1; ; i++ {
 		doc, err := r.Read()
