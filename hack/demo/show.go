@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +22,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/internal/cli/clientid"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
@@ -292,15 +291,15 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 	switch len(segs) {
 	case 3:
 		fmt.Fprintln(out, "   decoded: a signed JWT (JWS), readable by anyone; it carries no secret")
-		if err := printSegment(out, "JWS header", segs[0]); err != nil {
+		if err := clientid.PrintSegment(out, "   ", "JWS header", segs[0], mask); err != nil {
 			return err
 		}
-		if err := printSegment(out, "JWS payload", segs[1]); err != nil {
+		if err := clientid.PrintSegment(out, "   ", "JWS payload", segs[1], mask); err != nil {
 			return err
 		}
 	case 5:
 		fmt.Fprintln(out, "   decoded: an encrypted JWT (JWE wrapping a JWS); only the server's encryption key can read the payload")
-		if err := printSegment(out, "JWE protected header", segs[0]); err != nil {
+		if err := clientid.PrintSegment(out, "   ", "JWE protected header", segs[0], mask); err != nil {
 			return err
 		}
 	default:
@@ -332,16 +331,12 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 	}
 	fmt.Fprintf(out, "   %s with the key Secret: OK (signed by kid %s)\n", how, verified.KeyID)
 	if encrypted {
-		claims, err := json.Marshal(verifiedClaims{
-			Issuer: verified.Issuer, Subject: verified.Subject, Audience: verified.Audience,
-			IssuedAt: unixTime(verified.IssuedAt), ExpiresAt: unixTime(verified.ExpiresAt),
-			Confirmation: verified.Confirmation, Reg: verified.Reg,
-		})
+		claims, err := json.Marshal(clientid.ClaimsOf(verified))
 		if err != nil {
 			return fmt.Errorf("encoding the verified claims: %w", err)
 		}
 		fmt.Fprintln(out, "   verified claims (client_secret claim not shown):")
-		if err := printJSON(out, "     ", claims); err != nil {
+		if err := clientid.PrintJSON(out, "     ", claims); err != nil {
 			return err
 		}
 	}
@@ -371,24 +366,6 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 	return nil
 }
 
-// verifiedClaims is the printed form of a verified client id.
-type verifiedClaims struct {
-	Issuer       string            `json:"iss"`
-	Subject      string            `json:"sub"`
-	Audience     string            `json:"aud"`
-	IssuedAt     int64             `json:"iat,omitempty"`
-	ExpiresAt    int64             `json:"exp,omitempty"`
-	Confirmation *sci.Confirmation `json:"cnf,omitempty"`
-	Reg          json.RawMessage   `json:"reg"`
-}
-
-func unixTime(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
-}
-
 // serverKeySet reads the server's private key set from its key Secret.
 func serverKeySet(ctx context.Context, k8s client.Client, server oauthv1alpha1.ServerObject) (*sci.KeySet, error) {
 	ref := server.GetStatus().KeySecretRef
@@ -416,32 +393,16 @@ func hasKey(ks *sci.KeySet, use sci.KeyUse) bool {
 // those come from the key Secret; the signature is still checked with the
 // published keys only.
 func publicVerifier(server oauthv1alpha1.ServerObject, ks *sci.KeySet, encrypted bool) (*sci.Verifier, error) {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(server.GetStatus().JWKS), &set); err != nil {
-		return nil, fmt.Errorf("status.jwks is not a JWK Set: %w", err)
-	}
-	for _, k := range set.Keys {
-		if !k.IsPublic() {
-			return nil, fmt.Errorf("status.jwks publishes a private key (kid %q)", k.KeyID)
-		}
-	}
-	spec := server.GetSpec().Stateless
-	cfg := sci.VerifierConfig{
-		TrustedIssuers: map[string]jose.JSONWebKeySet{spec.Issuer: set},
-		Audience:       statelessbackend.Audience(spec),
-	}
+	var decryptionKeys []jose.JSONWebKey
 	if encrypted {
 		for _, k := range ks.Keys {
 			if k.Use == sci.UseEncryption {
-				cfg.DecryptionKeys = append(cfg.DecryptionKeys, k.Private)
+				decryptionKeys = append(decryptionKeys, k.Private)
 			}
 		}
 	}
-	v, err := sci.NewVerifier(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building a verifier from status.jwks: %w", err)
-	}
-	return v, nil
+	spec := server.GetSpec().Stateless
+	return clientid.PublicVerifier(spec.Issuer, statelessbackend.Audience(spec), server.GetStatus().JWKS, decryptionKeys)
 }
 
 // mask shows a secret's length and at most its first 4 characters, and only
@@ -451,39 +412,6 @@ func mask(v string) string {
 		return fmt.Sprintf("%d chars, masked", len(v))
 	}
 	return fmt.Sprintf("%d chars, %s…", len(v), v[:4])
-}
-
-// printSegment base64url-decodes one JOSE segment and prints it as indented
-// JSON. A client_secret member, which a well-formed signed id never carries,
-// is masked all the same.
-func printSegment(out io.Writer, title, seg string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return fmt.Errorf("decoding the %s: %w", title, err)
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &members); err != nil {
-		return fmt.Errorf("the %s is not a JSON object: %w", title, err)
-	}
-	if s, ok := members["client_secret"]; ok {
-		var v string
-		_ = json.Unmarshal(s, &v)
-		members["client_secret"], _ = json.Marshal(mask(v))
-		if raw, err = json.Marshal(members); err != nil {
-			return fmt.Errorf("re-encoding the %s: %w", title, err)
-		}
-	}
-	fmt.Fprintf(out, "   %s:\n", title)
-	return printJSON(out, "     ", raw)
-}
-
-func printJSON(out io.Writer, indent string, raw []byte) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, indent, "  "); err != nil {
-		return fmt.Errorf("formatting JSON: %w", err)
-	}
-	fmt.Fprintf(out, "%s%s\n", indent, buf.String())
-	return nil
 }
 
 func formatLabels(l map[string]string) string {
