@@ -154,19 +154,28 @@ type AdoptFrom struct {
 // OAuthClientSpec is the desired client registration. Member names follow
 // RFC 7591 and OpenID Connect Dynamic Client Registration 1.0 in Kubernetes
 // camelCase.
+//
+// serverRef and secretName are required by CEL rules here rather than by the
+// schema's required list: a missing required member makes the API server
+// skip every CEL rule of the enclosing object and add "some validation rules
+// were not checked because the object was invalid" to the one message that
+// matters.
+// +kubebuilder:validation:XValidation:rule="has(self.serverRef)",message="serverRef is required: the AuthorizationServer or ClusterAuthorizationServer that issues the client id",fieldPath=".serverRef",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="has(self.secretName)",message="secretName is required: the Secret that receives the credentials",fieldPath=".secretName",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.jwks) && has(self.jwksURI))",message="jwks and jwksURI are mutually exclusive (RFC 7591 §2)",fieldPath=".jwksURI"
 // +kubebuilder:validation:XValidation:rule="!has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'private_key_jwt' || has(self.jwks) || has(self.jwksURI)",message="tokenEndpointAuthMethod private_key_jwt needs jwks or jwksURI",fieldPath=".tokenEndpointAuthMethod"
 type OAuthClientSpec struct {
 	// serverRef names the AuthorizationServer or ClusterAuthorizationServer
-	// that issues the client id. Immutable.
-	// +required
+	// that issues the client id. Required (a CEL rule on spec). Immutable.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="serverRef is immutable; create a new OAuthClient instead"
 	ServerRef ServerReference `json:"serverRef"`
 
 	// secretName is the Secret, in the OAuthClient's namespace, that receives
 	// the credentials. The Secret is created and controlled by this object; an
-	// existing Secret controlled by anything else is never overwritten. Immutable.
-	// +required
+	// existing Secret controlled by anything else is never overwritten.
+	// Required (a CEL rule on spec). Immutable.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
