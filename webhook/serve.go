@@ -132,6 +132,7 @@ func (o *Options) Setup(mgr manager.Manager) (healthz.Checker, error) {
 		IsReady:               ready,
 		Webhooks:              webhooks,
 		FieldOwner:            "clientreg-webhook-cert-rotator",
+		ControllerName:        rotatorControllerName,
 		RequireLeaderElection: false,
 		EnableReadinessCheck:  true,
 	}); err != nil {
