@@ -16,10 +16,30 @@ mkdir -p "${OUT}"
 
 log() { printf '[build-test-binaries] %s\n' "$*" >&2; }
 
+# The version stamps a release build of kube-apiserver gets (kubernetes'
+# hack/lib/version.sh): without them it reports v0.0.0-master, which Helm's
+# kubeVersion checks and anything reading /version refuse or misread.
+version_ldflags() {
+  local minor="${KUBERNETES_VERSION#v*.}"
+  minor="${minor%%.*}"
+  local major="${KUBERNETES_VERSION#v}"
+  major="${major%%.*}"
+  local flags=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X ${pkg}.gitVersion=${KUBERNETES_VERSION}"
+    flags+=" -X ${pkg}.gitMajor=${major} -X ${pkg}.gitMinor=${minor}"
+    flags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "${flags}"
+}
+
 build_apiserver() {
   if [[ -x "${OUT}/kube-apiserver" ]]; then
-    log "kube-apiserver ${KUBERNETES_VERSION} cached"
-    return
+    if "${OUT}/kube-apiserver" --version 2>/dev/null | grep -qF "Kubernetes ${KUBERNETES_VERSION}"; then
+      log "kube-apiserver ${KUBERNETES_VERSION} cached"
+      return
+    fi
+    log "kube-apiserver in ${OUT} has no version stamp: building it again"
   fi
   local work
   work="$(mktemp -d)"
@@ -47,7 +67,7 @@ import _ "k8s.io/kubernetes/cmd/kube-apiserver"
 GO
     go mod tidy -e >/dev/null 2>&1 || true
     go mod download
-    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "${OUT}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w $(version_ldflags)" -o "${OUT}/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
     mv "${OUT}/kube-apiserver.tmp" "${OUT}/kube-apiserver"
   )
 }
