@@ -192,7 +192,7 @@ func (d *demo) showEndpoint(ctx context.Context, k8s client.Client, samples []sa
 	}
 	defer hc.CloseIdleConnections()
 	out := d.out
-	fmt.Fprintf(out, "The manager serves it at %s, with a certificate for 127.0.0.1 signed by a CA the demo generated (%s).\n", baseURL, tlsFiles.caFile)
+	fmt.Fprintf(out, "\nThe manager serves it at %s, with a certificate for 127.0.0.1 signed by a CA the demo generated (%s).\n", baseURL, tlsFiles.caFile)
 	fmt.Fprintf(out, "%s %s sets spec.registrationEndpoint (open: true); its endpoint issuer:\n  %s\n", server.ServerKind(), name, issuer)
 
 	discovery := issuer + "/.well-known/openid-configuration"

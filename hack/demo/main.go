@@ -273,7 +273,7 @@ func (opts *options) run(ctx context.Context, d *demo) error {
 	}
 
 	if !opts.wait {
-		fmt.Fprintf(out, "\nEverything works. `go run ./hack/demo --wait` (with KUBEBUILDER_ASSETS set as make demo does) keeps it running,\nfor kubectl with the KUBECONFIG above and for the curl command.\n")
+		fmt.Fprintf(out, "\nEverything works. With --wait (make demo DEMO_FLAGS=--wait) it keeps running, for kubectl\nwith the KUBECONFIG above and for the curl command; Ctrl-C stops it.\n")
 		return nil
 	}
 	fmt.Fprintf(out, "\nEverything works. It keeps running; in another shell:\n  export KUBECONFIG=%s\n  kubectl get clientreg -A\n  %s\nPress Ctrl-C to stop.\n", kubeconfig, curl)
@@ -305,7 +305,7 @@ func (d *demo) showAll(ctx context.Context, k8s client.Client, samples, demoSamp
 	if err != nil {
 		return "", fmt.Errorf("embedded endpoint: %w", err)
 	}
-	fmt.Fprintf(d.out, "\nThe same registration with curl (works while the demo runs: start it with --wait):\n  %s\n", curl)
+	fmt.Fprintf(d.out, "\nThe same registration with curl (it works while the demo runs: make demo DEMO_FLAGS=--wait):\n  %s\n", curl)
 
 	d.section(4, "An access token, with the credentials from a Secret")
 	if err := d.showToken(ctx, dynamic[0]); err != nil {

@@ -33,7 +33,7 @@ func (d *demo) showToken(ctx context.Context, c dynamicClient) error {
 		return fmt.Errorf("the Secret's %s: %w", oauthv1alpha1.KeyRegistrationCABundle, err)
 	}
 	defer hc.CloseIdleConnections()
-	fmt.Fprintf(d.out, "From the Secret %s/%s: %s %s, %s %s, %s (%s), %s.\n",
+	fmt.Fprintf(d.out, "\nFrom the Secret %s/%s: %s %s, %s %s, %s (%s), %s.\n",
 		c.secret.Namespace, c.secret.Name, names.Issuer, issuer, names.ClientID, id, names.ClientSecret, mask(secret), oauthv1alpha1.KeyRegistrationCABundle)
 
 	discovery := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
