@@ -96,8 +96,8 @@ run: ## Run the manager against the cluster in $KUBECONFIG.
 	go run . --leader-elect=false
 
 .PHONY: demo
-demo: test-binaries ## Start a local control plane, install CRDs, run the manager, apply samples, show the result.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/demo --samples config/samples
+demo: test-binaries interop-deps ## Local control plane, node-oidc-provider, the manager and its registration endpoint: stateless ids, a dynamic registration, a live RFC 7591 registration over HTTPS, a token. DEMO_FLAGS=--wait keeps it running.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go run ./hack/demo --samples config/samples --demo-samples hack/demo/samples $(DEMO_FLAGS)
 
 .PHONY: load
 load: test-binaries ## Load-test the registration endpoint (stateless and stateful) on a local control plane; LOAD_FLAGS passes flags.
