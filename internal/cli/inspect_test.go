@@ -308,4 +308,3 @@ func qualifiedName(s oauthv1alpha1.ServerObject) string {
 	}
 	return s.GetNamespace() + "/" + s.GetName()
 }
-

@@ -166,7 +166,11 @@ func (o *Options) statusClient(ctx context.Context, name string) error {
 	}
 	if obj.DeletionTimestamp != nil || st.DeletionAttempts > 0 || st.DeletionDeadline != nil {
 		p.line("Deletion:")
-		p.kv("  ", "Requested", "%s", p.when(obj.DeletionTimestamp))
+		if obj.DeletionTimestamp != nil {
+			p.kv("  ", "Requested", "%s", p.when(obj.DeletionTimestamp))
+		} else {
+			p.kv("  ", "Requested", "no (earlier attempts are recorded)")
+		}
 		p.kv("  ", "Policy", "%s", orDash(string(obj.Spec.DeletionPolicy)))
 		p.kv("  ", "Failed attempts", "%d", st.DeletionAttempts)
 		if st.DeletionDeadline != nil {
