@@ -349,13 +349,12 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 			return nil, err
 		}
 		// A stateless server signs the registration into the client id, so
-		// a change means a new client id: ask for it as a rotation, the one
-		// way the admission webhook lets a minted stateless registration change.
+		// a change would need a new client id, which RFC 7592 §2.2 forbids
+		// (and the stateless-id draft says such servers should not offer
+		// updates): refused, nothing changes. An update that changes nothing
+		// is answered as a read.
 		if srv.Keys != nil && oc.Status.ClientID != "" && len(clientmeta.ChangedMembers(before, &oc.Spec)) > 0 {
-			if oc.Annotations == nil {
-				oc.Annotations = map[string]string{}
-			}
-			oc.Annotations[oauthv1alpha1.AnnotationRotate] = fmt.Sprintf("rfc7592-update-%d", oc.Generation+1)
+			return nil, endpoint.StatelessUpdateForbidden()
 		}
 	}
 	if newRATHash != nil {

@@ -178,3 +178,41 @@ func TestUpdateRefusesOversizedClientIDBeforeStoring(t *testing.T) {
 		t.Fatalf("stored client changed: %v %v", got.Spec.RedirectURIs, err)
 	}
 }
+
+// An RFC 7592 update (or a client_update of the old drafts, which goes
+// through the same Store.Update) that would change a minted stateless
+// registration is refused with 403 and writes nothing: the id carries the
+// metadata, and a new client_id from an update is what RFC 7592 §2.2
+// forbids. Before, the update asked for a rotation and answered with a new id.
+func TestUpdateOfMintedStatelessRegistrationIsForbidden(t *testing.T) {
+	f := newMintFixture(t)
+	ctx := context.Background()
+	oc := &oauthv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reg-minted", Labels: map[string]string{
+			LabelRegisteredVia: RegisteredViaEndpoint, LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), LabelServerName: "idp"},
+			Annotations: map[string]string{AnnotationRATHash: strings.Repeat("00", 32)}},
+		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
+			SecretName: "reg-minted", ClientName: "web", RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
+	}
+	if err := f.store.Client.Create(ctx, oc); err != nil {
+		t.Fatal(err)
+	}
+	oc.Status.ClientID = "eyJ.minted.id"
+	if err := f.store.Client.Status().Update(ctx, oc); err != nil {
+		t.Fatal(err)
+	}
+	f.writes.Store(0)
+	changed := &metadata.Metadata{ClientName: "web v2", RedirectURIs: []string{"https://app.example/cb"}}
+	_, err := f.store.Update(ctx, f.srv, oc.Name, changed, nil)
+	if e := endpoint.AsError(err); e == nil || e.Status != http.StatusForbidden {
+		t.Fatalf("Update = %v, want 403", err)
+	}
+	if n := f.writes.Load(); n != 0 {
+		t.Fatalf("%d writes for a refused update", n)
+	}
+	got := &oauthv1alpha1.OAuthClient{}
+	if err := f.store.Client.Get(ctx, client.ObjectKeyFromObject(oc), got); err != nil || got.Spec.ClientName != "web" ||
+		got.Annotations[oauthv1alpha1.AnnotationRotate] != "" {
+		t.Fatalf("stored client changed: %q %v %v", got.Spec.ClientName, got.Annotations, err)
+	}
+}

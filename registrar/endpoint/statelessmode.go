@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -299,6 +300,18 @@ func slicesEqual(a, b []string) bool {
 func ClientIDTooLarge() *Error {
 	return badRequest(metadata.CodeInvalidClientMetadata,
 		"the metadata is too large for a stateless client id of at most "+strconv.Itoa(stateless.MaxClientIDLength)+" bytes")
+}
+
+// StatelessUpdateForbidden is the answer to an RFC 7592 update (or the old
+// drafts' client_update) that would change the metadata of a registration
+// whose client id is a stateless id: the id carries the metadata, so a change
+// would need a new client_id, which RFC 7592 §2.2 forbids ("the client_id
+// MUST NOT change"); RFC 7592 §2.2 answers a client "not allowed to update
+// its records" with 403 Forbidden. The registration stays as it was; the
+// client registers anew for other metadata.
+func StatelessUpdateForbidden() *Error {
+	return &Error{Status: http.StatusForbidden, Code: CodeAccessDenied,
+		Description: "this client id carries its registration and cannot change: register a new client for other metadata"}
 }
 
 // UnusableClientKeys is the 400 invalid_client_metadata answer to a

@@ -25,10 +25,12 @@ import (
 
 // TestEnvtestEndpointUpdateOfStatelessRegistration runs the reconcilers and
 // the embedded registration endpoint next to the webhooks: an RFC 7592 PUT
-// that changes a Stateful registration on a stateless server asks for a
-// rotation itself, so the webhook lets it through and the answer carries a
-// new client id; a PUT that changes nothing rotates nothing; and the same
-// change made with kubectl, without a rotation request, is refused.
+// that would change a Stateful registration on a stateless server is refused
+// with 403 (the id carries the metadata, and RFC 7592 §2.2 forbids a new
+// client_id), and nothing changes, neither the object nor the client id; a
+// PUT that changes nothing is answered with the same client id; and the
+// same change made with kubectl, without a rotation request, is refused by
+// the webhook.
 func TestEnvtestEndpointUpdateOfStatelessRegistration(t *testing.T) {
 	needEnvtest(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -83,21 +85,22 @@ func TestEnvtestEndpointUpdateOfStatelessRegistration(t *testing.T) {
 		t.Fatalf("unchanged PUT: %d, client_id changed: %v", st, same["client_id"] != id)
 	}
 
-	// Changed metadata: a rotation request, let through, a new client id.
+	// Changed metadata: refused, never a new client id.
 	st, upd := call(t, http.MethodPut, rcu, rat, map[string]any{"client_id": id, "redirect_uris": []string{"https://app.example/cb"}, "client_name": "web v2"})
-	if st != http.StatusOK {
-		t.Fatalf("PUT refused: %d %v", st, upd)
-	}
-	newID, _ := upd["client_id"].(string)
-	if newID == "" || newID == id || upd["client_name"] != "web v2" {
-		t.Fatalf("PUT answer: new id %v, client_name %v", newID != id, upd["client_name"])
+	if st != http.StatusForbidden || upd["client_id"] != nil {
+		t.Fatalf("PUT that changes a stateless registration: %d %v, want 403 without a client", st, upd)
 	}
 	oc := &oauthv1alpha1.OAuthClient{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: handle}, oc); err != nil {
 		t.Fatal(err)
 	}
-	if oc.Annotations[oauthv1alpha1.AnnotationRotate] == "" {
-		t.Fatal("the PUT did not record a rotation request")
+	if oc.Annotations[oauthv1alpha1.AnnotationRotate] != "" || oc.Spec.ClientName != "web" || oc.Status.ClientID != id {
+		t.Fatalf("the refused PUT changed the registration: rotate=%q name=%q same id=%v",
+			oc.Annotations[oauthv1alpha1.AnnotationRotate], oc.Spec.ClientName, oc.Status.ClientID == id)
+	}
+	st, read := call(t, http.MethodGet, rcu, rat, nil)
+	if st != http.StatusOK || read["client_id"] != id || read["client_name"] != "web" {
+		t.Fatalf("read after the refused PUT: %d %v", st, read)
 	}
 
 	// The same kind of change with kubectl, without a rotation request.
