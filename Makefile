@@ -88,8 +88,13 @@ $(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager binary.
+build: cli ## Build the manager binary and the command-line tool.
 	go build -o $(LOCALBIN)/manager .
+
+.PHONY: cli
+cli: ## Build the command-line tool: bin/clientregctl and the kubectl plugin bin/kubectl-clientreg.
+	go build -o $(LOCALBIN)/clientregctl ./cmd/clientregctl
+	cp $(LOCALBIN)/clientregctl $(LOCALBIN)/kubectl-clientreg
 
 .PHONY: run
 run: ## Run the manager against the cluster in $KUBECONFIG.

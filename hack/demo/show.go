@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -266,6 +268,9 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 		case names.ClientID:
 			v = fmt.Sprintf("%d bytes (the client id, below)", len(v))
 		case names.Issuer, names.RegistrationClientURI:
+		case oauthv1alpha1.KeyRegistrationCABundle:
+			// Public: the CA the server's certificate chains to.
+			v = describeCABundle(sec.Data[k])
 		default:
 			v = mask(v)
 		}
@@ -445,4 +450,22 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// describeCABundle names the certificates of a PEM bundle (public data).
+func describeCABundle(b []byte) string {
+	var names []string
+	for rest := b; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			names = append(names, "CN="+c.Subject.CommonName)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("%d bytes, no certificate", len(b))
+	}
+	return fmt.Sprintf("PEM, %d certificate(s): %s", len(names), strings.Join(names, ", "))
 }
