@@ -139,7 +139,10 @@ const (
 		`"grant_types":["authorization_code","client_credentials"],"response_types":["code"],` +
 		`"token_endpoint_auth_method":"client_secret_basic","scope":"openid profile","contacts":["dev@example.org"]}`
 	regService     = `{"client_name":"Service","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post"}`
-	regServiceNoAM = `{"client_name":"Service, RFC 7591 defaults for the auth method","grant_types":["client_credentials"]}`
+	// No auth method and no response_types (RFC 7591 defaults), and members
+	// node-oidc-provider does not know (it drops them).
+	regServiceNoAM = `{"client_name":"Service, RFC 7591 defaults","client_name#ja":"サービス","grant_types":["client_credentials"],` +
+		`"software_id":"4NRB1-0XZABZI9E6-5SM3R","software_version":"2.1","x_custom":"kept"}`
 )
 
 // minter builds a minter for key (which must be active at this point).

@@ -78,15 +78,26 @@ async function post(url, c, method, form) {
 }
 
 describe('every mode: client_credentials, introspection, revocation', () => {
+  // Members of reg node-oidc-provider does not recognise (without
+  // extraClientMetadata): dropped by it, not a reason to refuse the client.
+  const DROPPED_BY_PROVIDER = new Set(['client_name#ja', 'software_id', 'software_version', 'x_custom']);
+
   test('the adapter returns the metadata the Go side expects, accepted by the provider', async () => {
+    let dropped = 0;
     for (const c of v.cases) {
       const client = await provider.Client.find(c.client_id);
       assert.ok(client, `${c.name}: Client.find`);
       const md = client.metadata();
       for (const [k, want] of Object.entries(c.expect)) {
-        assert.deepEqual(md[k], want, `${c.name}: ${k}`);
+        if (DROPPED_BY_PROVIDER.has(k)) {
+          assert.equal(md[k], undefined, `${c.name}: ${k} dropped`);
+          dropped += 1;
+        } else {
+          assert.deepEqual(md[k], want, `${c.name}: ${k}`);
+        }
       }
     }
+    assert.ok(dropped >= 4, 'the vectors do carry members the provider does not know');
   });
 
   for (const name of ['signed-es256', 'signed-es256-post', 'signed-eddsa', 'signed-rs256', 'nested-generated',
