@@ -138,7 +138,7 @@ const (
 	regWeb = `{"client_name":"Web app","redirect_uris":["https://client.example.org/cb"],` +
 		`"grant_types":["authorization_code","client_credentials"],"response_types":["code"],` +
 		`"token_endpoint_auth_method":"client_secret_basic","scope":"openid profile","contacts":["dev@example.org"]}`
-	regService     = `{"client_name":"Service","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post"}`
+	regService = `{"client_name":"Service","grant_types":["client_credentials"],"token_endpoint_auth_method":"client_secret_post"}`
 	// No auth method and no response_types (RFC 7591 defaults), and members
 	// node-oidc-provider does not know (it drops them).
 	regServiceNoAM = `{"client_name":"Service, RFC 7591 defaults","client_name#ja":"サービス","grant_types":["client_credentials"],` +
@@ -333,6 +333,22 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 	pkjwtCase, _ := mintCase(esMinter, "pkjwt-cnf-jwk", "private_key_jwt (cnf.jwk)",
 		`{"client_name":"Signer","grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","token_endpoint_auth_signing_alg":"ES256","jwks":{"keys":[`+string(pubJSON)+`]}}`)
 	pkjwtCase.ClientKey = &clientKey
+	// cnf without a jwks in reg (the Go API allows any Confirmation): the key
+	// can only come from cnf.
+	cnfOnly := func() Case {
+		reg := `{"client_name":"Signer, key only in cnf","grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt"}`
+		minted, err := esMinter.Mint(sci.MintRequest{Reg: json.RawMessage(reg), Confirmation: &sci.Confirmation{JWK: &clientPub}})
+		must(err)
+		expect := map[string]any{}
+		must(json.Unmarshal([]byte(reg), &expect))
+		expect["response_types"] = []string{}
+		expect["client_id"] = minted.ClientID
+		expect["client_id_issued_at"] = minted.IssuedAt.Unix()
+		expect["client_secret_expires_at"] = minted.ExpiresAt.Unix()
+		expect["jwks"] = map[string]any{"keys": []any{clientPub}}
+		return Case{Name: "pkjwt-cnf-only", Mode: "private_key_jwt (cnf.jwk, no jwks in reg)", ClientID: minted.ClientID,
+			AuthMethod: "private_key_jwt", Expect: expect, ClientKey: &clientKey, UsableAtToken: true}
+	}()
 	jkuCase, _ := mintCase(esMinter, "pkjwt-cnf-jku", "private_key_jwt (cnf.jku)",
 		`{"client_name":"Signer by URL","grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://client.example.org/jwks.json"}`)
 	jkuCase.UsableAtToken = false
@@ -344,7 +360,8 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 	ec1, _ := ks.EncryptionConfig()
 	kwCase, _ := mintCase(minter(iss, aud, esKey, ec1, lifetime, now), "nested-generated-a256kw", "nested, Generated (A256KW)", regWeb)
 	must(ks.Rotate(sci.UseEncryption, sci.AlgECDHESA256KW, now, lifetime))
-	encKey, _ := ks.Active(sci.UseEncryption)
+	ek, _ := ks.Active(sci.UseEncryption)
+	encKey := *ek // a copy: Prune below reuses the slice
 	// As the backend builds it: the public half, kid = key id.
 	genEnc := &sci.EncryptionConfig{Recipient: encKey.Private.Public(), KeyID: encKey.ID}
 	genMinter := minter(iss, aud, esKey, genEnc, lifetime, now)
@@ -367,7 +384,7 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 	rcptRSA.Algorithm = sci.AlgRSAOAEP256
 	out.RecipientKeys = []jose.JSONWebKey{rcptEC, rcptRSA}
 
-	out.Cases = []Case{esCase, esPostCase, edCase, rsCase, pkjwtCase, jkuCase, genCase, genRSCase, kwCase, recCase, recRSACase}
+	out.Cases = []Case{esCase, esPostCase, edCase, rsCase, pkjwtCase, cnfOnly, jkuCase, genCase, genRSCase, kwCase, recCase, recRSACase}
 
 	// Prune: the first signing key is past its publication window.
 	if !ks.Prune(now) {
@@ -467,6 +484,18 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 		fp := pub(foreignEnc)
 		c, _ := mintCase(minter(iss, aud, esKey, &sci.EncryptionConfig{Recipient: fp, KeyID: fp.KeyID}, lifetime, now), "", "", regService)
 		neg("nested-foreign-recipient", "encrypted to a key the server does not hold", c.ClientID, c.ClientSecret)
+	}
+	{
+		// Compressed payload: go-jose writes "zip": "DEF"; never accepted.
+		encPub := encKey.Private.Public()
+		zipEnc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.ECDH_ES_A256KW, Key: encPub.Key, KeyID: encKey.ID},
+			(&jose.EncrypterOptions{Compression: jose.DEFLATE}).WithContentType("JWT"))
+		must(err)
+		obj, err := zipEnc.Encrypt([]byte(esCase.ClientID))
+		must(err)
+		id, err := obj.CompactSerialize()
+		must(err)
+		neg("nested-zip", `nested id with "zip": "DEF"`, id, esCase.ClientSecret)
 	}
 	neg("not-a-jwt", "an opaque string", "c3RhdGVsZXNz", "secret")
 	neg("non-canonical-base64", "a segment with non-zero trailing bits (another spelling of a valid id)", nonCanonical(esCase.ClientID), esCase.ClientSecret)

@@ -101,7 +101,7 @@ describe('every mode: client_credentials, introspection, revocation', () => {
   });
 
   for (const name of ['signed-es256', 'signed-es256-post', 'signed-eddsa', 'signed-rs256', 'nested-generated',
-    'nested-generated-eddsa', 'nested-generated-a256kw', 'nested-recipient-ec', 'nested-recipient-rsa', 'pkjwt-cnf-jwk']) {
+    'nested-generated-eddsa', 'nested-generated-a256kw', 'nested-recipient-ec', 'nested-recipient-rsa', 'pkjwt-cnf-jwk', 'pkjwt-cnf-only']) {
     test(name, async () => {
       const c = v.cases.find((x) => x.name === name);
       assert.ok(c.usable_at_token);
@@ -156,7 +156,7 @@ describe('refusals are invalid_client at every endpoint', () => {
   for (const name of ['tampered-signature', 'tampered-payload', 'foreign-issuer', 'wrong-audience', 'alg-none',
     'alg-hs256', 'alg-mismatch', 'expired', 'not-yet-valid', 'wrong-secret', 'wrong-secret-nested',
     'retired-unpublished', 'wrong-typ', 'no-typ', 'crit', 'unknown-kid', 'secret-in-clear', 'iss-not-string',
-    'duplicate-claim', 'reg-not-object', 'cnf-private-key', 'nested-tampered', 'nested-foreign-recipient',
+    'duplicate-claim', 'reg-not-object', 'cnf-private-key', 'nested-tampered', 'nested-foreign-recipient', 'nested-zip',
     'not-a-jwt', 'non-canonical-base64', 'metadata-refused-by-provider']) {
     test(name, async () => {
       const n = v.negative.find((x) => x.name === name);
