@@ -5,6 +5,8 @@
 // registrar/stateless/verify.go, in the same order.
 
 import { createHmac } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 
 import {
   base64url, compactDecrypt, compactVerify, importJWK,
@@ -386,6 +388,9 @@ class RemoteJwks {
  *   keySet         the operator's key Secret "keys.json" (string, Buffer or
  *                  object): secret-derivation keys, Generated encryption keys;
  *                  its public signing keys are used only when no jwksUri/jwks
+ *   keySetFile     ... or a path to it (the Secret mounted as a volume),
+ *                  re-read when it changes (the operator rotates keys)
+ *   keySetReloadInterval  ms between checks of keySetFile; default 10000
  *   secretKeys     {kid: Buffer | base64url} derivation keys (instead of keySet)
  *   decryptionKeys [private JWK]: the AS's own keys for RecipientKey mode
  *                  (ECDH-ES+A256KW P-256, RSA-OAEP-256), A256KW oct keys
@@ -406,6 +411,20 @@ export class StatelessClientVerifier {
   #decKeys = new Map(); // kid -> {alg, key: Promise<CryptoKey|Uint8Array>}
 
   #secretKeys = new Map();
+
+  #options;
+
+  #keyGeneration = 0;
+
+  #keySetFile;
+
+  #keySetStat;
+
+  #keySetSource;
+
+  #reloadInterval;
+
+  #lastReloadCheck = 0;
 
   #audience;
 
@@ -431,19 +450,19 @@ export class StatelessClientVerifier {
     this.#maxIatSkew = options.maxIatSkew ?? 300;
     if (!(this.#leeway >= 0) || !(this.#maxIatSkew >= 0)) throw new TypeError('clockTolerance and maxIatSkew must be >= 0');
 
-    const ks = options.keySet !== undefined ? parseKeySet(options.keySet) : undefined;
-    for (const [kid, sk] of ks?.secretKeys ?? []) this.#secretKeys.set(kid, sk);
-    for (const [kid, sk] of Object.entries(options.secretKeys ?? {})) {
-      const b = typeof sk === 'string' ? base64url.decode(sk) : Buffer.from(sk);
-      if (b.length < 32) throw new TypeError(`secret key ${kid} shorter than 32 bytes`);
-      this.#secretKeys.set(kid, b);
+    this.#options = options;
+    this.#keySetFile = options.keySetFile;
+    this.#reloadInterval = options.keySetReloadInterval ?? 10_000;
+    let ks;
+    if (this.#keySetFile) {
+      if (options.keySet !== undefined) throw new TypeError('keySet and keySetFile are exclusive');
+      this.#keySetStat = statSync(this.#keySetFile);
+      ks = parseKeySet(readFileSync(this.#keySetFile));
+      this.#lastReloadCheck = this.#now();
+    } else if (options.keySet !== undefined) {
+      ks = parseKeySet(options.keySet);
     }
-    for (const jwk of [...(ks?.decryptionKeys ?? []), ...(options.decryptionKeys ?? [])]) {
-      if (typeof jwk.kid !== 'string' || !jwk.kid) throw new TypeError('decryption key without kid');
-      if (this.#decKeys.has(jwk.kid)) throw new TypeError(`duplicate decryption kid ${jwk.kid}`);
-      const alg = decryptionAlg(jwk);
-      this.#decKeys.set(jwk.kid, { alg, key: importJWK({ ...jwk, alg }, alg) });
-    }
+    this.#setKeys(ks);
 
     const remote = {
       allow: this.#allow,
@@ -459,11 +478,60 @@ export class StatelessClientVerifier {
       let source;
       if (jwksUri) source = new RemoteJwks(jwksUri, remote);
       else if (jwks) source = new StaticJwks(typeof jwks === 'string' ? JSON.parse(jwks) : jwks, this.#allow, log);
-      else if (ks && list.length === 1) source = new StaticJwks(ks.jwks, this.#allow, log);
+      else if (ks && list.length === 1) {
+        source = new StaticJwks(ks.jwks, this.#allow, log);
+        this.#keySetSource = source;
+      }
       else throw new TypeError(`issuer ${issuer}: jwksUri, jwks or keySet is required`);
       this.#issuers.push({ issuer, source });
     }
     this.#audience = options.audience ?? list[0].issuer;
+  }
+
+  // Secret-derivation and decryption keys from a parsed key set plus the
+  // explicit options; replaced as a whole (never half-updated).
+  #setKeys(ks) {
+    const options = this.#options;
+    const secretKeys = new Map(ks?.secretKeys ?? []);
+    for (const [kid, sk] of Object.entries(options.secretKeys ?? {})) {
+      const b = typeof sk === 'string' ? base64url.decode(sk) : Buffer.from(sk);
+      if (b.length < 32) throw new TypeError(`secret key ${kid} shorter than 32 bytes`);
+      secretKeys.set(kid, b);
+    }
+    const decKeys = new Map();
+    for (const jwk of [...(ks?.decryptionKeys ?? []), ...(options.decryptionKeys ?? [])]) {
+      if (typeof jwk.kid !== 'string' || !jwk.kid) throw new TypeError('decryption key without kid');
+      if (decKeys.has(jwk.kid)) throw new TypeError(`duplicate decryption kid ${jwk.kid}`);
+      const alg = decryptionAlg(jwk);
+      decKeys.set(jwk.kid, { alg, key: importJWK({ ...jwk, alg }, alg) });
+    }
+    this.#secretKeys = secretKeys;
+    this.#decKeys = decKeys;
+    this.#keyGeneration += 1;
+  }
+
+  // keySetFile: re-read when the file changed (a Kubernetes Secret volume is
+  // updated by an atomic symlink swap), checked at most every
+  // keySetReloadInterval ms. A file that does not parse is logged and the
+  // keys in use are kept.
+  async #maybeReloadKeySet() {
+    if (!this.#keySetFile || this.#now() - this.#lastReloadCheck < this.#reloadInterval) return;
+    this.#lastReloadCheck = this.#now();
+    try {
+      const st = await stat(this.#keySetFile);
+      const old = this.#keySetStat;
+      if (st.mtimeMs === old.mtimeMs && st.ino === old.ino && st.size === old.size) return;
+      const ks = parseKeySet(await readFile(this.#keySetFile));
+      this.#setKeys(ks);
+      this.#keySetStat = st;
+      if (this.#keySetSource) {
+        this.#keySetSource.table = new KeyTable(ks.jwks, this.#allow, this.log);
+        this.#keySetSource.generation += 1;
+      }
+      this.log('info', `key set reloaded from ${this.#keySetFile}`);
+    } catch (err) {
+      this.log('warn', `reloading ${this.#keySetFile} failed, keeping the keys in use: ${err.message}`);
+    }
   }
 
   /** The JWK Set sources, for monitoring (fetch counts) and tests. */
@@ -479,7 +547,8 @@ export class StatelessClientVerifier {
    * whenever any set was refetched, for caches of verification results.
    */
   async generation() {
-    let g = '';
+    await this.#maybeReloadKeySet();
+    let g = `${this.#keyGeneration}:`;
     for (const { source } of this.#issuers) {
       await source.current();
       g += `${source.generation}.`;
@@ -802,8 +871,9 @@ export function createStatelessClientAdapter(options, fallbackAdapter) {
       }
       return metadata;
     } catch (err) {
-      if (!(err instanceof InvalidClientIdError)) throw err;
-      log('info', err.message, { reason: err.reason });
+      // Whatever went wrong, the client only ever learns invalid_client.
+      if (err instanceof InvalidClientIdError) log('info', err.message, { reason: err.reason });
+      else log('error', `unexpected error verifying a client id: ${err?.stack ?? err}`, { reason: 'internal error' });
       return undefined;
     }
   }

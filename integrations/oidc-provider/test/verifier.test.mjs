@@ -3,6 +3,9 @@
 // binding, time checks, configuration refusals, JWKS failures.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 
 import { CompactSign, importJWK } from 'jose';
@@ -143,6 +146,32 @@ describe('configuration and JWKS source', () => {
       assert.equal(await refusal(fresh, byName('signed-es256').client_id), 'JWK Set unavailable');
     } finally {
       await s.close();
+    }
+  });
+
+  test('keySetFile: a new signing key\'s derivation key is picked up when the mounted Secret changes', async () => {
+    const r = v.rotation;
+    const dir = mkdtempSync(join(tmpdir(), 'keyset-'));
+    try {
+      const file = join(dir, 'keys.json');
+      const bKid = JSON.parse(Buffer.from(r.after.client_id.split('.')[0], 'base64url')).kid;
+      const withoutB = { keys: r.keySet.keys.filter((k) => k.kid !== bKid) };
+      writeFileSync(file, JSON.stringify(withoutB));
+      const logs = [];
+      const factory = createStatelessClientAdapter({
+        issuer: v.issuer, jwks: r.jwks.both, keySetFile: file, keySetReloadInterval: 0, log: (_l, msg) => logs.push(msg),
+      }, class { async find() { return undefined; } });
+      const find = (c) => factory('Client').find(c.client_id);
+      assert.equal((await find(r.before)).client_secret, r.before.client_secret);
+      assert.equal(await find(r.after), undefined, 'B\'s derivation key is not there yet');
+      writeFileSync(file, 'garbage');
+      assert.equal((await find(r.before)).client_secret, r.before.client_secret, 'a broken file keeps the keys in use');
+      writeFileSync(file, JSON.stringify(r.keySet));
+      assert.equal((await find(r.after)).client_secret, r.after.client_secret, 'reloaded');
+      assert.ok(logs.some((m) => /key set reloaded/.test(m)));
+      assert.ok(logs.some((m) => /keeping the keys in use/.test(m)));
+    } finally {
+      rmSync(dir, { recursive: true });
     }
   });
 
