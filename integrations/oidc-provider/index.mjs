@@ -841,7 +841,7 @@ export function createStatelessClientAdapter(options, fallbackAdapter) {
     fallback = DefaultAdapter();
   }
   let provider;
-  const cache = new Map(); // clientId -> {generation, until, metadata}
+  const cache = new Map(); // clientId -> {generation, until, json}
 
   async function resolve(id) {
     const generation = await verifier.generation();
@@ -849,7 +849,7 @@ export function createStatelessClientAdapter(options, fallbackAdapter) {
     if (hit && hit.generation === generation && now() < hit.until) {
       cache.delete(id);
       cache.set(id, hit);
-      return hit.metadata;
+      return hit.json;
     }
     cache.delete(id);
     let metadata;
@@ -864,12 +864,13 @@ export function createStatelessClientAdapter(options, fallbackAdapter) {
           refuse(`metadata refused by the provider: ${err.error_description ?? err.message}`);
         }
       }
+      const json = JSON.stringify(metadata);
       if (cacheSize > 0) {
         const until = v.expiresAt !== undefined ? (v.expiresAt + (options.clockTolerance ?? 0)) * 1000 : Infinity;
-        cache.set(id, { generation, until, metadata });
+        cache.set(id, { generation, until, json });
         if (cache.size > cacheSize) cache.delete(cache.keys().next().value);
       }
-      return metadata;
+      return json;
     } catch (err) {
       // Whatever went wrong, the client only ever learns invalid_client.
       if (err instanceof InvalidClientIdError) log('info', err.message, { reason: err.reason });
@@ -884,8 +885,9 @@ export function createStatelessClientAdapter(options, fallbackAdapter) {
     async find(id) {
       if (StatelessClientVerifier.looksLikeClientId(id)) {
         const md = await resolve(id);
-        // A returned object may be kept by node-oidc-provider; hand out a copy.
-        return md === undefined ? undefined : structuredClone(md);
+        // node-oidc-provider may modify what it gets (its schema fills in
+        // arrays); hand out a fresh copy of the cached JSON every time.
+        return md === undefined ? undefined : JSON.parse(md);
       }
       return this.inner.find(id);
     }
