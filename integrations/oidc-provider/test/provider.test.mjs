@@ -100,8 +100,14 @@ describe('every mode: client_credentials, introspection, revocation', () => {
     assert.ok(dropped >= 4, 'the vectors do carry members the provider does not know');
   });
 
-  for (const name of ['signed-es256', 'signed-es256-post', 'signed-eddsa', 'signed-rs256', 'nested-generated',
-    'nested-generated-eddsa', 'nested-generated-a256kw', 'nested-recipient-ec', 'nested-recipient-rsa', 'pkjwt-cnf-jwk', 'pkjwt-cnf-only']) {
+  const USABLE = ['signed-es256', 'signed-es256-post', 'signed-eddsa', 'signed-rs256', 'nested-generated',
+    'nested-generated-eddsa', 'nested-generated-a256kw', 'nested-recipient-ec', 'nested-recipient-rsa', 'pkjwt-cnf-jwk', 'pkjwt-cnf-only'];
+
+  test('every usable case is tested here', () => {
+    assert.deepEqual(v.cases.filter((c) => c.usable_at_token).map((c) => c.name).sort(), [...USABLE].sort());
+  });
+
+  for (const name of USABLE) {
     test(name, async () => {
       const c = v.cases.find((x) => x.name === name);
       assert.ok(c.usable_at_token);
@@ -153,11 +159,17 @@ describe('refusals are invalid_client at every endpoint', () => {
     assert.equal(tok.status, 200, JSON.stringify(tok.body));
   });
 
-  for (const name of ['tampered-signature', 'tampered-payload', 'foreign-issuer', 'wrong-audience', 'alg-none',
+  const NEGATIVE = ['tampered-signature', 'tampered-payload', 'foreign-issuer', 'wrong-audience', 'alg-none',
     'alg-hs256', 'alg-mismatch', 'expired', 'not-yet-valid', 'wrong-secret', 'wrong-secret-nested',
     'retired-unpublished', 'wrong-typ', 'no-typ', 'crit', 'unknown-kid', 'secret-in-clear', 'iss-not-string',
     'duplicate-claim', 'reg-not-object', 'cnf-private-key', 'nested-tampered', 'nested-foreign-recipient', 'nested-zip',
-    'not-a-jwt', 'non-canonical-base64', 'metadata-refused-by-provider']) {
+    'not-a-jwt', 'non-canonical-base64', 'metadata-refused-by-provider'];
+
+  test('every negative vector is tested here', () => {
+    assert.deepEqual(v.negative.filter((n) => !n.control).map((n) => n.name).sort(), [...NEGATIVE].sort());
+  });
+
+  for (const name of NEGATIVE) {
     test(name, async () => {
       const n = v.negative.find((x) => x.name === name);
       assert.ok(n, `vector ${name}`);
