@@ -114,6 +114,19 @@ describe('time', () => {
     assert.ok(await at((iat - 299) * 1000).verify(c.client_id), 'iat 299s ahead');
     assert.equal(await refusal(at((iat - 301) * 1000), c.client_id), 'issued in the future');
   });
+
+  test('a cached id is refused once it expires', async () => {
+    const c = byName('signed-es256');
+    let clock = Date.now();
+    const factory = createStatelessClientAdapter({
+      issuer: v.issuer, jwks: v.jwks, keySet: v.keySet, now: () => clock,
+    }, class { async find() { return undefined; } });
+    const find = () => factory('Client').find(c.client_id);
+    assert.ok(await find());
+    assert.ok(await find(), 'cached');
+    clock = c.expect.client_secret_expires_at * 1000;
+    assert.equal(await find(), undefined, 'expired, although cached');
+  });
 });
 
 describe('configuration and JWKS source', () => {
