@@ -245,7 +245,6 @@ class KeyTable {
   // Builds the kid -> [{algs, jwk}] table of one JWK Set under an allow-list.
   constructor(jwks, allow, log) {
     this.byKid = new Map();
-    this.imported = new Map();
     if (!isObject(jwks) || !Array.isArray(jwks.keys)) throw new TypeError('JWK Set without a "keys" array');
     for (const jwk of jwks.keys) {
       if (!isObject(jwk) || jwk.use === 'enc') continue;
@@ -269,12 +268,13 @@ class KeyTable {
 
   has(kid) { return this.byKid.has(kid); }
 
+  // The imported key of an entry for alg, imported once.
   async key(entry, alg) {
-    const id = `${alg}:${JSON.stringify(entry.jwk)}`;
-    let p = this.imported.get(id);
+    entry.imported ??= new Map();
+    let p = entry.imported.get(alg);
     if (!p) {
       p = importJWK(entry.jwk, alg);
-      this.imported.set(id, p);
+      entry.imported.set(alg, p);
     }
     return p;
   }
