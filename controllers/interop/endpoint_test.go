@@ -330,16 +330,30 @@ func TestEndpointLegacyDrafts(t *testing.T) {
 	if oc.Spec.ClientName != "Legacy" || len(oc.Spec.Contacts) != 2 {
 		t.Fatalf("mapped metadata: %+v", oc.Spec)
 	}
-	// client_update authenticates with client_id + client_secret.
-	update := "type=client_update&client_id=" + id + "&client_secret=" + secret + "&redirect_uri=https%3A%2F%2Flegacy.example%2Fcb&application_name=Renamed"
-	resp, err = e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(update))
-	if err != nil {
-		t.Fatal(err)
+	// client_update authenticates with client_id + client_secret. The
+	// server is stateless: the id carries the metadata, so an update that
+	// would change it is refused (403, access_denied) and changes nothing,
+	// never a new client_id; one that changes nothing succeeds.
+	base := "type=client_update&client_id=" + id + "&client_secret=" + secret + "&redirect_uri=https%3A%2F%2Flegacy.example%2Fcb&contact=a%40example.org%2Cb%40example.org"
+	for _, tc := range []struct {
+		params string
+		status int
+	}{{"&application_name=Renamed", http.StatusForbidden}, {"&application_name=Legacy", http.StatusOK}} {
+		resp, err = e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(base+tc.params))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var answer map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&answer)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.status == http.StatusOK && answer["client_id"] != id) {
+			t.Fatalf("client_update%s: %d %v, want %d with the same client_id", tc.params, resp.StatusCode, answer, tc.status)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("client_update: %d", resp.StatusCode)
+	if oc = waitByClientID(t, ns, id); oc.Spec.ClientName != "Legacy" {
+		t.Fatalf("the refused client_update changed the registration: %q", oc.Spec.ClientName)
 	}
+	update := base + "&application_name=Legacy"
 	bad := strings.Replace(update, "client_secret="+secret, "client_secret=wrong", 1)
 	resp, err = e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(bad))
 	if err != nil {
