@@ -16,6 +16,9 @@ ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(KUBERNETES_VERSION:v%=%)-etcd-$(ETCD_VERSION
 
 # node-oidc-provider, the pinned interop test peer (npm, lock file committed).
 INTEROP_DIR ?= hack/interop
+# The node-oidc-provider integration that accepts stateless client ids (npm,
+# lock file committed), tested against ids minted by the Go code.
+INTEGRATIONS_DIR ?= integrations/oidc-provider
 
 # Short fuzzing run of the request decoders in `make test`.
 FUZZTIME ?= 10s
@@ -66,7 +69,7 @@ test-binaries: ## Build kube-apiserver (version-stamped) and etcd from their Go 
 	hack/build-test-binaries.sh >/dev/null
 
 .PHONY: test
-test: test-binaries $(CONTROLLER_GEN) lint interop-deps ## Run every test (unit, envtest, generated-file check, short fuzz).
+test: test-binaries $(CONTROLLER_GEN) lint interop-deps integrations-test ## Run every test (unit, envtest, generated-file check, node integration, short fuzz).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 	go test -run '^$$' -fuzz '^FuzzCheckJWK$$' -fuzztime $(FUZZTIME) ./registrar/metadata
@@ -77,6 +80,17 @@ bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envt
 	go test -run '^$$' -bench . -benchtime 2000x ./registrar/stateless
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
+
+.PHONY: integrations-deps
+integrations-deps: $(INTEGRATIONS_DIR)/node_modules/.package-lock.json ## Install the node-oidc-provider integration's pinned npm packages.
+
+$(INTEGRATIONS_DIR)/node_modules/.package-lock.json: $(INTEGRATIONS_DIR)/package-lock.json
+	npm ci --prefix $(INTEGRATIONS_DIR) --no-audit --no-fund
+
+.PHONY: integrations-test
+integrations-test: integrations-deps | $(LOCALBIN) ## node-oidc-provider integration tests (node --test) against ids minted by hack/mintids.
+	go build -o $(LOCALBIN)/mintids ./hack/mintids
+	cd $(INTEGRATIONS_DIR) && MINTIDS=$(abspath $(LOCALBIN))/mintids node --test test/
 
 .PHONY: interop-deps
 interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client).
