@@ -15,6 +15,22 @@
 //                guarded by the X-Admin-Token header (otherwise they are 404)
 //   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
 //                open, so the provider dies with the test process)
+//   CONFIG_FILE  if set, a JSON file (written by the harness, mode 0600: it may
+//                hold private keys) with more options, all optional:
+//                  stateless: options of integrations/oidc-provider's
+//                    createStatelessClientAdapter (jwksUri | jwks, keySetFile,
+//                    decryptionKeys, jwksRefetchInterval, ...); its issuer
+//                    defaults to this provider's issuer. Also turns on
+//                    private_key_jwt, introspection, revocation, required
+//                    PKCE, scope openid and a headless login: GET
+//                    /interaction/:uid logs in "user-1" and grants openid.
+//                  discovery: members added to the discovery document
+//                    (node-oidc-provider's `discovery` option), e.g.
+//                    {"registration_endpoint": "<clientreg's endpoint>"}
+//                  registration: false turns features.registration (and
+//                    registrationManagement) off
+//   NODE_EXTRA_CA_CERTS  (Node's own) CAs trusted by outgoing requests, e.g.
+//                the operator endpoint's CA for stateless.jwksUri
 //
 // stdout carries exactly one line, "LISTENING <port>"; everything else
 // (oidc-provider notices and warnings, errors) goes to stderr.
@@ -52,6 +68,21 @@ if (!env.TLS_CERT || !env.TLS_KEY) fatal('TLS_CERT and TLS_KEY must be set');
 const IAT = env.IAT || '';
 const ROTATE_RAT = env.ROTATE_RAT === '1';
 const ADMIN_TOKEN = env.ADMIN_TOKEN || '';
+let config = {};
+if (env.CONFIG_FILE) {
+  try {
+    config = JSON.parse(fs.readFileSync(env.CONFIG_FILE, 'utf8'));
+  } catch (err) {
+    fatal(`reading CONFIG_FILE: ${err.message}`);
+  }
+}
+const REGISTRATION = config.registration !== false;
+const STATELESS = config.stateless;
+// The integration is loaded only when asked for: it resolves its own `jose`
+// from integrations/oidc-provider/node_modules (npm ci there first).
+const { createStatelessClientAdapter } = STATELESS
+  ? await import('../../integrations/oidc-provider/index.mjs')
+  : {};
 
 // ---------------------------------------------------------------------------
 // A simple Map-based adapter (one Map per model, no size limit, TTL honoured on
@@ -217,8 +248,30 @@ const { port } = server.address();
 const hostForURL = HOST.includes(':') ? `[${HOST}]` : HOST;
 const issuer = env.ISSUER || `https://${hostForURL}:${port}`;
 
+// clientreg's stateless ids through the integration's Client adapter; every
+// other model (and stored clients) stays in MapAdapter.
+let stateless;
+if (STATELESS) {
+  stateless = createStatelessClientAdapter({
+    issuer,
+    ...STATELESS,
+    // Refusal reasons (never ids or secrets) go to stderr for diagnostics.
+    log: (level, message, detail) => {
+      process.stderr.write(`stateless ${level}: ${message}${detail?.reason ? ` (${detail.reason})` : ''}\n`);
+    },
+  }, MapAdapter);
+}
+
+const statelessOptions = STATELESS ? {
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+  claims: { openid: ['sub'] },
+  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  pkce: { required: () => true },
+} : {};
+
 const provider = new Provider(issuer, {
-  adapter: MapAdapter,
+  adapter: stateless || MapAdapter,
   jwks: signingJWKS(),
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   scopes: ['openid', 'api'],
@@ -226,16 +279,23 @@ const provider = new Provider(issuer, {
   // response_types ["code"], token_endpoint_auth_method "client_secret_basic"),
   // kept on purpose: the registration client must cope with them.
   clientBasedCORS: () => false,
-  ttl: { ClientCredentials: 600 },
+  ttl: STATELESS
+    ? { ClientCredentials: 600, AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 }
+    : { ClientCredentials: 600 },
+  // Members added to the discovery document: how an authorization server
+  // points clients at a registration endpoint it does not serve itself.
+  ...(config.discovery ? { discovery: config.discovery } : {}),
+  ...statelessOptions,
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    ...(STATELESS ? { introspection: { enabled: true }, revocation: { enabled: true } } : {}),
     registration: {
-      enabled: true,
+      enabled: REGISTRATION,
       initialAccessToken: IAT || false,
     },
     registrationManagement: {
-      enabled: true,
+      enabled: REGISTRATION,
       rotateRegistrationAccessToken: ROTATE_RAT,
     },
   },
@@ -244,15 +304,43 @@ const provider = new Provider(issuer, {
     ctx.body = out;
   },
 });
+if (stateless) stateless.attach(provider);
 
-regPath = provider.pathFor('registration');
+if (REGISTRATION) regPath = provider.pathFor('registration');
 tokenPath = provider.pathFor('token');
 provider.use(adminAndStats);
 provider.on('server_error', (ctx, err) => {
   process.stderr.write(`server_error ${ctx.method} ${ctx.path}: ${err.stack || err}\n`);
 });
 
-handler = provider.callback();
+// The headless login of the stateless setup: GET /interaction/:uid logs in
+// "user-1" and grants openid, then redirects back to the authorization
+// endpoint (test use only).
+async function headlessInteraction(req, res) {
+  try {
+    const details = await provider.interactionDetails(req, res);
+    let result;
+    if (details.prompt.name === 'login') {
+      result = { login: { accountId: 'user-1' } };
+    } else {
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+      grant.addOIDCScope('openid');
+      result = { consent: { grantId: await grant.save() } };
+    }
+    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  } catch (err) {
+    process.stderr.write(`interaction: ${err.stack || err}\n`);
+    res.statusCode = 500;
+    res.end('interaction failed\n');
+  }
+}
+
+const callback = provider.callback();
+handler = STATELESS
+  ? (req, res) => (/^\/interaction\/[^/?]+$/.test(req.url) ? headlessInteraction(req, res) : callback(req, res))
+  : callback;
 
 // ---------------------------------------------------------------------------
 let stopping = false;
@@ -272,5 +360,5 @@ if (env.EXIT_ON_STDIN_EOF === '1') {
   process.stdin.resume();
 }
 
-process.stderr.write(`provider.mjs: oidc-provider issuer ${issuer} (iat=${IAT ? 'static' : 'none'}, rotate_rat=${ROTATE_RAT})\n`);
+process.stderr.write(`provider.mjs: oidc-provider issuer ${issuer} (iat=${IAT ? 'static' : 'none'}, rotate_rat=${ROTATE_RAT}, registration=${REGISTRATION}, stateless=${Boolean(STATELESS)})\n`);
 process.stdout.write(`LISTENING ${port}\n`, () => {});

@@ -70,6 +70,92 @@ type Options struct {
 	RotateRegistrationAccessToken bool
 	// Port to listen on; 0 picks a free port.
 	Port int
+	// Stateless, if set, makes the provider accept clientreg's stateless
+	// client ids through integrations/oidc-provider (its adapter for the
+	// Client model). It also turns on private_key_jwt, introspection,
+	// revocation, required PKCE, scope openid and a headless login: GET
+	// /interaction/{uid} logs in "user-1" and grants openid, so an
+	// authorization code flow needs no browser.
+	Stateless *Stateless
+	// Discovery holds members added to the provider's discovery document
+	// (node-oidc-provider's `discovery` option). The provider only adds
+	// members it does not set itself: registration_endpoint is taken from
+	// here only with DisableRegistration.
+	Discovery map[string]any
+	// DisableRegistration turns the provider's own registration and
+	// registration management off (features.registration.enabled false).
+	DisableRegistration bool
+	// TrustPEM holds CA certificates (PEM) that the provider's outgoing
+	// requests trust besides the system roots (NODE_EXTRA_CA_CERTS), e.g.
+	// the operator endpoint's CA for Stateless.JWKSURI.
+	TrustPEM []byte
+}
+
+// Stateless configures integrations/oidc-provider's
+// createStatelessClientAdapter. The integration's npm dependencies are
+// installed (npm ci) when missing.
+type Stateless struct {
+	// Issuer is the trusted iss; empty means the provider's own issuer
+	// (https://127.0.0.1:<port>).
+	Issuer string `json:"issuer,omitempty"`
+	// Audience is the required aud; empty means Issuer.
+	Audience string `json:"audience,omitempty"`
+	// JWKSURI is where the published keys are fetched (the operator
+	// endpoint's <issuer>/jwks); or JWKS gives them inline (a server's
+	// status.jwks).
+	JWKSURI string          `json:"jwksUri,omitempty"`
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	// KeySetFile is a file holding the key Secret's keys.json (secret
+	// derivation keys, Generated encryption keys); it is re-read when it
+	// changes.
+	KeySetFile string `json:"keySetFile,omitempty"`
+	// DecryptionKeys are private JWKs (with kid) of nested ids, the
+	// authorization server's own (RecipientKey mode).
+	DecryptionKeys []json.RawMessage `json:"decryptionKeys,omitempty"`
+	// KeySetReloadInterval, JWKSRefetchInterval and JWKSCacheMaxAge tune the
+	// integration (0 keeps its defaults: 10s, 30s and 5m).
+	KeySetReloadInterval time.Duration `json:"-"`
+	JWKSRefetchInterval  time.Duration `json:"-"`
+	JWKSCacheMaxAge      time.Duration `json:"-"`
+}
+
+// config is provider.mjs's CONFIG_FILE.
+type config struct {
+	Stateless    map[string]any `json:"stateless,omitempty"`
+	Discovery    map[string]any `json:"discovery,omitempty"`
+	Registration *bool          `json:"registration,omitempty"`
+}
+
+// configJSON returns the CONFIG_FILE contents for opts, nil when none is
+// needed (the provider then runs exactly as before these options existed).
+func configJSON(opts Options) ([]byte, error) {
+	var c config
+	if opts.Stateless != nil {
+		raw, err := json.Marshal(opts.Stateless)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &c.Stateless); err != nil {
+			return nil, err
+		}
+		for name, d := range map[string]time.Duration{
+			"keySetReloadInterval": opts.Stateless.KeySetReloadInterval,
+			"jwksRefetchInterval":  opts.Stateless.JWKSRefetchInterval,
+			"jwksCacheMaxAge":      opts.Stateless.JWKSCacheMaxAge,
+		} {
+			if d > 0 {
+				c.Stateless[name] = d.Milliseconds()
+			}
+		}
+	}
+	c.Discovery = opts.Discovery
+	if opts.DisableRegistration {
+		c.Registration = new(bool)
+	}
+	if c.Stateless == nil && c.Discovery == nil && c.Registration == nil {
+		return nil, nil
+	}
+	return json.Marshal(c)
 }
 
 // Stats counts the requests the provider received, by operation. Requests are
@@ -96,6 +182,8 @@ type Provider struct {
 	tmp        string // holds the TLS files; removed by Close
 	certFile   string
 	keyFile    string
+	configFile string // CONFIG_FILE, "" when not needed
+	trustFile  string // NODE_EXTRA_CA_CERTS, "" when not needed
 	adminToken string
 	client     *http.Client
 
@@ -165,6 +253,29 @@ func New(opts Options) (*Provider, error) {
 		if err := os.WriteFile(name, data, 0o600); err != nil {
 			_ = os.RemoveAll(tmp)
 			return nil, fmt.Errorf("writing TLS files: %w", err)
+		}
+	}
+	if cfg, err := configJSON(opts); err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("encoding the provider configuration: %w", err)
+	} else if cfg != nil {
+		p.configFile = filepath.Join(tmp, "config.json")
+		if err := os.WriteFile(p.configFile, cfg, 0o600); err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, fmt.Errorf("writing the provider configuration: %w", err)
+		}
+	}
+	if len(opts.TrustPEM) > 0 {
+		p.trustFile = filepath.Join(tmp, "trust.pem")
+		if err := os.WriteFile(p.trustFile, opts.TrustPEM, 0o600); err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, fmt.Errorf("writing the trusted CAs: %w", err)
+		}
+	}
+	if opts.Stateless != nil {
+		if err := ensureIntegrationDeps(filepath.Join(filepath.Dir(filepath.Dir(dir)), "integrations", "oidc-provider")); err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, err
 		}
 	}
 	p.client = newHTTPClient(caPEM, 0)
@@ -400,6 +511,12 @@ func (p *Provider) launch(port int, issuer string) (int, error) {
 		"EXIT_ON_STDIN_EOF=1",
 		"ROTATE_RAT=" + map[bool]string{false: "0", true: "1"}[p.opts.RotateRegistrationAccessToken],
 	}
+	if p.configFile != "" {
+		env = append(env, "CONFIG_FILE="+p.configFile)
+	}
+	if p.trustFile != "" {
+		env = append(env, "NODE_EXTRA_CA_CERTS="+p.trustFile)
+	}
 	cmd.Env = append(filteredEnv(), env...)
 
 	stdin, err := cmd.StdinPipe() // closed when this process dies: provider.mjs then exits
@@ -478,6 +595,7 @@ func filteredEnv() []string {
 	drop := map[string]bool{
 		"HOST": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true, "ADMIN_TOKEN": true,
 		"IAT": true, "ISSUER": true, "ROTATE_RAT": true, "EXIT_ON_STDIN_EOF": true,
+		"CONFIG_FILE": true, "NODE_EXTRA_CA_CERTS": true, "NODE_TLS_REJECT_UNAUTHORIZED": true, "NODE_OPTIONS": true,
 	}
 	var out []string
 	for _, kv := range os.Environ() {
@@ -583,18 +701,88 @@ func depsInstalled(dir string) bool {
 		return false
 	}
 	for name, want := range manifest.Dependencies {
-		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
-		if err != nil {
-			return false
-		}
-		var pkg struct {
-			Version string `json:"version"`
-		}
-		if json.Unmarshal(b, &pkg) != nil || pkg.Version != want {
+		if !installed(dir, name, want) {
 			return false
 		}
 	}
 	return true
+}
+
+// installed reports whether dir/node_modules/<name> is the package that the
+// pinned spec want names: an exact version, or an npm alias
+// "npm:<package>@<exact version>" (two majors of one package side by side).
+func installed(dir, name, want string) bool {
+	wantName := name
+	if alias, ok := strings.CutPrefix(want, "npm:"); ok {
+		i := strings.LastIndex(alias, "@")
+		if i <= 0 {
+			return false
+		}
+		wantName, want = alias[:i], alias[i+1:]
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
+	if err != nil {
+		return false
+	}
+	var pkg struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	return json.Unmarshal(b, &pkg) == nil && pkg.Name == wantName && pkg.Version == want
+}
+
+// ensureIntegrationDeps runs `npm ci` in integrations/oidc-provider unless
+// its node_modules holds its pinned dependencies (jose): provider.mjs
+// imports the integration from there, and the integration resolves its own
+// dependencies from its own directory.
+func ensureIntegrationDeps(dir string) error {
+	depsMu.Lock()
+	defer depsMu.Unlock()
+	ok := func() bool {
+		var manifest struct {
+			Dependencies map[string]string `json:"dependencies"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+		if err != nil || json.Unmarshal(b, &manifest) != nil {
+			return false
+		}
+		for name, want := range manifest.Dependencies {
+			if !installed(dir, name, want) {
+				return false
+			}
+		}
+		return true
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.mjs")); err != nil {
+		return fmt.Errorf("the stateless-id integration is not at %s: %w", dir, err)
+	}
+	if ok() {
+		return nil
+	}
+	unlock, err := lockFile(filepath.Join(os.TempDir(), "clientreg-interop-npm-"+shortHash(dir)+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if ok() {
+		return nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return fmt.Errorf("%s/node_modules is missing or stale and npm is not on PATH: run `npm ci --prefix %s` (%v)", dir, dir, err)
+	}
+	cmd := exec.Command(npm, "ci", "--prefix", dir, "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("npm ci --prefix %s: %v\n%s", dir, err, out.String())
+	}
+	if !ok() {
+		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules does not hold the pinned dependencies", dir)
+	}
+	return nil
 }
 
 func shortHash(s string) string {
