@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -115,7 +116,7 @@ func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ c
 			return serverFailed(obj, err, oauthv1alpha1.ReasonKeysFailed)
 		}
 		markReady(&st.Conditions, gen, oauthv1alpha1.ReasonReady, "signing keys are ready and published in status.jwks")
-		return res, nil
+		return r.reconcileStatelessAuthorizationServer(ctx, obj, res), nil
 	case spec.DynamicRegistration != nil:
 		st.Issuer = string(spec.DynamicRegistration.IssuerURL)
 		if r.Dynamic == nil {
@@ -158,7 +159,7 @@ func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alph
 	if err != nil {
 		return serverFailed(obj, err, oauthv1alpha1.ReasonServerUnavailable)
 	}
-	st.RegistrationEndpoint, st.TokenEndpoint = info.RegistrationEndpoint, info.TokenEndpoint
+	st.RegistrationEndpoint, st.TokenEndpoint, st.AuthorizationEndpoint = info.RegistrationEndpoint, info.TokenEndpoint, info.AuthorizationEndpoint
 	markReady(&st.Conditions, gen, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")
 	resync := dynamicbackend.DefaultResyncInterval
 	if d := obj.GetSpec().DynamicRegistration.ResyncInterval; d != nil && d.Duration > 0 {
@@ -166,6 +167,49 @@ func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alph
 	}
 	// Look again after a resync interval.
 	return ctrl.Result{RequeueAfter: resync}, nil
+}
+
+// Rechecks of the authorization server named by spec.stateless.authorizationServer.
+const (
+	authorizationServerRefresh = time.Hour
+	authorizationServerRetry   = time.Minute
+)
+
+// reconcileStatelessAuthorizationServer publishes the endpoints of the
+// authorization server that accepts the ids (status.authorizationEndpoint,
+// status.tokenEndpoint; the embedded endpoint's discovery documents carry
+// them). A failed discovery keeps the endpoints last published and is
+// reported on its own condition, not on Ready (ids are minted regardless),
+// and is tried again in a minute; discovered endpoints are refreshed hourly.
+func (r *ServerReconciler) reconcileStatelessAuthorizationServer(ctx context.Context, obj oauthv1alpha1.ServerObject, res ctrl.Result) ctrl.Result {
+	st, gen := obj.GetStatus(), obj.GetGeneration()
+	soonest := func(d time.Duration) ctrl.Result {
+		if res.RequeueAfter <= 0 || d < res.RequeueAfter {
+			res.RequeueAfter = d
+		}
+		return res
+	}
+	eps, err := r.Stateless.AuthorizationServer(ctx, obj)
+	switch {
+	case err != nil:
+		condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionAuthorizationServerResolved, reasonOf(err, oauthv1alpha1.ReasonDiscoveryFailed), err.Error())
+		return soonest(authorizationServerRetry)
+	case eps == nil:
+		st.AuthorizationEndpoint, st.TokenEndpoint = "", ""
+		meta.RemoveStatusCondition(&st.Conditions, oauthv1alpha1.ConditionAuthorizationServerResolved)
+		return res
+	}
+	st.AuthorizationEndpoint, st.TokenEndpoint = eps.Authorization, eps.Token
+	how := "given in spec.stateless.authorizationServer"
+	if eps.Discovered {
+		how = "discovered from " + obj.GetSpec().Stateless.Issuer
+	}
+	condTrue(&st.Conditions, gen, oauthv1alpha1.ConditionAuthorizationServerResolved, oauthv1alpha1.ReasonReady,
+		fmt.Sprintf("authorization endpoint %q, token endpoint %q (%s)", eps.Authorization, eps.Token, how))
+	if eps.Discovered {
+		return soonest(authorizationServerRefresh)
+	}
+	return res
 }
 
 // reconcileStatelessKeys keeps the key Secret current: an active signing key

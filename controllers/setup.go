@@ -128,6 +128,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Reader:                   c,
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
+		NewRegistrar:             opts.NewRegistrar,
 	}
 	dynamic := &dynamicbackend.Backend{
 		Reader:                   apiReader,

@@ -169,6 +169,17 @@ type StatelessServer struct {
 	// +optional
 	Encryption *StatelessEncryption `json:"encryption,omitempty"`
 
+	// authorizationServer says where the minted ids are used: the
+	// authorization server whose issuer is spec.stateless.issuer, whose
+	// metadata (OpenID Connect Discovery, then RFC 8414) the operator reads
+	// as it does a dynamic server's, or whose endpoints are given here. Its
+	// authorization and token endpoints are published in status and in the
+	// embedded registration endpoint's discovery documents; without them those
+	// documents advertise no grant type (they describe a registration
+	// service, not an authorization server).
+	// +optional
+	AuthorizationServer *StatelessAuthorizationServer `json:"authorizationServer,omitempty"`
+
 	// keySecretName is the Secret that holds the keys (private, never
 	// published). It is created and controlled by the server object, in the
 	// server's namespace (for a ClusterAuthorizationServer, in the operator's
@@ -176,6 +187,24 @@ type StatelessServer struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	KeySecretName string `json:"keySecretName,omitempty"`
+}
+
+// StatelessAuthorizationServer names the endpoints of the authorization
+// server that accepts a stateless server's client ids.
+type StatelessAuthorizationServer struct {
+	// caBundle is a PEM bundle of CAs trusted for the issuer's TLS
+	// certificate when its metadata is discovered; empty means the system's.
+	// +optional
+	CABundle []byte `json:"caBundle,omitempty"`
+
+	// authorizationEndpoint, when set, is used instead of the discovered one.
+	// +optional
+	AuthorizationEndpoint HTTPSURL `json:"authorizationEndpoint,omitempty"`
+
+	// tokenEndpoint, when set, is used instead of the discovered one. When
+	// both endpoints are set, nothing is discovered.
+	// +optional
+	TokenEndpoint HTTPSURL `json:"tokenEndpoint,omitempty"`
 }
 
 // RegistrationStorage says where the embedded endpoint keeps registrations.
@@ -378,9 +407,16 @@ type AuthorizationServerStatus struct {
 	// +optional
 	EndpointIssuer string `json:"endpointIssuer,omitempty"`
 
-	// tokenEndpoint is the discovered token endpoint, for dynamicRegistration.
+	// tokenEndpoint is the authorization server's token endpoint: discovered
+	// for dynamicRegistration, and for stateless with
+	// spec.stateless.authorizationServer.
 	// +optional
 	TokenEndpoint string `json:"tokenEndpoint,omitempty"`
+
+	// authorizationEndpoint is the authorization server's authorization
+	// endpoint, found as tokenEndpoint is.
+	// +optional
+	AuthorizationEndpoint string `json:"authorizationEndpoint,omitempty"`
 
 	// jwks is the public JWK Set (JSON) that verifies this server's stateless
 	// client ids: the active key and every retired key still in use.

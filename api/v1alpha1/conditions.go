@@ -11,6 +11,11 @@ const (
 	ConditionSecretSynced = "SecretSynced"
 	// ConditionKeysReady says whether a server's signing (and encryption) keys exist and are published.
 	ConditionKeysReady = "KeysReady"
+	// ConditionAuthorizationServerResolved says whether the endpoints of the
+	// authorization server that accepts a stateless server's ids are known
+	// (spec.stateless.authorizationServer). It does not gate Ready: ids are
+	// minted regardless.
+	ConditionAuthorizationServerResolved = "AuthorizationServerResolved"
 	// ConditionReconciling is True while the object is not Ready but work
 	// continues (waiting for a server, retrying); absent otherwise. It is
 	// kstatus's abnormal-true condition: Flux and kpt report InProgress.

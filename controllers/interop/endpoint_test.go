@@ -271,6 +271,9 @@ func TestEndpointStatefulOnDynamicServerRegistersUpstream(t *testing.T) {
 
 // openid-client (npm, pinned), a registration client written by others,
 // discovers the endpoint over TLS, registers and reads the registration back.
+// The stateless server names the authorization server that accepts its ids
+// (spec.stateless.authorizationServer), so the discovery documents carry its
+// authorization and token endpoints; without them there is no document.
 func TestEndpointWithOpenIDClient(t *testing.T) {
 	e := startEndpoint(t)
 	for _, storage := range []oauthv1alpha1.RegistrationStorage{oauthv1alpha1.StorageStateful, oauthv1alpha1.StorageStateless} {
@@ -281,6 +284,20 @@ func TestEndpointWithOpenIDClient(t *testing.T) {
 			})
 			create(t, srv)
 			issuer := waitEndpointIssuer(t, srv)
+			if st, _ := e.call(t, http.MethodGet, issuer+"/.well-known/openid-configuration", "", nil); st != http.StatusNotFound {
+				t.Fatalf("discovery without a named authorization server: %d, want 404", st)
+			}
+			patchServer(t, srv, func(s *oauthv1alpha1.AuthorizationServer) {
+				s.Spec.Stateless.AuthorizationServer = &oauthv1alpha1.StatelessAuthorizationServer{
+					AuthorizationEndpoint: "https://idp.example/authorize", TokenEndpoint: "https://idp.example/token"}
+			})
+			eventually(t, 30*time.Second, func() error {
+				st, d := e.call(t, http.MethodGet, issuer+"/.well-known/openid-configuration", "", nil)
+				if st != http.StatusOK || d["authorization_endpoint"] != "https://idp.example/authorize" || d["token_endpoint"] != "https://idp.example/token" {
+					return fmt.Errorf("discovery: %d %v", st, d)
+				}
+				return nil
+			})
 			res := openidclient.Register(t, issuer, e.caPEM, "", map[string]any{
 				"redirect_uris": []string{"https://app.example/cb"}, "client_name": "from openid-client",
 			}, true)
@@ -382,4 +399,17 @@ func waitByClientID(t *testing.T, ns, id string) *oauthv1alpha1.OAuthClient {
 		return errors.New("no OAuthClient with that client id")
 	})
 	return found
+}
+
+// patchServer applies mutate to the server with a merge patch.
+func patchServer(t *testing.T, s *oauthv1alpha1.AuthorizationServer, mutate func(*oauthv1alpha1.AuthorizationServer)) {
+	t.Helper()
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(s), s); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(s.DeepCopy())
+	mutate(s)
+	if err := k8s.Patch(context.Background(), s, patch); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -203,10 +203,12 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		srv.SigningAlgorithm = statelessbackend.SigningAlgorithm(st)
 		srv.ClientIDLifetime = statelessbackend.Lifetime(st)
 		srv.Encrypt = statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionGenerated
-	} else if spec.DynamicRegistration != nil {
-		// Clients registered here get their tokens from the upstream server.
-		srv.TokenEndpoint = obj.GetStatus().TokenEndpoint
 	}
+	// Clients registered here get their tokens from the authorization
+	// server: the upstream one of a dynamic server, the one named by
+	// spec.stateless.authorizationServer of a stateless one.
+	srv.AuthorizationEndpoint = obj.GetStatus().AuthorizationEndpoint
+	srv.TokenEndpoint = obj.GetStatus().TokenEndpoint
 	if spec.Stateless == nil && srv.Storage == endpoint.Storage(oauthv1alpha1.StorageStateless) {
 		return nil, fmt.Errorf("%w: Stateless storage needs a stateless server", errMisconfigured)
 	}

@@ -93,6 +93,9 @@ func (c *Client) fetchMetadata(ctx context.Context, issuer, docURL string) (*Ser
 	if !optionalString(members["token_endpoint"], &md.TokenEndpoint) {
 		return nil, protocolErr("token_endpoint is not a string")
 	}
+	if !optionalString(members["authorization_endpoint"], &md.AuthorizationEndpoint) {
+		return nil, protocolErr("authorization_endpoint is not a string")
+	}
 	return md, nil
 }
 

@@ -37,6 +37,8 @@ type ServerMetadata struct {
 	RegistrationEndpoint string
 	// TokenEndpoint is token_endpoint; empty when absent.
 	TokenEndpoint string
+	// AuthorizationEndpoint is authorization_endpoint; empty when absent.
+	AuthorizationEndpoint string
 	// Raw is the whole metadata document, verbatim.
 	Raw json.RawMessage
 }

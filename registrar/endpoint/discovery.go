@@ -38,16 +38,19 @@ type discoveryDocument struct {
 // registration enforces (DSC-07, DSC-09, DSC-12).
 func discovery(srv *Server) *discoveryDocument {
 	caps := capabilitiesOf(srv)
+	grants := servedGrants(srv, caps.grantTypes)
 	d := &discoveryDocument{
 		Issuer:                                srv.Issuer,
 		AuthorizationEndpoint:                 srv.AuthorizationEndpoint,
 		TokenEndpoint:                         srv.TokenEndpoint,
 		JWKSURI:                               srv.JWKSURI,
 		RegistrationEndpoint:                  srv.registrationEndpoint(),
-		ResponseTypesSupported:                caps.responseTypes,
-		GrantTypesSupported:                   caps.grantTypes,
+		GrantTypesSupported:                   grants,
 		TokenEndpointAuthMethodsSupported:     caps.authMethods,
 		TokenEndpointAuthSigningAlgsSupported: caps.authAlgs,
+	}
+	if srv.AuthorizationEndpoint != "" {
+		d.ResponseTypesSupported = responseTypesFor(grants, srv.OIDC)
 	}
 	if d.JWKSURI == "" && srv.Keys != nil {
 		d.JWKSURI = srv.Issuer + pathJWKS
@@ -64,6 +67,33 @@ func discovery(srv *Server) *discoveryDocument {
 	return d
 }
 
+// servedGrants are the grant types of grants that a client can use with the
+// endpoints the document names (RFC 8414 §2: authorization_endpoint is
+// required for grant types that use it, token_endpoint for all but
+// implicit): authorization_code needs both, implicit the authorization
+// endpoint, every other grant the token endpoint. A registration endpoint
+// whose authorization server's endpoints are unknown advertises no grant
+// type and no response type, so a strict client is never handed a document
+// that promises a grant it cannot use.
+func servedGrants(srv *Server, grants []string) []string {
+	out := []string{}
+	for _, g := range grants {
+		var ok bool
+		switch g {
+		case metadata.GrantAuthorizationCode:
+			ok = srv.AuthorizationEndpoint != "" && srv.TokenEndpoint != ""
+		case metadata.GrantImplicit:
+			ok = srv.AuthorizationEndpoint != ""
+		default:
+			ok = srv.TokenEndpoint != ""
+		}
+		if ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // serveDiscovery serves the discovery document (DSC-01 to DSC-12). Its
 // "issuer" is Server.Issuer exactly (DSC-03).
 func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, srv *Server) {
@@ -71,7 +101,18 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, srv *Se
 		h.writeErr(w, methodNotAllowed(routeDiscovery.allowed(srv), "discovery accepts GET only"))
 		return
 	}
-	b, err := encodeJSON(discovery(srv))
+	d := discovery(srv)
+	if len(d.GrantTypesSupported) == 0 {
+		// Not an authorization server that a client could use: RFC 8414
+		// would make a client assume authorization_code and implicit from
+		// an absent grant_types_supported. Clients discover the
+		// authorization server itself, whose metadata names this
+		// registration endpoint.
+		h.writeErr(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
+			Description: "no authorization server endpoints are known for this issuer: discover the authorization server that accepts its client ids"})
+		return
+	}
+	b, err := encodeJSON(d)
 	if err != nil {
 		h.writeErr(w, serverError(err))
 		return

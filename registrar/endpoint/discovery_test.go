@@ -196,3 +196,46 @@ func TestDSC13CORS(t *testing.T) {
 	}
 	checkErrorAnswer(t, e.do(t, request{method: http.MethodOptions, path: "/nope"}), http.StatusNotFound, "not_found")
 }
+
+// A discovery document never advertises a grant without the endpoint it
+// needs (RFC 8414 §2): with only a token endpoint, neither authorization_code
+// nor implicit nor any response type; with no endpoint of the authorization
+// server at all, there is no document (404 at both well-known paths, whose
+// absence a strict client cannot misread), while registration still works.
+func TestDiscoveryAdvertisesOnlyUsableGrants(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"/oauth", "/oidc", "/sl", "/sle", "/pol", "/tokenonly"} {
+		for _, wk := range []string{"/.well-known/oauth-authorization-server" + p, p + "/.well-known/openid-configuration"} {
+			r := e.do(t, request{method: http.MethodGet, path: wk})
+			if r.status != http.StatusOK {
+				continue // openid-configuration is for OIDC servers only
+			}
+			d := r.obj(t)
+			authz, _ := d["authorization_endpoint"].(string)
+			token, _ := d["token_endpoint"].(string)
+			for _, g := range strList(d["grant_types_supported"]) {
+				needsAuthz := g == "authorization_code" || g == "implicit"
+				needsToken := g != "implicit"
+				if (needsAuthz && authz == "") || (needsToken && token == "") {
+					t.Errorf("%s advertises %s without the endpoint it needs (authorization %q, token %q)", wk, g, authz, token)
+				}
+			}
+			if len(strList(d["response_types_supported"])) > 0 && authz == "" {
+				t.Errorf("%s advertises response types without an authorization endpoint", wk)
+			}
+			if len(strList(d["grant_types_supported"])) == 0 {
+				t.Errorf("%s advertises no grant type: RFC 8414 clients then assume authorization_code and implicit", wk)
+			}
+		}
+	}
+	d := e.discovery(t, "/.well-known/oauth-authorization-server/tokenonly")
+	if got := strList(d["grant_types_supported"]); slices.Contains(got, "authorization_code") || slices.Contains(got, "implicit") || len(got) == 0 {
+		t.Errorf("token endpoint only: grant_types_supported = %v", got)
+	}
+	for _, wk := range []string{"/.well-known/oauth-authorization-server/noas", "/noas/.well-known/openid-configuration"} {
+		if r := e.do(t, request{method: http.MethodGet, path: wk}); r.status != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404: no authorization server to describe", wk, r.status)
+		}
+	}
+	e.mustRegister(t, "/noas", bodyV)
+}

@@ -122,8 +122,16 @@ func newEnv(t testing.TB) *env {
 		if s.Issuer == "" {
 			s.Issuer = issuerBase + s.Path
 		}
+		// The authorization server the clients registered here use.
+		if s.AuthorizationEndpoint == "" && s.TokenEndpoint == "" && s.Path != "/noas" && s.Path != "/tokenonly" {
+			s.AuthorizationEndpoint, s.TokenEndpoint = "https://as.example"+s.Path+"/authorize", "https://as.example"+s.Path+"/token"
+		}
 		e.servers[s.Path] = s
 	}
+	// Servers whose authorization server's endpoints are unknown, or only
+	// its token endpoint.
+	add(&endpoint.Server{Path: "/noas", Open: true, OIDC: true})
+	add(&endpoint.Server{Path: "/tokenonly", Open: true, TokenEndpoint: "https://as.example/tokenonly/token"})
 	add(&endpoint.Server{Path: "/oauth", Open: true})
 	add(&endpoint.Server{Path: "/oidc", Open: true, OIDC: true})
 	add(&endpoint.Server{Path: "/iat", InitialAccessTokenHashes: [][32]byte{sha256.Sum256([]byte("another-token-that-is-long-enough-000")), sha256.Sum256([]byte(iatToken))}})

@@ -18,7 +18,8 @@ func TestInteropDCRClient(t *testing.T) {
 	ts.StartTLS()
 	defer ts.Close()
 	srv := &endpoint.Server{Path: "/clusters/corp", Issuer: ts.URL + "/clusters/corp", OIDC: true,
-		InitialAccessTokenHashes: [][32]byte{sha256Sum(iatToken)}, RotateOnUpdate: true}
+		InitialAccessTokenHashes: [][32]byte{sha256Sum(iatToken)}, RotateOnUpdate: true,
+		AuthorizationEndpoint: "https://as.example/authorize", TokenEndpoint: "https://as.example/token"}
 	h.Resolver = endpoint.NewStaticResolver(srv)
 
 	c, err := dcr.NewClient(dcr.Config{HTTPClient: ts.Client()})

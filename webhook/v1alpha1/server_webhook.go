@@ -176,6 +176,21 @@ func validateStateless(obj oauthv1alpha1.ServerObject, p *field.Path) (field.Err
 			errs = append(errs, field.Invalid(path, field.OmitValueType{}, msg))
 		}
 	}
+	if as := s.AuthorizationServer; as != nil {
+		ap := p.Child("authorizationServer")
+		errs = append(errs, caBundleErrors(ap.Child("caBundle"), as.CABundle)...)
+		if as.AuthorizationEndpoint != "" {
+			errs = append(errs, endpointURLErrors(ap.Child("authorizationEndpoint"), string(as.AuthorizationEndpoint))...)
+		}
+		if as.TokenEndpoint != "" {
+			errs = append(errs, endpointURLErrors(ap.Child("tokenEndpoint"), string(as.TokenEndpoint))...)
+		}
+		if as.AuthorizationEndpoint == "" || as.TokenEndpoint == "" {
+			if u, err := url.Parse(s.Issuer); err == nil && u.Scheme != "https" {
+				errs = append(errs, field.Invalid(p.Child("issuer"), s.Issuer, "must be https to discover the authorization server's metadata (or give both endpoints in authorizationServer)"))
+			}
+		}
+	}
 	return errs, warnings
 }
 

@@ -298,6 +298,16 @@ func TestServerValidate(t *testing.T) {
 			paths: []string{"spec.dynamicRegistration.caBundle"}},
 		{name: "CA bundle with a private key", obj: nsServer(dynamic(func(d *oauthv1alpha1.DynamicRegistration) { d.CABundle = append(caPEM(t), keyPEM...) })),
 			paths: []string{"spec.dynamicRegistration.caBundle"}},
+		{name: "stateless naming its authorization server", obj: nsServer(stateless(func(s *oauthv1alpha1.StatelessServer) {
+			s.AuthorizationServer = &oauthv1alpha1.StatelessAuthorizationServer{CABundle: caPEM(t)}
+		}))},
+		{name: "authorization server CA bundle with a private key, endpoint with a fragment", obj: nsServer(stateless(func(s *oauthv1alpha1.StatelessServer) {
+			s.AuthorizationServer = &oauthv1alpha1.StatelessAuthorizationServer{CABundle: append(caPEM(t), keyPEM...), TokenEndpoint: "https://idp.example.com/token#x"}
+		})), paths: []string{"spec.stateless.authorizationServer.caBundle", "spec.stateless.authorizationServer.tokenEndpoint"}},
+		{name: "authorization server discovered from an http issuer", obj: nsServer(stateless(func(s *oauthv1alpha1.StatelessServer) {
+			s.Issuer = "http://idp.example.com"
+			s.AuthorizationServer = &oauthv1alpha1.StatelessAuthorizationServer{}
+		})), paths: []string{"spec.stateless.issuer"}},
 		{name: "negative durations", obj: nsServer(dynamic(func(d *oauthv1alpha1.DynamicRegistration) {
 			d.ResyncInterval, d.Timeout = dur("-1m"), dur("-1s")
 		})), paths: []string{"spec.dynamicRegistration.resyncInterval", "spec.dynamicRegistration.timeout"}},

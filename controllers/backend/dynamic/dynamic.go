@@ -86,7 +86,7 @@ type serverEntry struct {
 
 // Info is what a server's reconciler publishes.
 type Info struct {
-	Issuer, RegistrationEndpoint, TokenEndpoint string
+	Issuer, RegistrationEndpoint, TokenEndpoint, AuthorizationEndpoint string
 }
 
 func (b *Backend) now() time.Time {
@@ -207,7 +207,7 @@ func (b *Backend) Probe(ctx context.Context, server oauthv1alpha1.ServerObject) 
 	}
 	info := Info{Issuer: e.issuer}
 	if d, err := b.discover(ctx, e); err == nil {
-		info.TokenEndpoint = d.TokenEndpoint
+		info.TokenEndpoint, info.AuthorizationEndpoint = d.TokenEndpoint, d.AuthorizationEndpoint
 	} else if e.endpoint == "" {
 		return Info{}, err
 	}

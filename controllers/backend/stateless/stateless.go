@@ -27,6 +27,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/metadata"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -153,6 +154,10 @@ type Backend struct {
 	ClusterResourceNamespace string
 	// Clock stamps iat and exp.
 	Clock clock.PassiveClock
+	// NewRegistrar builds the client that discovers the metadata of the
+	// authorization server accepting the ids (spec.stateless.
+	// authorizationServer); nil means registrar/dcr's real client.
+	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
 
 	mu      sync.Mutex
 	entries map[types.UID]*entry
