@@ -39,7 +39,7 @@ func run() error {
 		regAddr, regBaseURL, regCert, regKey, regSecret     string
 		regInsecure                                         bool
 		secretNamespaces                                    string
-		deletionTimeout                                     time.Duration
+		deletionTimeout, gracefulShutdown                   time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&secureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
@@ -49,6 +49,7 @@ func run() error {
 	flag.StringVar(&clusterNS, "cluster-resource-namespace", envOr("POD_NAMESPACE", "clientreg-system"), "Namespace holding the Secrets of ClusterAuthorizationServers.")
 	flag.StringVar(&secretNamespaces, "secret-namespaces", "", "Comma-separated namespaces whose Secrets the manager reads and writes (with --cluster-resource-namespace); empty means all namespaces. Objects needing a Secret elsewhere are refused with the reason SecretNamespaceNotAllowed.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Parallel OAuthClient reconciles.")
+	flag.DurationVar(&gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "How long a stopping manager waits for reconciles in flight (a registration and the write of its answer) before it releases the leader Lease and exits; keep the pod's terminationGracePeriodSeconds above it.")
 	flag.DurationVar(&deletionTimeout, "deletion-timeout", controllers.DefaultDeletionTimeout, "How long deleting an OAuthClient's registration at an unreachable or refusing server is retried (capped exponential backoff, from the first failure) before the client reports DeletionBlocked.")
 	flag.StringVar(&regAddr, "registration-bind-address", ":8443", "Address the embedded registration endpoint listens on.")
 	flag.StringVar(&regBaseURL, "registration-base-url", "", "External URL of the embedded registration endpoint (e.g. https://clientreg.example.com); empty disables the endpoint.")
@@ -89,8 +90,19 @@ func run() error {
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "clientreg.oauth.clientreg.dev",
 		LeaderElectionNamespace: leaderElectionNS,
-		Cache:                   controllers.CacheOptionsFor(copts),
-		WebhookServer:           webhooks.Server(),
+		// Hand the Lease over at once on shutdown instead of leaving the
+		// others to wait out its duration (about 15 s without a leader on
+		// every rollout). controller-runtime releases it only after every
+		// reconcile has returned or the grace period is over. Releasing is
+		// safe with registrations in flight: the in-flight mark is written
+		// (with an optimistic lock) before a registration is sent, so a new
+		// leader that sees it without a stored result stops the client
+		// (RegistrationIncomplete) instead of registering again, and one
+		// that sees the stored result clears it.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &gracefulShutdown,
+		Cache:                         controllers.CacheOptionsFor(copts),
+		WebhookServer:                 webhooks.Server(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

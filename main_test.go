@@ -27,7 +27,7 @@ import (
 // TestManagerBinary builds the real manager and runs it against a real API
 // server with leader election on: probes answer, metrics are served, the
 // Lease is taken, a stateless client becomes Ready, and SIGTERM stops it
-// cleanly.
+// cleanly and releases the Lease.
 func TestManagerBinary(t *testing.T) {
 	testutil.NeedAssets(t)
 	bin := filepath.Join(t.TempDir(), "manager")
@@ -126,6 +126,14 @@ func TestManagerBinary(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), string(mustSecret(t, k8s, "apps", "svc-oauth"))) {
 		t.Fatal("the manager logged the client secret")
+	}
+	// The stopped leader handed the Lease back, so another replica takes
+	// over at once instead of waiting out the lease duration.
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(lease), lease); err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Fatalf("the stopped manager still holds the Lease (holder %q)", *h)
 	}
 }
 
