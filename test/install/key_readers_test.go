@@ -3,12 +3,16 @@ package install
 import (
 	"context"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -19,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // The authorization server of these tests: node-oidc-provider running as the
@@ -439,4 +444,72 @@ func checkKeyReader(t *testing.T, env *testEnv, as client.WithWatch, r keyReader
 	forbidden("listing Roles in "+r.ns, as.List(ctx, &rbacv1.RoleList{}, client.InNamespace(r.ns)))
 	forbidden("getting the Role", as.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: "clientreg-key-reader-idp.oidc-provider"}, &rbacv1.Role{}))
 	forbidden("listing ConfigMaps in "+r.ns, as.List(ctx, &corev1.ConfigMapList{}, client.InNamespace(r.ns)))
+}
+
+// TestChartReadmeKeyMaterialExamples: the chart README's examples of
+// "Key material for the authorization server" stay true: the values render
+// the Roles it describes, and the volume snippet is a pod template that
+// mounts the whole key Secret volume (no subPath, which the kubelet never
+// updates), read-only, with the keys.json path the integration reads.
+func TestChartReadmeKeyMaterialExamples(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(chartDir(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Key material for the authorization server\n")
+	if !ok {
+		t.Fatal("the chart README has no section \"Key material for the authorization server\"")
+	}
+	var blocks []string
+	for rest := section; ; {
+		_, after, ok := strings.Cut(rest, "```yaml\n")
+		if !ok {
+			break
+		}
+		block, tail, _ := strings.Cut(after, "```")
+		blocks = append(blocks, block)
+		rest = tail
+	}
+	if len(blocks) != 2 {
+		t.Fatalf("%d yaml examples, want the volume snippet and the values", len(blocks))
+	}
+
+	var deploy appsv1.Deployment
+	if err := sigsyaml.UnmarshalStrict([]byte(blocks[0]), &deploy); err != nil {
+		t.Fatalf("the volume snippet is not a Deployment: %v", err)
+	}
+	pod := deploy.Spec.Template.Spec
+	if len(pod.Volumes) != 1 || pod.Volumes[0].Secret == nil || !strings.HasSuffix(pod.Volumes[0].Secret.SecretName, "-stateless-keys") {
+		t.Fatalf("volumes %+v: want the key Secret", pod.Volumes)
+	}
+	if len(pod.Containers) != 1 || len(pod.Containers[0].VolumeMounts) != 1 {
+		t.Fatalf("containers %+v", pod.Containers)
+	}
+	m := pod.Containers[0].VolumeMounts[0]
+	if m.Name != pod.Volumes[0].Name || m.SubPath != "" || !m.ReadOnly {
+		t.Errorf("mount %+v: want the key volume, read-only, without subPath", m)
+	}
+	items := pod.Volumes[0].Secret.Items
+	if len(items) != 1 || items[0].Key != "keys.json" || !strings.Contains(blocks[0], "keySetFile: '"+path.Join(m.MountPath, items[0].Path)+"'") {
+		t.Errorf("items %+v under %s do not give the keySetFile shown", items, m.MountPath)
+	}
+	if mode := pod.Volumes[0].Secret.DefaultMode; mode == nil || *mode&0o004 != 0 || pod.SecurityContext == nil || pod.SecurityContext.FSGroup == nil {
+		t.Errorf("keys.json readable by others (mode %v) or no fsGroup to read it by (%+v)", mode, pod.SecurityContext)
+	}
+
+	objs := mustRender(t, defaultRelease, blocks[1])
+	got := keyReaderObjects(objs)
+	var names []string
+	for _, o := range got {
+		names = append(names, objKey(o))
+	}
+	want := []string{
+		"Role/apps/clientreg-key-reader-idp.oidc-provider",
+		"Role/clientreg-system/clientreg-key-reader-idp.oidc-provider",
+		"RoleBinding/apps/clientreg-key-reader-idp.oidc-provider",
+		"RoleBinding/clientreg-system/clientreg-key-reader-idp.oidc-provider",
+	}
+	if !slices.Equal(names, want) {
+		t.Errorf("the README's values render %v, want %v", names, want)
+	}
 }
