@@ -273,7 +273,9 @@ func TestKeyReadersGrantOnlyTheKeySecret(t *testing.T) {
 		objs    func(t *testing.T) []*unstructured.Unstructured
 		readers []keyReader
 	}{
-		{"chart", func(t *testing.T) []*unstructured.Unstructured { return mustRender(t, defaultRelease, keyReadersValues) }, []keyReader{
+		{"chart", func(t *testing.T) []*unstructured.Unstructured {
+			return mustRender(t, defaultRelease, keyReadersValues)
+		}, []keyReader{
 			{ns: "clientreg-system", secret: "corp-idp-stateless-keys", other: "clientreg-webhook-tls"},
 			{ns: "clientreg-system", secret: "partners-stateless-keys", other: "clientreg-webhook-tls"},
 			{ns: "apps", secret: "apps-idp-stateless-keys", other: "billing-oauth", watch: true},
