@@ -11,7 +11,8 @@
 //   ISSUER       issuer URL; default https://<HOST>:<bound port>
 //   IAT          if set, registration requires this static initial access token
 //   ROTATE_RAT   "1" = rotate the registration access token on every PUT
-//   ADMIN_TOKEN  if set, enables GET /__admin/clients and GET /__admin/stats,
+//   ADMIN_TOKEN  if set, enables GET /__admin/clients, GET /__admin/stats and
+//                GET /__admin/stateless (the integration's JWK Set sources),
 //                guarded by the X-Admin-Token header (otherwise they are 404)
 //   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
 //                open, so the provider dies with the test process)
@@ -209,6 +210,16 @@ async function adminAndStats(ctx, next) {
     }
     if (ctx.path === '/__admin/stats') {
       ctx.body = { ...stats };
+      return;
+    }
+    if (ctx.path === '/__admin/stateless') {
+      // The integration's JWK Set sources: how often each was fetched and
+      // the kids it holds now (public information, for tests of rotation).
+      ctx.body = (stateless?.verifier.sources ?? []).map(({ issuer: iss, source }) => ({
+        issuer: iss,
+        fetches: source.fetches ?? 0,
+        kids: source.table ? [...source.table.byKid.keys()].sort() : [],
+      }));
       return;
     }
     ctx.status = 404;

@@ -363,6 +363,27 @@ func (p *Provider) Stats(t testing.TB) Stats {
 	return s
 }
 
+// JWKSSource is one JWK Set source of the stateless integration, as the
+// running provider sees it.
+type JWKSSource struct {
+	Issuer string `json:"issuer"`
+	// Fetches counts the fetches of a jwksUri (0 for inline keys).
+	Fetches int `json:"fetches"`
+	// Kids are the key ids in the set in use.
+	Kids []string `json:"kids"`
+}
+
+// StatelessSources returns the integration's JWK Set sources (none without
+// Options.Stateless).
+func (p *Provider) StatelessSources(t testing.TB) []JWKSSource {
+	t.Helper()
+	var s []JWKSSource
+	if err := p.admin("/__admin/stateless", &s); err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	return s
+}
+
 func (p *Provider) admin(path string, into any) error {
 	req, err := http.NewRequest(http.MethodGet, p.URL+path, nil)
 	if err != nil {
@@ -572,6 +593,19 @@ func (proc *process) stop() {
 		<-proc.done
 	}
 	_ = proc.stdin.Close()
+}
+
+// Stderr returns the last 16 KiB the running provider process wrote to
+// stderr (oidc-provider's notices, the stateless integration's refusal
+// reasons, errors), for test diagnostics; "" when it is not running.
+func (p *Provider) Stderr() string {
+	p.mu.Lock()
+	proc := p.proc
+	p.mu.Unlock()
+	if proc == nil {
+		return ""
+	}
+	return proc.tail.String()
 }
 
 func (p *Provider) stderrSuffix() string {
