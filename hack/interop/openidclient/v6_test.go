@@ -12,7 +12,7 @@ func TestPinnedVersion6(t *testing.T) {
 	var pkg struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
-	readJSON(t, "package.json", &pkg)
+	readJSON(t, "../package.json", &pkg)
 	if got, want := pkg.Dependencies["openid-client-6"], "npm:openid-client@"+PinnedVersion6; got != want {
 		t.Errorf("package.json pins openid-client-6 %q, want exactly %q", got, want)
 	}
@@ -22,7 +22,7 @@ func TestPinnedVersion6(t *testing.T) {
 			Version string `json:"version"`
 		} `json:"packages"`
 	}
-	readJSON(t, "package-lock.json", &lock)
+	readJSON(t, "../package-lock.json", &lock)
 	if got := lock.Packages["node_modules/openid-client-6"]; got.Name != "openid-client" || got.Version != PinnedVersion6 {
 		t.Errorf("package-lock.json has openid-client-6 = %+v, want openid-client %s", got, PinnedVersion6)
 	}
