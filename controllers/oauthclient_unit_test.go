@@ -619,3 +619,50 @@ func TestDeletionSurvivesAFifteenMinuteOutage(t *testing.T) {
 		t.Fatalf("deleted %s after the server came back", late)
 	}
 }
+
+// orphanedFor adopts only what a re-created client can go on with: the same
+// name and server, an Opaque managed Secret nobody controls, and credentials
+// under the client's own Secret keys.
+func TestOrphanedFor(t *testing.T) {
+	kept := func(mod func(*corev1.Secret)) *corev1.Secret {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "app-oauth",
+				Labels:      map[string]string{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue},
+				Annotations: map[string]string{oauthv1alpha1.AnnotationOrphanedFrom: "app/AuthorizationServer/idp"}},
+			Type: corev1.SecretTypeOpaque,
+			Data: map[string][]byte{"client_id": []byte("c1"), "client_secret": []byte("s"),
+				"registration_access_token": []byte("rat"), "registration_client_uri": []byte("https://idp.example/reg/c1")},
+		}
+		if mod != nil {
+			mod(s)
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name   string
+		secret *corev1.Secret
+		client *oauthv1alpha1.OAuthClient
+		want   bool
+	}{
+		{"same name and server", kept(nil), testClient(), true},
+		{"another server", kept(nil), testClient(func(c *oauthv1alpha1.OAuthClient) { c.Spec.ServerRef.Name = "idp2" }), false},
+		{"a cluster server of that name", kept(nil), testClient(func(c *oauthv1alpha1.OAuthClient) {
+			c.Spec.ServerRef.Kind = oauthv1alpha1.KindClusterAuthorizationServer
+		}), false},
+		{"another name", kept(nil), testClient(func(c *oauthv1alpha1.OAuthClient) { c.Name = "other" }), false},
+		{"other Secret keys", kept(nil), testClient(func(c *oauthv1alpha1.OAuthClient) {
+			c.Spec.SecretTemplate = &oauthv1alpha1.SecretTemplate{Keys: &oauthv1alpha1.SecretKeys{ClientID: "id"}}
+		}), false},
+		{"a registration URI without its token", kept(func(s *corev1.Secret) { delete(s.Data, "registration_access_token") }), testClient(), false},
+		{"no annotation (orphaned by an older operator)", kept(func(s *corev1.Secret) { s.Annotations = nil }), testClient(), false},
+		{"controlled by someone", kept(func(s *corev1.Secret) {
+			s.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "x", UID: "u", Controller: ptrTo(true)}}
+		}), testClient(), false},
+		{"typed", kept(func(s *corev1.Secret) { s.Type = corev1.SecretTypeBasicAuth }), testClient(), false},
+		{"not managed", kept(func(s *corev1.Secret) { s.Labels = nil }), testClient(), false},
+	} {
+		if got := orphanedFor(tc.secret, tc.client); got != tc.want {
+			t.Errorf("%s: orphanedFor = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -190,12 +190,13 @@ func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key clie
 		}
 	}
 	s.OwnerReferences = refs
-	if _, ok := owner.(*oauthv1alpha1.OAuthClient); ok {
-		// Said so that an OAuthClient of the same name may adopt it later.
+	if oc, ok := owner.(*oauthv1alpha1.OAuthClient); ok {
+		// Said so that an OAuthClient of the same name and server may adopt
+		// it later.
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
 		}
-		s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] = owner.GetName()
+		s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] = orphanedFromValue(oc)
 	}
 	if err := w.client.Patch(ctx, s, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("orphaning Secret %s: %w", key, err)
@@ -203,21 +204,27 @@ func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key clie
 	return nil
 }
 
+// orphanedFromValue is the orphaned-from annotation of a Secret kept by c:
+// its name and its server ("<name>/<server kind>/<server name>").
+func orphanedFromValue(c *oauthv1alpha1.OAuthClient) string {
+	return c.Name + "/" + string(kindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name
+}
+
 // orphanedFor reports whether s is a credentials Secret that an earlier
-// OAuthClient of obj's name kept with deletionPolicy Orphan: Opaque, managed
-// by clientreg, labelled with that owner, named by its orphaned-from
-// annotation (Secrets orphaned before the annotation existed have only the
-// labels), and controlled by nobody.
+// OAuthClient of obj's name and server kept with deletionPolicy Orphan, and
+// that obj can take over as it is: Opaque, managed by clientreg, controlled by
+// nobody, its orphaned-from annotation naming obj's name and server (a
+// registration is never moved to another server), and holding credentials
+// under obj's Secret keys (a registration_client_uri with its token), so
+// adopting never ends in a new registration that overwrites the kept one.
 func orphanedFor(s *corev1.Secret, obj *oauthv1alpha1.OAuthClient) bool {
-	if metav1.GetControllerOf(s) != nil || (s.Type != "" && s.Type != corev1.SecretTypeOpaque) {
+	if metav1.GetControllerOf(s) != nil || (s.Type != "" && s.Type != corev1.SecretTypeOpaque) ||
+		s.Labels[oauthv1alpha1.LabelManagedBy] != oauthv1alpha1.ManagedByValue ||
+		s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] != orphanedFromValue(obj) {
 		return false
 	}
-	if from, ok := s.Annotations[oauthv1alpha1.AnnotationOrphanedFrom]; ok && from != obj.Name {
-		return false
-	}
-	return s.Labels[oauthv1alpha1.LabelManagedBy] == oauthv1alpha1.ManagedByValue &&
-		s.Labels[oauthv1alpha1.LabelOwnerKind] == "OAuthClient" &&
-		s.Labels[oauthv1alpha1.LabelOwnerName] == truncateLabel(obj.Name)
+	c := credentialsFromSecret(s, obj.SecretKeyNames(), "")
+	return c.ClientID != "" && (c.RegistrationClientURI == "") == (c.RegistrationAccessToken == "")
 }
 
 // adopt makes owner the controller of the orphaned Secret s (optimistic lock:

@@ -390,8 +390,27 @@ func TestDeletionRemovesSecretAndOrphanKeepsIt(t *testing.T) {
 	if string(sec.Data["client_id"]) != string(keptData["client_id"]) || string(sec.Data["client_secret"]) != string(keptData["client_secret"]) {
 		t.Fatal("orphaned Secret lost its credentials")
 	}
-	if sec.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] != "kept" {
+	if sec.Annotations[oauthv1alpha1.AnnotationOrphanedFrom] != "kept/AuthorizationServer/idp" {
 		t.Fatalf("the orphaned Secret does not say who kept it: %v", sec.Annotations)
+	}
+
+	// The same name at another server does not take it over: a registration
+	// never moves to another server.
+	create(t, statelessServer(ns, "idp2"))
+	elsewhere := oauthClient(ns, "kept", "idp2", withDeletionPolicy(oauthv1alpha1.DeletionPolicyOrphan))
+	create(t, elsewhere)
+	waitClientReason(t, ns, "kept", oauthv1alpha1.ReasonSecretConflict)
+	if err := k8s.Delete(ctx, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(elsewhere), &oauthv1alpha1.OAuthClient{}); !apierrors.IsNotFound(err) {
+			return errors.New("the refused client is not deleted yet")
+		}
+		return nil
+	})
+	if sec = getSecret(t, ns, "kept-oauth"); string(sec.Data["client_id"]) != string(keptData["client_id"]) || len(sec.OwnerReferences) != 0 {
+		t.Fatal("the client at another server touched the orphaned Secret")
 	}
 
 	// The same client created again takes the orphaned Secret over, with its

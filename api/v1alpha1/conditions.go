@@ -137,8 +137,10 @@ const (
 	// credentials are deleted at the server (RFC 3339).
 	AnnotationRetireAt = "oauth.clientreg.dev/retire-at"
 	// AnnotationOrphanedFrom on a credentials Secret kept by deletionPolicy
-	// Orphan names the OAuthClient that kept it. A new OAuthClient of that
-	// name in that namespace adopts the Secret and its registration.
+	// Orphan names the OAuthClient that kept it and its server
+	// ("<name>/<server kind>/<server name>"). A new OAuthClient of that name
+	// and server in that namespace, with the same Secret keys, adopts the
+	// Secret and its registration.
 	AnnotationOrphanedFrom = "oauth.clientreg.dev/orphaned-from"
 
 	// FinalizerOAuthClient is the finalizer the operator puts on OAuthClients.
