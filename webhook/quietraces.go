@@ -68,10 +68,12 @@ func (s *raceSink) WithName(name string) logr.LogSink {
 	return &raceSink{sink: s.sink.WithName(name), rotator: s.rotator || name == rotatorLoggerName}
 }
 
-// WithCallDepth keeps the caller attribution of the wrapped sink right.
+// WithCallDepth passes depth on. The frame raceSink adds itself is already
+// accounted for: Init (called by logr.New in QuietCertRaces) adds its call
+// depth to the wrapped sink's.
 func (s *raceSink) WithCallDepth(depth int) logr.LogSink {
 	if cd, ok := s.sink.(logr.CallDepthLogSink); ok {
-		return &raceSink{sink: cd.WithCallDepth(depth + 1), rotator: s.rotator}
+		return &raceSink{sink: cd.WithCallDepth(depth), rotator: s.rotator}
 	}
 	return s
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	uzap "go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -57,5 +58,22 @@ func TestQuietCertRaces(t *testing.T) {
 				t.Fatalf("the debug line has a stack trace or lacks the error: %s", out)
 			}
 		})
+	}
+}
+
+// logVia logs through a helper frame that asks logr to skip it.
+func logVia(l logr.Logger) { l.WithCallDepth(1).Info("via helper") }
+
+// The wrapper keeps the caller attribution of the logger it wraps, also for
+// WithCallDepth (review finding: it skipped one frame too many).
+func TestQuietCertRacesKeepsCaller(t *testing.T) {
+	var buf bytes.Buffer
+	l := QuietCertRaces(zap.New(zap.WriteTo(&buf), zap.RawZapOpts(uzap.AddCaller())))
+	l.Info("direct")
+	logVia(l)
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if !strings.Contains(line, "quietraces_test.go") {
+			t.Errorf("caller is not this test file: %s", line)
+		}
 	}
 }

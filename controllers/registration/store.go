@@ -341,20 +341,24 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 	if md != nil {
 		before := oc.Spec.DeepCopy()
 		clientmeta.ApplyToSpec(md, &oc.Spec)
-		obj, _, err := s.where(ctx, srv)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkMint(ctx, obj, &oc.Spec); err != nil {
-			return nil, err
-		}
-		// A stateless server signs the registration into the client id, so
-		// a change would need a new client id, which RFC 7592 §2.2 forbids
-		// (and the stateless-id draft says such servers should not offer
-		// updates): refused, nothing changes. An update that changes nothing
-		// is answered as a read.
-		if srv.Keys != nil && oc.Status.ClientID != "" && len(clientmeta.ChangedMembers(before, &oc.Spec)) > 0 {
+		changed := len(clientmeta.ChangedMembers(before, &oc.Spec)) > 0
+		switch {
+		case srv.Keys != nil && oc.Status.ClientID != "" && changed:
+			// A stateless server signs the registration into the client
+			// id, so a change would need a new client id, which RFC 7592
+			// §2.2 forbids (and the stateless-id draft says such servers
+			// should not offer updates): refused, nothing changes.
 			return nil, endpoint.StatelessUpdateForbidden()
+		case srv.Keys != nil && oc.Status.ClientID != "":
+			// Nothing changes: answered as a read, no mint needed.
+		default:
+			obj, _, err := s.where(ctx, srv)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.checkMint(ctx, obj, &oc.Spec); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if newRATHash != nil {

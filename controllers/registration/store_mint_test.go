@@ -207,6 +207,13 @@ func TestUpdateOfMintedStatelessRegistrationIsForbidden(t *testing.T) {
 	if e := endpoint.AsError(err); e == nil || e.Status != http.StatusForbidden {
 		t.Fatalf("Update = %v, want 403", err)
 	}
+	// Also when the change would be too large to mint: the update is refused
+	// for what it is, not for its size.
+	big := largeMetadata()
+	_, err = f.store.Update(ctx, f.srv, oc.Name, big, nil)
+	if e := endpoint.AsError(err); e == nil || e.Status != http.StatusForbidden {
+		t.Fatalf("Update (too large) = %v, want 403", err)
+	}
 	if n := f.writes.Load(); n != 0 {
 		t.Fatalf("%d writes for a refused update", n)
 	}
