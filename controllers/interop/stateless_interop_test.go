@@ -159,6 +159,11 @@ func TestStatelessIDsAtNodeOIDCProvider(t *testing.T) {
 					t.Fatalf("the stateless registration created %d OAuthClient(s)", after-before)
 				}
 				skipIfMintedForEndpoint(t, srv, r.ClientID(), time.Now())
+				if mode.enc == oauthv1alpha1.EncryptionRecipientKey && strings.Count(r.ClientID(), ".") != 4 {
+					// A signed-only id's secret is derived with the key Secret's
+					// derivation key, which a RecipientKey AS does not hold.
+					t.Fatal("the endpoint's Stateless registration on a RecipientKey server minted a signed-only id, not one encrypted to the recipient key")
+				}
 				if st, code := as.token(t, r.ClientID(), r.ClientSecret()); st != http.StatusOK {
 					t.Fatalf("token with the registered credentials: %d %s", st, code)
 				}
