@@ -339,12 +339,15 @@ func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1
 	}
 	var be backend.Backend
 	switch {
+	case r.Backends.DynamicRegistration != nil && state.current != nil && state.current.RegistrationClientURI != "":
+		// A registration at a remote server, whatever the server object
+		// says now (gone, or made again with another backend): the stored
+		// URI, token and CA bundle delete it.
+		be = r.Backends.DynamicRegistration
 	case server != nil:
 		if be, err = r.Backends.For(server); err != nil {
 			return nil // a backend this build lacks keeps nothing we could delete
 		}
-	case r.Backends.DynamicRegistration != nil && state.current != nil && state.current.RegistrationClientURI != "":
-		be = r.Backends.DynamicRegistration
 	default:
 		return nil
 	}
@@ -360,9 +363,11 @@ func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1
 }
 
 // deletionFailed records a failed upstream delete in status and schedules the
-// next attempt with capped exponential backoff. The deletion budget starts at
-// the first failure (status.deletionDeadline); once it is spent the client is
-// DeletionBlocked (Stalled) and is retried only when its annotations change.
+// next attempt with capped exponential backoff, the last one at the end of
+// the deletion budget, which starts at the first failure
+// (status.deletionDeadline). Once it is spent the client is DeletionBlocked
+// (Stalled) and makes one more attempt whenever it is reconciled again (an
+// annotation change, an event of its server, a manager restart).
 func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cause error) (ctrl.Result, error) {
 	orig := obj.DeepCopy()
 	now := r.Clock.Now()
@@ -374,10 +379,10 @@ func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1
 	deadline := st.DeletionDeadline.UTC().Format(time.RFC3339)
 	reason, res := oauthv1alpha1.ReasonDeleting, ctrl.Result{}
 	var msg string
-	if wait := deletionBackoff(st.DeletionAttempts); now.Add(wait).Before(st.DeletionDeadline.Time) {
-		res.RequeueAfter = wait
+	if now.Before(st.DeletionDeadline.Time) {
+		res.RequeueAfter = min(deletionBackoff(st.DeletionAttempts), st.DeletionDeadline.Sub(now))
 		msg = fmt.Sprintf("deleting the registration at the server failed (attempt %d; next attempt in %s, giving up at %s): %v",
-			st.DeletionAttempts, wait, deadline, cause)
+			st.DeletionAttempts, res.RequeueAfter, deadline, cause)
 	} else {
 		reason = oauthv1alpha1.ReasonDeletionBlocked
 		msg = fmt.Sprintf("deleting the registration at the server failed (attempt %d; gave up at %s): %v. "+
@@ -392,7 +397,7 @@ func (r *OAuthClientReconciler) deletionFailed(ctx context.Context, obj *oauthv1
 	}
 	eventf(r.Recorder, obj, corev1.EventTypeWarning, "DeletionFailed", "Delete", "%s", msg)
 	if reason == oauthv1alpha1.ReasonDeletionBlocked {
-		// Bounded: no more automatic retries; an annotation change re-triggers.
+		// No more scheduled retries; a later reconcile tries once more.
 		return ctrl.Result{}, reconcile.TerminalError(cause)
 	}
 	// The pause is ours (the workqueue's per-item backoff starts at

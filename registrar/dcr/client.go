@@ -30,8 +30,10 @@ const (
 // Config builds a Client. Zero values get defaults.
 type Config struct {
 	// CABundle is PEM; nil (or empty) = system roots. When set, it replaces
-	// the system roots.
+	// the system roots, unless WithSystemRoots.
 	CABundle []byte
+	// WithSystemRoots trusts the system roots as well as CABundle.
+	WithSystemRoots bool
 	// Timeout bounds each method call (also http.Client.Timeout); default 30s.
 	Timeout time.Duration
 	// UserAgent is sent with every request; default "clientreg".
@@ -99,6 +101,11 @@ func NewClient(cfg Config) (*Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(cfg.CABundle) > 0 {
 		pool := x509.NewCertPool()
+		if cfg.WithSystemRoots {
+			if sys, err := x509.SystemCertPool(); err == nil {
+				pool = sys
+			}
+		}
 		if !pool.AppendCertsFromPEM(cfg.CABundle) {
 			return nil, errors.New("dcr: CABundle holds no PEM certificate")
 		}

@@ -235,6 +235,15 @@ func TestCABundle(t *testing.T) {
 			t.Error("Sent is true although the handshake failed")
 		}
 	})
+	t.Run("trusted with the bundle on top of the system roots", func(t *testing.T) {
+		c, err := NewClient(Config{CABundle: certPEM(srv), WithSystemRoots: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Discover(context.Background(), srv.URL); err != nil {
+			t.Fatalf("Discover: %v", err)
+		}
+	})
 	t.Run("another CA's bundle is not enough", func(t *testing.T) {
 		c, err := NewClient(Config{CABundle: selfSignedPEM(t)})
 		if err != nil {

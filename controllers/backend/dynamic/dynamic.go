@@ -595,10 +595,12 @@ func (b *Backend) Delete(ctx context.Context, req *backend.Request) error {
 
 // deleter returns the protocol client that deletes req.Stored: the server's
 // own when the server object is there and trusts what was stored, otherwise
-// one built from the stored CA bundle (and the server's, if any).
+// one that trusts the stored CA bundle, the server's current one, if any, and
+// the system roots (either side may have moved between a private and a
+// public CA since the Secret was written; the host name is verified anyway).
 func (b *Backend) deleter(req *backend.Request) (dcr.Registrar, error) {
 	stored := req.Stored.CABundle
-	cfg := dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent, CABundle: stored}
+	cfg := dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent, CABundle: stored, WithSystemRoots: true}
 	if req.Server != nil && req.Server.GetSpec().DynamicRegistration != nil {
 		e, err := b.entry(req.Server)
 		switch {

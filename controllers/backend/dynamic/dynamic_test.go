@@ -1563,7 +1563,7 @@ func TestDeleteWithoutServer(t *testing.T) {
 			if n := e.newRegistrarCalls(); n != 1 {
 				t.Fatalf("NewRegistrar calls = %d, want 1", n)
 			}
-			want := dcr.Config{Timeout: dynamic.DefaultTimeout, UserAgent: dynamic.UserAgent}
+			want := dcr.Config{Timeout: dynamic.DefaultTimeout, UserAgent: dynamic.UserAgent, WithSystemRoots: true}
 			if got := e.lastConfig(); !reflect.DeepEqual(got, want) {
 				t.Errorf("NewRegistrar config = %+v, want %+v", got, want)
 			}
@@ -2122,6 +2122,9 @@ func TestDeleteTrustsTheStoredCABundle(t *testing.T) {
 			}
 			if tc.server == nil && e.lastConfig().Timeout != dynamic.DefaultTimeout {
 				t.Errorf("timeout %s", e.lastConfig().Timeout)
+			}
+			if tc.name != "server with the same caBundle" && !e.lastConfig().WithSystemRoots {
+				t.Error("the system roots are not trusted besides the stored CA bundle")
 			}
 		})
 	}
