@@ -200,6 +200,16 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 			return nil, fmt.Errorf("parsing the key Secret %s: %w", ref, err)
 		}
 		srv.Keys = keys
+		// Ids minted by the endpoint are used at the authorization server,
+		// as the reconciler's are.
+		srv.ClientIDIssuer = st.Issuer
+		srv.ClientIDAudience = statelessbackend.Audience(st)
+		if srv.Storage == endpoint.StorageStateless && statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionRecipientKey {
+			// Ids encrypted to the authorization server's key cannot be
+			// read back by the endpoint (RFC 7592 reads), and signed-only
+			// ids would need the derivation keys that mode keeps from it.
+			return nil, fmt.Errorf("%w: Stateless storage cannot serve encryption.mode RecipientKey; use Stateful storage", errMisconfigured)
+		}
 		srv.SigningAlgorithm = statelessbackend.SigningAlgorithm(st)
 		srv.ClientIDLifetime = statelessbackend.Lifetime(st)
 		srv.Encrypt = statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionGenerated

@@ -96,6 +96,15 @@ func (c *Client) fetchMetadata(ctx context.Context, issuer, docURL string) (*Ser
 	if !optionalString(members["authorization_endpoint"], &md.AuthorizationEndpoint) {
 		return nil, protocolErr("authorization_endpoint is not a string")
 	}
+	// The endpoints are published further (in status and in the embedded
+	// endpoint's discovery documents): one that is not a URL the client
+	// itself would call (absolute, https, a host, no userinfo, no fragment)
+	// is left out rather than passed on.
+	for _, ep := range []*string{&md.TokenEndpoint, &md.AuthorizationEndpoint} {
+		if u, err := c.checkURL(opDiscover, *ep, "endpoint"); *ep != "" && (err != nil || u.Fragment != "" || strings.Contains(*ep, "#")) {
+			*ep = ""
+		}
+	}
 	return md, nil
 }
 

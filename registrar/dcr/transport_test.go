@@ -420,3 +420,39 @@ func TestHTTP2(t *testing.T) {
 		}
 	}
 }
+
+// Endpoints a metadata document names are passed on (status, the embedded
+// endpoint's documents) only when they are URLs a client would call itself.
+func TestDiscoverDropsUnusableEndpoints(t *testing.T) {
+	var srvURL string
+	doc := map[string]string{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		doc["issuer"] = srvURL
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	srvURL = srv.URL
+	c, err := NewClient(Config{CABundle: certPEM(srv)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"https://idp.example/token", "https://idp.example/token"},
+		{"http://idp.example/token", ""},
+		{"javascript:alert(1)", ""},
+		{"https://idp.example/token#frag", ""},
+		{"https://user:pw@idp.example/token", ""},
+		{"/token", ""},
+	} {
+		doc["token_endpoint"], doc["authorization_endpoint"] = tc.value, tc.value
+		md, err := c.Discover(context.Background(), srv.URL)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.value, err)
+		}
+		if md.TokenEndpoint != tc.want || md.AuthorizationEndpoint != tc.want {
+			t.Errorf("%q: token %q, authorization %q, want %q", tc.value, md.TokenEndpoint, md.AuthorizationEndpoint, tc.want)
+		}
+	}
+}

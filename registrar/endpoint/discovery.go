@@ -102,12 +102,14 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, srv *Se
 		return
 	}
 	d := discovery(srv)
-	if len(d.GrantTypesSupported) == 0 {
-		// Not an authorization server that a client could use: RFC 8414
-		// would make a client assume authorization_code and implicit from
-		// an absent grant_types_supported. Clients discover the
-		// authorization server itself, whose metadata names this
-		// registration endpoint.
+	if srv.AuthorizationEndpoint == "" || srv.TokenEndpoint == "" || len(d.GrantTypesSupported) == 0 {
+		// Not an authorization server a client could use: RFC 8414 §2 and
+		// OpenID Connect Discovery §3 require authorization_endpoint,
+		// token_endpoint (but for implicit-only) and
+		// response_types_supported, and a client assumes authorization_code
+		// and implicit from an absent grant_types_supported. Clients
+		// discover the authorization server itself, whose metadata names
+		// this registration endpoint.
 		h.writeErr(w, &Error{Status: http.StatusNotFound, Code: CodeNotFound,
 			Description: "no authorization server endpoints are known for this issuer: discover the authorization server that accepts its client ids"})
 		return

@@ -156,6 +156,9 @@ func newEnv(t testing.TB) *env {
 		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour, Policy: endpoint.Policy{RateLimit: endpoint.RateLimit{PerMinute: 60, Burst: 2}}})
 	add(&endpoint.Server{Path: "/slsi", Open: true, Storage: endpoint.StorageStateless,
 		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour, Policy: endpoint.Policy{SingleInstanceSoftwareIDs: []string{"S"}}})
+	add(&endpoint.Server{Path: "/slas", Open: true, Storage: endpoint.StorageStateless,
+		Keys: keySet(t, clk.Now(), false), ClientIDLifetime: 24 * time.Hour,
+		ClientIDIssuer: "https://as.example", ClientIDAudience: "https://as.example/token"})
 	add(&endpoint.Server{Path: "/sle", Open: true, Storage: endpoint.StorageStateless, Encrypt: true, OIDC: true,
 		Keys: keySet(t, clk.Now(), true), ClientIDLifetime: 24 * time.Hour})
 	add(&endpoint.Server{Path: "/namespaces/apps/idp", Open: true, OIDC: true,

@@ -374,3 +374,32 @@ func TestRATChecks(t *testing.T) {
 		})
 	}
 }
+
+// Ids minted by stateless open registration are for the authorization server
+// that accepts them: iss and aud are its issuer and audience (the server's
+// spec.stateless), not the endpoint's issuer; the endpoint still reads them
+// back with the registration access token, and its own issuer is refused.
+func TestStatelessIDsNameTheAuthorizationServer(t *testing.T) {
+	e := newEnv(t)
+	r := e.mustRegister(t, "/slas", bodyV)
+	srv := e.servers["/slas"]
+	v, err := stateless.VerifierFromKeySet("https://as.example", "https://as.example/token", srv.Keys, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(r.id)
+	if err != nil {
+		t.Fatalf("the id does not verify for the authorization server: %v", err)
+	}
+	if err := v.CheckSecret(c, r.secret); err != nil {
+		t.Fatalf("the secret does not check: %v", err)
+	}
+	if own, err := stateless.VerifierFromKeySet(srv.Issuer, srv.Issuer, srv.Keys, e.clock); err != nil {
+		t.Fatal(err)
+	} else if _, err := own.Verify(r.id); err == nil {
+		t.Fatal("the id was minted for the endpoint's own issuer")
+	}
+	if got := e.get(t, r.path, r.rat); got.status != 200 || got.obj(t)["client_id"] != r.id {
+		t.Fatalf("RFC 7592 read: %d %s", got.status, got.body)
+	}
+}

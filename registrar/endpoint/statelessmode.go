@@ -73,7 +73,8 @@ func (h *Handler) buildCrypto(srv *Server) (*statelessCrypto, error) {
 		return nil, fmt.Errorf("%w: no active signing key", errKeysNotReady)
 	}
 	cfg := stateless.MinterConfig{
-		Issuer:     srv.Issuer,
+		Issuer:     srv.idIss(),
+		Audience:   srv.idAud(),
 		SigningKey: *sig,
 		Lifetime:   srv.ClientIDLifetime,
 		Clock:      h.clock(),
@@ -89,7 +90,7 @@ func (h *Handler) buildCrypto(srv *Server) (*statelessCrypto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the client id minter: %w", err)
 	}
-	verifier, err := stateless.VerifierFromKeySet(srv.Issuer, srv.Issuer, srv.Keys, h.clock())
+	verifier, err := stateless.VerifierFromKeySet(srv.idIss(), srv.idAud(), srv.Keys, h.clock())
 	if err != nil {
 		return nil, fmt.Errorf("building the client id verifier: %w", err)
 	}
@@ -220,7 +221,7 @@ func (c *statelessCrypto) verifyRAT(srv *Server, token, handle string, now time.
 	if err != nil {
 		return nil, fmt.Errorf("client id: %w", err)
 	}
-	if claims.Subject == "" || client.Subject != claims.Subject || client.Issuer != srv.Issuer {
+	if claims.Subject == "" || client.Subject != claims.Subject || client.Issuer != srv.idIss() {
 		return nil, errors.New("token subject does not match the client id")
 	}
 	return client, nil
@@ -448,4 +449,20 @@ func nestedSecret(srv *Server, clientID string) string {
 		return claims.ClientSecret
 	}
 	return ""
+}
+
+// idIss is the iss claim of the client ids this server mints.
+func (s *Server) idIss() string {
+	if s.ClientIDIssuer != "" {
+		return s.ClientIDIssuer
+	}
+	return s.Issuer
+}
+
+// idAud is the aud claim of the client ids this server mints.
+func (s *Server) idAud() string {
+	if s.ClientIDAudience != "" {
+		return s.ClientIDAudience
+	}
+	return s.idIss()
 }

@@ -35,6 +35,11 @@ type Server struct {
 	// Issuer is BaseURL + Path: the issuer identifier published in discovery
 	// (compared by string, DSC-03) and the base of every endpoint URL.
 	Issuer string
+	// ClientIDIssuer and ClientIDAudience are iss and aud of the client ids
+	// minted in Stateless storage: the authorization server that accepts
+	// them (spec.stateless.issuer and audience), not this endpoint's Issuer.
+	// Empty means Issuer.
+	ClientIDIssuer, ClientIDAudience string
 	// Storage is Stateful (also when empty) or Stateless.
 	Storage Storage
 	// Open allows registration without an initial access token.

@@ -237,6 +237,11 @@ func validateEndpoint(obj oauthv1alpha1.ServerObject, p *field.Path) (field.Erro
 			warnings = append(warnings, "spec.registrationEndpoint.initialAccessTokens is not used while open is true")
 		}
 	}
+	if st := obj.GetSpec().Stateless; st != nil && re.Storage == oauthv1alpha1.StorageStateless &&
+		statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionRecipientKey {
+		errs = append(errs, field.Invalid(p.Child("storage"), re.Storage,
+			"Stateless storage cannot serve spec.stateless.encryption.mode RecipientKey: the endpoint could not read back ids encrypted to the authorization server's key; use Stateful storage"))
+	}
 	if re.Namespace != "" {
 		if cluster {
 			for _, msg := range validation.IsDNS1123Label(re.Namespace) {

@@ -308,6 +308,13 @@ func TestServerValidate(t *testing.T) {
 			s.Issuer = "http://idp.example.com"
 			s.AuthorizationServer = &oauthv1alpha1.StatelessAuthorizationServer{}
 		})), paths: []string{"spec.stateless.issuer"}},
+		{name: "Stateless storage with RecipientKey ids", obj: nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+			s := statelessSpec()
+			j := rawJSON(t, jose.JSONWebKey{Key: ecKey(t).Public()})
+			s.Stateless.Encryption = &oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey, RecipientKey: &j}
+			s.RegistrationEndpoint = &oauthv1alpha1.RegistrationEndpoint{Open: true, Storage: oauthv1alpha1.StorageStateless}
+			return s
+		}()), paths: []string{"spec.registrationEndpoint.storage"}},
 		{name: "negative durations", obj: nsServer(dynamic(func(d *oauthv1alpha1.DynamicRegistration) {
 			d.ResyncInterval, d.Timeout = dur("-1m"), dur("-1s")
 		})), paths: []string{"spec.dynamicRegistration.resyncInterval", "spec.dynamicRegistration.timeout"}},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/registrar/dcr"
@@ -39,6 +41,16 @@ func (b *Backend) AuthorizationServer(ctx context.Context, server oauthv1alpha1.
 	if out.Authorization != "" && out.Token != "" {
 		return out, nil
 	}
+	now := time.Now()
+	if b.Clock != nil {
+		now = b.Clock.Now()
+	}
+	b.mu.Lock()
+	cached, ok := b.discovered[server.GetUID()]
+	b.mu.Unlock()
+	if ok && cached.generation == server.GetGeneration() && now.Before(cached.at.Add(discoveryTTL)) {
+		return cached.endpoints, nil
+	}
 	newRegistrar := b.NewRegistrar
 	if newRegistrar == nil {
 		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
@@ -58,5 +70,22 @@ func (b *Backend) AuthorizationServer(ctx context.Context, server oauthv1alpha1.
 		out.Token = md.TokenEndpoint
 	}
 	out.Discovered = true
+	b.mu.Lock()
+	if b.discovered == nil {
+		b.discovered = map[types.UID]discovery{}
+	}
+	b.discovered[server.GetUID()] = discovery{generation: server.GetGeneration(), at: now, endpoints: out}
+	b.mu.Unlock()
 	return out, nil
+}
+
+// discoveryTTL is how long discovered endpoints are used before the
+// issuer's metadata is read again (the server reconciler looks hourly).
+const discoveryTTL = 55 * time.Minute
+
+// discovery is the cached result for one generation of a server.
+type discovery struct {
+	generation int64
+	at         time.Time
+	endpoints  *AuthorizationServerEndpoints
 }

@@ -161,6 +161,8 @@ type Backend struct {
 
 	mu      sync.Mutex
 	entries map[types.UID]*entry
+	// discovered caches the authorization server endpoints per server.
+	discovered map[types.UID]discovery
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -263,6 +265,7 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 func (b *Backend) Forget(uid types.UID) {
 	b.mu.Lock()
 	delete(b.entries, uid)
+	delete(b.discovered, uid)
 	b.mu.Unlock()
 }
 
