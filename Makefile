@@ -93,7 +93,7 @@ integrations-test: integrations-deps | $(LOCALBIN) ## node-oidc-provider integra
 	cd $(INTEGRATIONS_DIR) && MINTIDS=$(abspath $(LOCALBIN))/mintids node --test test/
 
 .PHONY: interop-deps
-interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client).
+interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client 5 and 6).
 
 $(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix $(INTEROP_DIR) --no-audit --no-fund; \
