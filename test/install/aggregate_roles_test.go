@@ -151,7 +151,10 @@ func checkNamespaceUsers(t *testing.T, env *testEnv, ns string) {
 	kinds := []string{"oauthclients", "authorizationservers"}
 	add(all, read, append(slices.Clone(kinds), "oauthclients/status", "authorizationservers/status"), true)
 	add([]string{"view-user"}, write, kinds, false)
-	add(writers, write, kinds, true)
+	add(writers, write, []string{"oauthclients"}, true)
+	// Servers: admin writes them, edit does not (rbac.aggregatedRoles.editServers).
+	add([]string{"admin-user"}, write, []string{"authorizationservers"}, true)
+	add([]string{"edit-user"}, write, []string{"authorizationservers"}, false)
 	// Status is the operator's.
 	add(all, []string{"update", "patch"}, []string{"oauthclients/status", "authorizationservers/status"}, false)
 	// Cluster servers: never written by users; not even read through a
@@ -375,5 +378,24 @@ func TestChartAggregatedRolesValues(t *testing.T) {
 	}
 	if _, err := render(t, defaultRelease, "rbac: {aggregatedRoles: {clusterServerReaders: [{kind: Robot, name: r2}]}}"); err == nil {
 		t.Error("a subject of kind Robot was accepted")
+	}
+	// edit writes AuthorizationServers only when editServers says so.
+	for _, tc := range []struct {
+		values string
+		want   bool
+	}{{"", false}, {"rbac: {aggregatedRoles: {editServers: true}}", true}} {
+		edit := find(mustRender(t, defaultRelease, tc.values), "ClusterRole", "clientreg-edit")
+		if edit == nil {
+			t.Fatal("no clientreg-edit")
+		}
+		rules, _, _ := unstructured.NestedSlice(edit.Object, "rules")
+		got := false
+		for _, r := range rules {
+			res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources")
+			got = got || slices.Contains(res, "authorizationservers")
+		}
+		if got != tc.want {
+			t.Errorf("values %q: edit writes authorizationservers = %v, want %v", tc.values, got, tc.want)
+		}
 	}
 }
