@@ -73,7 +73,8 @@ func TestSecretWritePolicyRefusesCredentialTypes(t *testing.T) {
 // Secrets the manager never writes.
 func credentialSecrets(ns string) []*corev1.Secret {
 	labels := map[string]string{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue}
-	return []*corev1.Secret{
+	owned := []metav1.OwnerReference{{APIVersion: oauthv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: "x", UID: "0000", Controller: ptrTrue()}}
+	list := []*corev1.Secret{
 		{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "takeover-token", Labels: labels,
 				Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
@@ -97,6 +98,12 @@ func credentialSecrets(ns string) []*corev1.Secret {
 			Type:       "example.com/anything",
 		},
 	}
+	// As the manager writes them: controlled by a clientreg object, so the
+	// only thing wrong with them is the type.
+	for _, s := range list {
+		s.OwnerReferences = owned
+	}
+	return list
 }
 
 // checkCredentialSecretsRefused checks, in ns, that the manager's identity

@@ -237,7 +237,10 @@ func checkDenied(t *testing.T, env *testEnv, sa client.Client) {
 	denied("deleting every Secret", sa.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(ns)))
 	// The positive control: the same identity may create and delete a Secret
 	// that carries the label, so the refusals above are the policy's.
-	mine := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "labelled", Labels: map[string]string{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue}}}
+	denied("creating a labelled Secret that no clientreg object controls", sa.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Namespace: ns, Name: "ownerless", Labels: map[string]string{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue}}}, client.DryRunAll))
+	mine := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "labelled", Labels: map[string]string{oauthv1alpha1.LabelManagedBy: oauthv1alpha1.ManagedByValue},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: oauthv1alpha1.GroupVersion.String(), Kind: "OAuthClient", Name: "billing", UID: "0000", Controller: ptrTrue()}}}}
 	if err := sa.Create(ctx, mine); err != nil {
 		t.Errorf("creating a labelled Secret: %v", err)
 	} else if err := sa.Delete(ctx, mine); err != nil {
@@ -589,3 +592,5 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+func ptrTrue() *bool { b := true; return &b }
