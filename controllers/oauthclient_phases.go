@@ -610,6 +610,9 @@ func (r *OAuthClientReconciler) adoptedCredentials(ctx context.Context, obj *oau
 	if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != obj.UID {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom is controlled by %s %s", key.Name, owner.Kind, owner.Name)
 	}
+	if s.Type != "" && s.Type != corev1.SecretTypeOpaque {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom has type %s; a registration is taken over only from an Opaque Secret", key.Name, s.Type)
+	}
 	c := credentialsFromSecret(s, oauthv1alpha1.SecretKeys{
 		ClientID: oauthv1alpha1.DefaultKeyClientID, ClientSecret: oauthv1alpha1.DefaultKeyClientSecret,
 		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken, RegistrationClientURI: oauthv1alpha1.DefaultKeyRegistrationClientURI,

@@ -699,3 +699,30 @@ func TestDeletionUsesTheStoredRegistration(t *testing.T) {
 		t.Fatalf("deleted at %q, stateless Delete calls %d, gone %v", deleted, h.be.Calls["Delete"], h.gone(t))
 	}
 }
+
+// spec.adoptFrom never takes over a typed Secret (here a service account
+// token that happens to hold registration keys): AdoptionFailed, untouched.
+func TestAdoptFromRefusesTypedSecrets(t *testing.T) {
+	token := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "legacy-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: "default"}},
+		Type:       corev1.SecretTypeServiceAccountToken,
+		Data: map[string][]byte{"client_id": []byte("c1"), "registration_access_token": []byte("rat"),
+			"registration_client_uri": []byte("https://idp.example/reg/c1")},
+	}
+	h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) {
+		c.Spec.AdoptFrom = &oauthv1alpha1.AdoptFrom{SecretName: "legacy-token"}
+	}), token)
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.CreateFunc = issue(h)
+	_, _ = h.reconcile(t)
+	if cond := readyCond(t, h.get(t)); cond.Reason != oauthv1alpha1.ReasonAdoptionFailed || !strings.Contains(cond.Message, "Opaque") {
+		t.Fatalf("Ready = %+v", cond)
+	}
+	s := &corev1.Secret{}
+	if err := h.c.Get(context.Background(), client.ObjectKeyFromObject(token), s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.OwnerReferences) != 0 || s.Labels[oauthv1alpha1.LabelManagedBy] != "" || h.be.Calls["Create"]+h.be.Calls["Observe"] != 0 {
+		t.Fatalf("the typed Secret was taken over (%+v) or the backend asked (%v)", s.ObjectMeta, h.be.Calls)
+	}
+}
