@@ -114,7 +114,9 @@ func (r *Resolver) Lookup(ctx context.Context, path string) (*endpoint.Server, e
 	}
 	now := r.now()
 	key := string(kind) + "/" + ns + "/" + name
-	version := fmt.Sprintf("%s/%d", obj.GetUID(), obj.GetGeneration())
+	// The resourceVersion, not the generation: what is built depends on the
+	// status too (the authorization server's endpoints).
+	version := string(obj.GetUID()) + "/" + obj.GetResourceVersion()
 	r.mu.Lock()
 	if c, ok := r.cache[key]; ok && c.version == version && now.Before(c.expires) {
 		r.mu.Unlock()
