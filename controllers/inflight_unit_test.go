@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -118,6 +120,24 @@ func TestPendingMarkFromAnEarlierAttempt(t *testing.T) {
 		}
 		if h.be.Calls["Create"] != 0 {
 			t.Fatal("registered again silently")
+		}
+	})
+	t.Run("a mark only in a cache that is behind: wait, do not stop", func(t *testing.T) {
+		// The cache still shows the mark of a registration the server
+		// refused, whose clearing status write it has not seen yet.
+		h := newHarness(t, readyServer(), testClient(pending))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		h.r.APIReader = newHarness(t, readyServer(), testClient()).c
+		res, err := h.reconcile(t)
+		if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+			t.Fatalf("want a short wait for the cache, got %v %v", res, err)
+		}
+		if cond := meta.FindStatusCondition(h.get(t).Status.Conditions, oauthv1alpha1.ConditionReady); cond != nil && cond.Reason == oauthv1alpha1.ReasonRegistrationIncomplete {
+			t.Fatalf("stopped on a stale mark: %+v", cond)
+		}
+		if h.be.Calls["Create"] != 0 {
+			t.Fatal("registered while the cache was behind")
 		}
 	})
 	t.Run("recover annotation registers again", func(t *testing.T) {

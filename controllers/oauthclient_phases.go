@@ -80,7 +80,7 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 		}
 		return ctrl.Result{}, err
 	}
-	if err := p.resolvePending(state); err != nil {
+	if err := p.resolvePending(ctx, state); err != nil {
 		return ctrl.Result{}, err
 	}
 	if state.current == nil && obj.Spec.AdoptFrom != nil {
@@ -207,10 +207,22 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 }
 
 // resolvePending handles an in-flight mark left by an earlier reconcile.
-func (p *clientPhase) resolvePending(state *storedState) error {
+func (p *clientPhase) resolvePending(ctx context.Context, state *storedState) error {
 	pr := p.obj.Status.PendingRegistration
 	if pr == nil {
 		return nil
+	}
+	if (state.current == nil || state.current.AttemptID != pr.ID) && p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] != pr.ID {
+		// About to stop the client: first make sure the mark is not only in
+		// a cache that has not seen the status write clearing it (a refused
+		// registration clears it in the same reconcile).
+		fresh := &oauthv1alpha1.OAuthClient{}
+		if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
+			return fmt.Errorf("confirming the in-flight registration mark: %w", err)
+		}
+		if fp := fresh.Status.PendingRegistration; fp == nil || fp.ID != pr.ID {
+			return &backend.PendingError{Reason: oauthv1alpha1.ReasonReconciling, Err: errCacheBehind, RetryAfter: 200 * time.Millisecond}
+		}
 	}
 	switch {
 	case state.current != nil && state.current.AttemptID == pr.ID:
