@@ -244,18 +244,11 @@ func (r *OAuthClientReconciler) backendOf(ctx context.Context, obj *oauthv1alpha
 // serverFor returns an empty object of the kind obj's serverRef names and
 // the key to read it with.
 func serverFor(obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, client.ObjectKey) {
-	ref := obj.Spec.ServerRef
-	if kindOf(ref) == oauthv1alpha1.KindClusterAuthorizationServer {
-		return &oauthv1alpha1.ClusterAuthorizationServer{}, client.ObjectKey{Name: ref.Name}
-	}
-	return &oauthv1alpha1.AuthorizationServer{}, client.ObjectKey{Namespace: obj.Namespace, Name: ref.Name}
+	return oauthv1alpha1.ServerFor(obj.Spec.ServerRef, obj.Namespace)
 }
 
 func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
-	if ref.Kind == "" {
-		return oauthv1alpha1.KindAuthorizationServer
-	}
-	return ref.Kind
+	return oauthv1alpha1.ServerKindOf(ref)
 }
 
 // Deleting a registration at an unreachable or refusing server is retried

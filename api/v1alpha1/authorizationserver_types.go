@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // SecretKeySelector selects one key of a Secret.
@@ -563,3 +564,23 @@ func (s *ClusterAuthorizationServer) GetStatus() *AuthorizationServerStatus { re
 
 // ServerKind returns KindClusterAuthorizationServer.
 func (s *ClusterAuthorizationServer) ServerKind() ServerKind { return KindClusterAuthorizationServer }
+
+// ServerKindOf is the kind a server reference names: AuthorizationServer
+// when the kind is left out.
+func ServerKindOf(ref ServerReference) ServerKind {
+	if ref.Kind == "" {
+		return KindAuthorizationServer
+	}
+	return ref.Kind
+}
+
+// ServerFor returns an empty object of the kind ref names and the key to
+// read it with, for a reference made from an object in namespace (an
+// AuthorizationServer is in that namespace, a ClusterAuthorizationServer in
+// none).
+func ServerFor(ref ServerReference, namespace string) (ServerObject, types.NamespacedName) {
+	if ServerKindOf(ref) == KindClusterAuthorizationServer {
+		return &ClusterAuthorizationServer{}, types.NamespacedName{Name: ref.Name}
+	}
+	return &AuthorizationServer{}, types.NamespacedName{Namespace: namespace, Name: ref.Name}
+}

@@ -86,11 +86,8 @@ func parsePath(path string) (kind oauthv1alpha1.ServerKind, ns, name string, ok 
 
 // object reads the server object a path names.
 func (r *Resolver) object(ctx context.Context, kind oauthv1alpha1.ServerKind, ns, name string) (oauthv1alpha1.ServerObject, error) {
-	var obj oauthv1alpha1.ServerObject = &oauthv1alpha1.AuthorizationServer{}
-	if kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		obj = &oauthv1alpha1.ClusterAuthorizationServer{}
-	}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj.(client.Object)); err != nil {
+	obj, key := oauthv1alpha1.ServerFor(oauthv1alpha1.ServerReference{Kind: kind, Name: name}, ns)
+	if err := r.Client.Get(ctx, key, obj.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, endpoint.ErrNoServer
 		}

@@ -227,14 +227,7 @@ func showServer(ctx context.Context, k8s client.Client, s sample, out io.Writer)
 }
 
 func getServer(ctx context.Context, k8s client.Client, clientNamespace string, ref oauthv1alpha1.ServerReference) (oauthv1alpha1.ServerObject, error) {
-	var server oauthv1alpha1.ServerObject
-	key := client.ObjectKey{Name: ref.Name}
-	if ref.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		server = &oauthv1alpha1.ClusterAuthorizationServer{}
-	} else {
-		server = &oauthv1alpha1.AuthorizationServer{}
-		key.Namespace = clientNamespace
-	}
+	server, key := oauthv1alpha1.ServerFor(ref, clientNamespace)
 	if err := k8s.Get(ctx, key, server.(client.Object)); err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", server.ServerKind(), qualified(key.Namespace, key.Name), err)
 	}

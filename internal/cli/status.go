@@ -71,14 +71,7 @@ the published keys. Secrets are never printed.`,
 
 // getServer reads the server an OAuthClient in clientNamespace refers to.
 func getServer(ctx context.Context, c client.Client, clientNamespace string, ref oauthv1alpha1.ServerReference) (oauthv1alpha1.ServerObject, error) {
-	var server oauthv1alpha1.ServerObject
-	key := client.ObjectKey{Name: ref.Name}
-	if ref.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		server = &oauthv1alpha1.ClusterAuthorizationServer{}
-	} else {
-		server = &oauthv1alpha1.AuthorizationServer{}
-		key.Namespace = clientNamespace
-	}
+	server, key := oauthv1alpha1.ServerFor(ref, clientNamespace)
 	if err := c.Get(ctx, key, server.(client.Object)); err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", server.ServerKind(), qualified(key.Namespace, key.Name), err)
 	}

@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -67,13 +66,7 @@ func (v *OAuthClientValidator) ValidateDelete(context.Context, *oauthv1alpha1.OA
 // server reads the server object obj refers to; nil when it does not exist.
 func (v *OAuthClientValidator) server(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
 	ref := obj.Spec.ServerRef
-	var srv oauthv1alpha1.ServerObject
-	key := types.NamespacedName{Name: ref.Name}
-	if ref.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		srv = &oauthv1alpha1.ClusterAuthorizationServer{}
-	} else {
-		srv, key.Namespace = &oauthv1alpha1.AuthorizationServer{}, obj.Namespace
-	}
+	srv, key := oauthv1alpha1.ServerFor(ref, obj.Namespace)
 	if err := v.Reader.Get(ctx, key, srv.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
