@@ -87,17 +87,9 @@ func oauthClientVerb(o *Options, verb, short, long string, flags func(*cobra.Com
 		Args:    exactlyOneName("OAuthClient"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := o.client()
+			c, obj, err := o.getOAuthClient(ctx, args[0])
 			if err != nil {
 				return err
-			}
-			ns, err := o.namespace()
-			if err != nil {
-				return err
-			}
-			obj := &oauthv1alpha1.OAuthClient{}
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: args[0]}, obj); err != nil {
-				return fmt.Errorf("reading OAuthClient %s/%s: %w", ns, args[0], err)
 			}
 			return run(ctx, c, obj)
 		},

@@ -181,3 +181,29 @@ func exactlyOneName(what string) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// target returns the API client and the namespace the command works in.
+func (o *Options) target() (client.Client, string, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := o.namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	return c, ns, nil
+}
+
+// getOAuthClient reads the OAuthClient name in the command's namespace.
+func (o *Options) getOAuthClient(ctx context.Context, name string) (client.Client, *oauthv1alpha1.OAuthClient, error) {
+	c, ns, err := o.target()
+	if err != nil {
+		return nil, nil, err
+	}
+	obj := &oauthv1alpha1.OAuthClient{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+		return nil, nil, fmt.Errorf("reading OAuthClient %s/%s: %w", ns, name, err)
+	}
+	return c, obj, nil
+}

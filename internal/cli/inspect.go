@@ -70,11 +70,7 @@ fingerprint, never its value. Exit status 1 when the id does not verify.`,
 // inspect shows the Secret of the OAuthClient clientName, or the Secret
 // secretName and the OAuthClient that owns it.
 func (o *Options) inspect(ctx context.Context, clientName, secretName string) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.namespace()
+	c, ns, err := o.target()
 	if err != nil {
 		return err
 	}

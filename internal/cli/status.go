@@ -79,17 +79,9 @@ func getServer(ctx context.Context, c client.Client, clientNamespace string, ref
 }
 
 func (o *Options) statusClient(ctx context.Context, name string) error {
-	c, err := o.client()
+	c, obj, err := o.getOAuthClient(ctx, name)
 	if err != nil {
 		return err
-	}
-	ns, err := o.namespace()
-	if err != nil {
-		return err
-	}
-	obj := &oauthv1alpha1.OAuthClient{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
-		return fmt.Errorf("reading OAuthClient %s/%s: %w", ns, name, err)
 	}
 	p := newPrinter(o.Streams.Out, o.now())
 	st := &obj.Status
