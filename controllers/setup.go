@@ -135,6 +135,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		ClusterResourceNamespace: opts.ClusterResourceNamespace,
 		Clock:                    clk,
 		NewRegistrar:             instrumentedRegistrar(opts.NewRegistrar, m),
+		SpreadFirstReads:         true,
 	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		r := &ServerReconciler{

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,12 +57,19 @@ type Backend struct {
 	Clock                    clock.PassiveClock
 	// NewRegistrar builds the protocol client for a server; nil means dcr.NewClient.
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+	// SpreadFirstReads spreads the first RFC 7592 read of each client this
+	// process sees over one resync interval, instead of reading every client
+	// at once when the manager starts (10,000 clients would be 10,000 reads
+	// at the server in the first seconds). See Observe.
+	SpreadFirstReads bool
 
 	mu      sync.Mutex
 	servers map[types.UID]*serverEntry
 	// reads holds when each client was last read at its server, in memory:
 	// recording it in the API would write every resync.
 	reads map[types.UID]time.Time
+	// started is when this backend first observed a client (SpreadFirstReads).
+	started time.Time
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -331,8 +339,23 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		return backend.Observation{}, err
 	}
 	now := b.now()
+	uid := clientUID(req)
 	b.mu.Lock()
-	last, read := b.reads[clientUID(req)]
+	last, read := b.reads[uid]
+	if !read && b.SpreadFirstReads && uid != "" && st.Digest == digest {
+		// First sight of a client in this process (a manager start or a
+		// new leader), whose stored state answers the spec: trust it until
+		// a point of the first resync interval chosen by the client's UID,
+		// so reads after a restart arrive spread evenly, as in steady state.
+		if b.started.IsZero() {
+			b.started = now
+		}
+		last, read = b.started.Add(spreadOffset(uid, e.resync)-e.resync), true
+		if b.reads == nil {
+			b.reads = map[types.UID]time.Time{}
+		}
+		b.reads[uid] = last
+	}
 	b.mu.Unlock()
 	if read && now.Before(last.Add(e.resync)) {
 		obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: last.Add(e.resync)}
@@ -440,6 +463,16 @@ func clientUID(req *backend.Request) types.UID {
 		return ""
 	}
 	return req.Client.UID
+}
+
+// spreadOffset places uid in [0, resync): the same point for a client on
+// every replica and restart, uniform over many clients.
+func spreadOffset(uid types.UID, resync time.Duration) time.Duration {
+	if resync <= 0 {
+		return 0
+	}
+	h := sha256.Sum256([]byte(uid))
+	return time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(resync))
 }
 
 func (b *Backend) markRead(uid types.UID, t time.Time) {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -2127,5 +2128,67 @@ func TestDeleteTrustsTheStoredCABundle(t *testing.T) {
 				t.Error("the system roots are not trusted besides the stored CA bundle")
 			}
 		})
+	}
+}
+
+// With SpreadFirstReads (the manager's setting), the clients a fresh process
+// finds are not all read at once: each is trusted (its stored digest answers
+// the spec) until a point of the first resync interval its UID chooses, the
+// points spread evenly, and each client is then read once per interval as
+// usual. A client whose spec changed is looked at at once.
+func TestObserveSpreadsFirstReadsAfterRestart(t *testing.T) {
+	const (
+		resync  = 10 * time.Minute
+		clients = 1000
+		buckets = 10
+	)
+	e := newEnv(t)
+	e.b.SpreadFirstReads = true
+	server := newServer(withResync(resync))
+	md := acMeta()
+	digest := mustDigest(t, e.b, newReq(server, md, nil))
+	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
+		return &dcr.Registration{ClientID: "c-1", RegistrationClientURI: clientURI, Metadata: serverView(t, md, nil)}, nil
+	}
+	reqs := make([]*backend.Request, clients)
+	next := make([]time.Time, clients)
+	var perBucket [buckets]int
+	for i := range reqs {
+		reqs[i] = newReq(server, md, storedCreds(digest))
+		reqs[i].Client.UID = types.UID(fmt.Sprintf("uid-%d", i))
+		obs, err := e.b.Observe(context.Background(), reqs[i])
+		if err != nil || !obs.Exists || !obs.UpToDate {
+			t.Fatalf("client %d: %+v %v", i, obs, err)
+		}
+		if !obs.NextCheck.After(t0) || obs.NextCheck.After(t0.Add(resync)) {
+			t.Fatalf("client %d: first read at %s, want within the first interval", i, obs.NextCheck.Sub(t0))
+		}
+		next[i] = obs.NextCheck
+		perBucket[int(obs.NextCheck.Sub(t0)*buckets/resync)%buckets]++
+	}
+	if n := e.fake.Calls().Read; n != 0 {
+		t.Fatalf("%d reads at start, want 0", n)
+	}
+	for b, n := range perBucket {
+		if n < clients/buckets/2 || n > clients/buckets*2 {
+			t.Errorf("%d first reads in tenth %d of the interval, want about %d: %v", n, b, clients/buckets, perBucket)
+		}
+	}
+	// Each client is read when its point comes, once.
+	e.clock.Step(resync)
+	for i, r := range reqs {
+		obs, err := e.b.Observe(context.Background(), r)
+		if err != nil || !obs.NextCheck.Equal(t0.Add(resync).Add(resync)) && !obs.NextCheck.Equal(next[i].Add(resync)) {
+			t.Fatalf("client %d after its first read: %+v %v", i, obs, err)
+		}
+	}
+	if n := e.fake.Calls().Read; n != clients {
+		t.Fatalf("%d reads after one interval, want %d (one per client)", n, clients)
+	}
+	// A client whose spec changed while the manager was down is looked at at once.
+	changed := newReq(server, md, storedCreds("sha256:older"))
+	changed.Client.UID = "uid-changed"
+	if obs, err := e.b.Observe(context.Background(), changed); err != nil || obs.UpToDate {
+		t.Fatalf("changed client: %+v %v", obs, err)
 	}
 }
