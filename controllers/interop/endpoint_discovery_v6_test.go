@@ -18,7 +18,6 @@ import (
 func TestEndpointDocumentsPassOpenIDClient6(t *testing.T) {
 	e := startEndpoint(t)
 	p := oidcprovider.Start(t, oidcprovider.Options{})
-	startManager(t)
 	ns := newNamespace(t)
 	named := func(storage oauthv1alpha1.RegistrationStorage) serverMod {
 		return func(s *oauthv1alpha1.AuthorizationServer) {
