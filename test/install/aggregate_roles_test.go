@@ -2,11 +2,13 @@ package install
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -80,6 +82,14 @@ func TestAggregatedRolesGrantNamespaceUsers(t *testing.T) {
 			env.apply(t, objs)
 			checkAggregationLabels(t, env, objs)
 			aggregateClusterRoles(t, env)
+			// The authorizer reads RBAC from informers: wait until it sees
+			// the aggregated rules before asking it anything.
+			eventually(t, 30*time.Second, func() error {
+				if !sar(t, env, "admin-user", ns, "create", "authorizationservers") {
+					return errors.New("the authorizer does not show the aggregated roles yet")
+				}
+				return nil
+			})
 			checkNamespaceUsers(t, env, ns)
 			// Leave the API server as before, so the next source is
 			// checked on its own roles.
@@ -202,6 +212,13 @@ func checkNamespaceUsers(t *testing.T, env *testEnv, ns string) {
 	if err := env.c.Create(context.Background(), crb); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+	// The authorizer sees the new binding through an informer.
+	eventually(t, 30*time.Second, func() error {
+		if !sarIn(t, env, "cluster-viewer", "", "get", "clusterauthorizationservers", true) {
+			return errors.New("the authorizer does not show the cluster-wide binding yet")
+		}
+		return nil
+	})
 	for _, v := range read {
 		if !sarIn(t, env, "cluster-viewer", "", v, "clusterauthorizationservers", true) {
 			t.Errorf("a cluster-wide viewer may not %s clusterauthorizationservers", v)
