@@ -326,7 +326,7 @@ func TestEndpointTLSSecretOutsideSecretNamespaces(t *testing.T) {
 	opts := Options{ClusterResourceNamespace: "clientreg-system", SecretNamespaces: []string{"apps"},
 		Endpoint: &EndpointOptions{BaseURL: "https://reg.example", TLSSecret: types.NamespacedName{Namespace: "other", Name: "tls"}}}
 	// Refused before the manager is used at all (it is nil here).
-	err := setupEndpoint(context.Background(), nil, opts, newSecretScope(opts.SecretNamespaces, opts.ClusterResourceNamespace), nil, nil, nil, nil)
+	err := setupEndpoint(context.Background(), nil, opts, newSecretScope(opts.SecretNamespaces, opts.ClusterResourceNamespace), nil, nil, nil, nil, nil)
 	wantRefusal(t, "TLS Secret", err, "other")
 	if err == nil || !strings.Contains(err.Error(), "other/tls") {
 		t.Errorf("error %v does not name the Secret", err)

@@ -161,7 +161,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(ctx, mgr, opts, scope, c, apiReader, clk, m); err != nil {
+		if err := setupEndpoint(ctx, mgr, opts, scope, c, apiReader, clk, m, stateless); err != nil {
 			return err
 		}
 	}
@@ -171,7 +171,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
 // c and apiReader are the manager's clients, already limited to scope.
-func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, c client.Client, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Metrics) error {
+func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, c client.Client, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Metrics, stateless *statelessbackend.Backend) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -191,7 +191,7 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 		Client: c, APIReader: apiReader,
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
 	}
-	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver}
+	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver, Stateless: stateless}
 	// Registrations are answered on the cache event that shows them done.
 	if err := store.WatchCache(ctx, mgr.GetCache()); err != nil {
 		return fmt.Errorf("setting up the registration endpoint: %w", err)
@@ -224,11 +224,8 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 // instrumentedRegistrar builds RFC 7591/7592 clients with newRegistrar (nil
 // means registrar/dcr's real client) and times their calls.
 func instrumentedRegistrar(newRegistrar func(dcr.Config) (dcr.Registrar, error), m *metrics.Metrics) func(dcr.Config) (dcr.Registrar, error) {
-	if newRegistrar == nil {
-		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
-	}
 	return func(c dcr.Config) (dcr.Registrar, error) {
-		r, err := newRegistrar(c)
+		r, err := backend.NewRegistrar(newRegistrar, c)
 		if err != nil {
 			return nil, err
 		}

@@ -12,8 +12,22 @@ import (
 	"time"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
+
+// UserAgent identifies the operator to authorization servers.
+const UserAgent = "clientreg (+https://github.com/clientreg/clientreg)"
+
+// NewRegistrar builds an RFC 7591/7592 client for cfg with newRegistrar (an
+// instrumented or fault-injecting constructor), or dcr.NewClient when it is
+// nil.
+func NewRegistrar(newRegistrar func(dcr.Config) (dcr.Registrar, error), cfg dcr.Config) (dcr.Registrar, error) {
+	if newRegistrar == nil {
+		return dcr.NewClient(cfg)
+	}
+	return newRegistrar(cfg)
+}
 
 // Credentials are what a backend issues and what the credentials Secret holds.
 // ClientSecret and RegistrationAccessToken are secret: never log them, never

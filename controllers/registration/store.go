@@ -66,9 +66,12 @@ type Store struct {
 	notifier notifier
 	notified bool // WatchCache was called
 
-	// minter dry-mints the client ids of stateless servers (checkMint).
+	// Stateless is the stateless backend the reconciler mints with; the
+	// Store dry-mints with it (checkMint), sharing its parsed keys. Nil
+	// builds a private one on first use (tests).
+	Stateless *statelessbackend.Backend
+
 	minterOnce sync.Once
-	minter     *statelessbackend.Backend
 }
 
 var (
@@ -164,9 +167,11 @@ func (s *Store) checkMint(ctx context.Context, obj oauthv1alpha1.ServerObject, s
 		return nil // the API server refuses the object with these errors
 	}
 	s.minterOnce.Do(func() {
-		s.minter = &statelessbackend.Backend{Reader: s.Client, ClusterResourceNamespace: s.Resolver.ClusterResourceNamespace, Clock: s.Resolver.Clock}
+		if s.Stateless == nil {
+			s.Stateless = &statelessbackend.Backend{Reader: s.Client, ClusterResourceNamespace: s.Resolver.ClusterResourceNamespace, Clock: s.Resolver.Clock}
+		}
 	})
-	err := s.minter.CheckMint(ctx, obj, md)
+	err := s.Stateless.CheckMint(ctx, obj, md)
 	switch {
 	case err == nil:
 		return nil

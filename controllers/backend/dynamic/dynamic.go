@@ -43,7 +43,7 @@ const (
 )
 
 // UserAgent identifies the operator to authorization servers.
-const UserAgent = "clientreg (+https://github.com/clientreg/clientreg)"
+const UserAgent = backend.UserAgent
 
 // Backend registers clients at remote authorization servers. It is safe for
 // concurrent use.
@@ -120,11 +120,7 @@ func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error)
 		timeout = spec.Timeout.Duration
 	}
 	cfg := dcr.Config{CABundle: spec.CABundle, Timeout: timeout, UserAgent: UserAgent}
-	newRegistrar := b.NewRegistrar
-	if newRegistrar == nil {
-		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
-	}
-	reg, err := newRegistrar(cfg)
+	reg, err := backend.NewRegistrar(b.NewRegistrar, cfg)
 	if err != nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.dynamicRegistration: %v", err)
 	}
@@ -649,11 +645,7 @@ func (b *Backend) deleter(req *backend.Request) (dcr.Registrar, error) {
 			return nil, err
 		}
 	}
-	newRegistrar := b.NewRegistrar
-	if newRegistrar == nil {
-		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
-	}
-	reg, err := newRegistrar(cfg)
+	reg, err := backend.NewRegistrar(b.NewRegistrar, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building a registration client from the stored CA bundle: %w", err)
 	}

@@ -15,9 +15,6 @@ import (
 // discoveryTimeout bounds one discovery of the authorization server.
 const discoveryTimeout = 10 * time.Second
 
-// userAgent identifies the operator to authorization servers.
-const userAgent = "clientreg (+https://github.com/clientreg/clientreg)"
-
 // AuthorizationServerEndpoints are the endpoints of the authorization server
 // that accepts a stateless server's client ids.
 type AuthorizationServerEndpoints struct {
@@ -51,11 +48,7 @@ func (b *Backend) AuthorizationServer(ctx context.Context, server oauthv1alpha1.
 	if ok && cached.generation == server.GetGeneration() && now.Before(cached.at.Add(discoveryTTL)) {
 		return cached.endpoints, nil
 	}
-	newRegistrar := b.NewRegistrar
-	if newRegistrar == nil {
-		newRegistrar = func(c dcr.Config) (dcr.Registrar, error) { return dcr.NewClient(c) }
-	}
-	reg, err := newRegistrar(dcr.Config{CABundle: as.CABundle, Timeout: discoveryTimeout, UserAgent: userAgent})
+	reg, err := backend.NewRegistrar(b.NewRegistrar, dcr.Config{CABundle: as.CABundle, Timeout: discoveryTimeout, UserAgent: backend.UserAgent})
 	if err != nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.authorizationServer.caBundle: %v", err)
 	}
