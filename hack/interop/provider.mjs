@@ -11,8 +11,11 @@
 //   ISSUER       issuer URL; default https://<HOST>:<bound port>
 //   IAT          if set, registration requires this static initial access token
 //   ROTATE_RAT   "1" = rotate the registration access token on every PUT
-//   ADMIN_TOKEN  if set, enables GET /__admin/clients, GET /__admin/stats and
+//   ADMIN_TOKEN  if set, enables GET /__admin/clients, GET /__admin/stats,
 //                GET /__admin/stateless (the integration's JWK Set sources),
+//                GET /__admin/client-metadata (every client's stored metadata
+//                without its secret) and DELETE /__admin/clients/{client_id}
+//                (what an administrator does in the provider's console),
 //                guarded by the X-Admin-Token header (otherwise they are 404)
 //   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
 //                open, so the provider dies with the test process)
@@ -153,6 +156,30 @@ class MapAdapter {
   }
 }
 
+// clientMetadata is every live client's stored metadata, client_secret left out.
+function clientMetadata() {
+  const out = [];
+  for (const [id, entry] of storeFor('Client')) {
+    if (!live(entry)) continue;
+    const { client_secret: _secret, ...md } = entry.payload;
+    out.push({ ...md, client_id: id });
+  }
+  return out.sort((a, b) => (a.client_id < b.client_id ? -1 : a.client_id > b.client_id ? 1 : 0));
+}
+
+// deleteClient removes a client and its registration access tokens, as an
+// administrator would in the provider's console; false if there was none.
+function deleteClient(id) {
+  const clients = storeFor('Client');
+  if (!live(clients.get(id))) return false;
+  clients.delete(id);
+  const rats = storeFor('RegistrationAccessToken');
+  for (const [tokenId, entry] of rats) {
+    if (entry.payload.clientId === id) rats.delete(tokenId);
+  }
+  return true;
+}
+
 function clientIds() {
   const out = [];
   for (const [id, entry] of storeFor('Client')) {
@@ -200,8 +227,17 @@ async function adminAndStats(ctx, next) {
       ctx.body = { error: 'unauthorized' };
       return;
     }
+    if (ctx.method === 'DELETE' && ctx.path.startsWith('/__admin/clients/')) {
+      const id = decodeURIComponent(ctx.path.slice('/__admin/clients/'.length));
+      ctx.status = deleteClient(id) ? 204 : 404;
+      return;
+    }
     if (ctx.method !== 'GET') {
       ctx.status = 405;
+      return;
+    }
+    if (ctx.path === '/__admin/client-metadata') {
+      ctx.body = clientMetadata();
       return;
     }
     if (ctx.path === '/__admin/clients') {

@@ -12,8 +12,10 @@
 // Endpoints (oidc-provider defaults): discovery
 // <URL>/.well-known/openid-configuration, registration POST <URL>/reg,
 // management <URL>/reg/{client_id}, token POST <URL>/token. Test-only admin
-// endpoints (GET /__admin/clients, GET /__admin/stats) are guarded by a random
-// per-provider token and are reached through Clients and Stats.
+// endpoints (GET /__admin/clients, GET /__admin/stats, GET
+// /__admin/client-metadata, DELETE /__admin/clients/{id}) are guarded by a
+// random per-provider token and are reached through Clients, Stats,
+// ClientsInfo and DeleteClient.
 //
 // Tests that use Start are skipped when `node` is not on PATH, unless the CI
 // environment variable is set, in which case they fail. Programs (hack/demo)
@@ -351,6 +353,62 @@ func (p *Provider) Clients(t testing.TB) []string {
 		t.Fatalf("oidcprovider: %v", err)
 	}
 	return ids
+}
+
+// ClientInfo is one client the provider holds, as its admin endpoint shows
+// it.
+type ClientInfo struct {
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	// Metadata is everything the provider stores for the client (its
+	// registered metadata, client_id_issued_at, ...), client_secret left out.
+	Metadata map[string]any `json:"-"`
+}
+
+// ClientsInfo returns every client the provider currently holds with its
+// stored metadata, sorted by client id: what an administrator sees in the
+// provider's console, e.g. to find a client a lost registration answer
+// created, by its client_name.
+func (p *Provider) ClientsInfo(t testing.TB) []ClientInfo {
+	t.Helper()
+	var raw []map[string]any
+	if err := p.admin("/__admin/client-metadata", &raw); err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	out := make([]ClientInfo, 0, len(raw))
+	for _, md := range raw {
+		c := ClientInfo{Metadata: md}
+		c.ClientID, _ = md["client_id"].(string)
+		c.ClientName, _ = md["client_name"].(string)
+		out = append(out, c)
+	}
+	return out
+}
+
+// DeleteClient deletes a client and its registration access tokens at the
+// provider, as an administrator would in its console (no RFC 7592 token
+// needed). It reports whether the client existed.
+func (p *Provider) DeleteClient(t testing.TB, clientID string) bool {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, p.URL+"/__admin/clients/"+url.PathEscape(clientID), nil)
+	if err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	req.Header.Set("X-Admin-Token", p.adminToken)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		t.Fatalf("oidcprovider: DELETE client %s: %v%s", clientID, err, p.stderrSuffix())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return true
+	case http.StatusNotFound:
+		return false
+	}
+	t.Fatalf("oidcprovider: DELETE client %s: status %d: %s", clientID, resp.StatusCode, body)
+	return false
 }
 
 // Stats returns the request counters of the running provider process.

@@ -383,12 +383,61 @@ func TestStats(t *testing.T) {
 	}
 }
 
+// TestClientsInfoAndDeleteClient: the admin view of the clients with their
+// metadata (never the secret), and an administrator's delete, after which
+// the client's credentials and registration access token are refused.
+func TestClientsInfoAndDeleteClient(t *testing.T) {
+	t.Parallel()
+	p := Start(t, Options{})
+	a := register(t, p, "", update("", map[string]any{"client_id": nil, "client_name": "client a"}))
+	b := register(t, p, "", update("", map[string]any{"client_id": nil, "client_name": "client b"}))
+	infos := p.ClientsInfo(t)
+	if len(infos) != 2 {
+		t.Fatalf("ClientsInfo() = %+v, want 2 clients", infos)
+	}
+	names := map[string]string{}
+	for _, c := range infos {
+		names[c.ClientID] = c.ClientName
+		if _, ok := c.Metadata["client_secret"]; ok {
+			t.Errorf("ClientsInfo() shows the secret of %s", c.ClientID)
+		}
+		if c.Metadata["token_endpoint_auth_method"] != "client_secret_basic" || c.Metadata["client_id"] != c.ClientID {
+			t.Errorf("metadata of %s = %v", c.ClientID, c.Metadata)
+		}
+	}
+	if names[a.ClientID] != "client a" || names[b.ClientID] != "client b" {
+		t.Fatalf("ClientsInfo() names = %v", names)
+	}
+
+	if !p.DeleteClient(t, a.ClientID) {
+		t.Fatal("DeleteClient of a registered client reported none")
+	}
+	if p.DeleteClient(t, a.ClientID) {
+		t.Error("a second DeleteClient reported the client again")
+	}
+	if ids := p.Clients(t); len(ids) != 1 || ids[0] != b.ClientID {
+		t.Fatalf("Clients() after the delete = %v, want [%s]", ids, b.ClientID)
+	}
+	if status, body := tokenStatus(t, p, a.ClientID, a.ClientSecret); status != http.StatusUnauthorized {
+		t.Errorf("token of the deleted client: %d %s", status, body)
+	}
+	expect(t, "RFC 7592 GET of the deleted client", do(t, p, http.MethodGet, a.RegistrationURI, a.RegistrationToken, nil), http.StatusUnauthorized, "invalid_token")
+	if status, body := tokenStatus(t, p, b.ClientID, b.ClientSecret); status != http.StatusOK {
+		t.Errorf("token of the other client: %d %s", status, body)
+	}
+}
+
 func TestAdminHookRequiresToken(t *testing.T) {
 	t.Parallel()
 	p := Start(t, Options{})
-	for _, path := range []string{"/__admin/clients", "/__admin/stats"} {
+	c := register(t, p, "", ccRegistration)
+	for _, path := range []string{"/__admin/clients", "/__admin/stats", "/__admin/client-metadata", "DELETE /__admin/clients/" + c.ClientID} {
+		method := http.MethodGet
+		if m, rest, ok := strings.Cut(path, " "); ok {
+			method, path = m, rest
+		}
 		for _, tok := range []string{"", "wrong"} {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, p.URL+path, nil)
+			req, _ := http.NewRequestWithContext(t.Context(), method, p.URL+path, nil)
 			if tok != "" {
 				req.Header.Set("X-Admin-Token", tok)
 			}
@@ -398,10 +447,13 @@ func TestAdminHookRequiresToken(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized || bytes.Contains(body, []byte("register")) {
-				t.Errorf("GET %s with token %q: %d %s, want 401 and nothing else", path, tok, resp.StatusCode, body)
+			if resp.StatusCode != http.StatusUnauthorized || bytes.Contains(body, []byte("register")) || bytes.Contains(body, []byte(c.ClientID)) {
+				t.Errorf("%s %s with token %q: %d %s, want 401 and nothing else", method, path, tok, resp.StatusCode, body)
 			}
 		}
+	}
+	if ids := p.Clients(t); len(ids) != 1 {
+		t.Errorf("Clients() = %v after refused deletes, want the one client", ids)
 	}
 }
 
