@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
@@ -90,6 +91,7 @@ func TestInFlightGuard(t *testing.T) {
 func TestInFlightMarkFailsNothingIsSent(t *testing.T) {
 	h := newHarness(t, readyServer(), testClient())
 	h.failStatusPatches = true
+	h.failObjectPatches = true // the mark is written with the finalizer
 	sent := false
 	h.be.ObserveFunc = observeStored(true, true)
 	h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { sent = true; return creds(h.clock.Now()), nil })
@@ -189,3 +191,173 @@ func TestPendingMarkFromAnEarlierAttempt(t *testing.T) {
 func ptrTo[T any](v T) *T { return &v }
 
 var errInjected = apierrors.NewServiceUnavailable("injected")
+
+// A registration costs three API writes: the in-flight mark with the
+// finalizer (one metadata patch), the Secret, the status. Events are not
+// counted; there is one.
+func TestRegistrationCostsThreeWrites(t *testing.T) {
+	noFinalizer := func(c *oauthv1alpha1.OAuthClient) { c.Finalizers = nil }
+	for _, tc := range []struct {
+		name     string
+		register bool // the backend sends a request (calls BeforeRegister)
+	}{
+		{name: "registered at a server", register: true},
+		{name: "minted (nothing sent)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, readyServer(), testClient(noFinalizer))
+			h.be.ObserveFunc = observeStored(true, true)
+			h.be.CreateFunc = func(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
+				if tc.register {
+					if err := req.BeforeRegister(ctx, "https://idp.example/reg"); err != nil {
+						return nil, err
+					}
+				}
+				return creds(h.clock.Now()), nil
+			}
+			h.writes = 0
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			if h.writes != 3 {
+				t.Fatalf("%d API writes for one registration, want 3", h.writes)
+			}
+			if n := len(h.rec.Events); n != 1 {
+				t.Fatalf("%d Events for one registration, want 1", n)
+			}
+			c := h.get(t)
+			if len(c.Finalizers) != 1 || c.Finalizers[0] != oauthv1alpha1.FinalizerOAuthClient {
+				t.Fatalf("finalizers %v", c.Finalizers)
+			}
+			if readyCond(t, c).Reason != oauthv1alpha1.ReasonReady || c.UnresolvedRegistration() != nil || c.Status.PendingRegistration != nil {
+				t.Fatalf("not Ready with nothing pending: %+v", c.Status)
+			}
+			mark := c.RegistrationAttempt()
+			if !tc.register {
+				if mark != nil {
+					t.Fatalf("a mark although nothing was sent: %+v", mark)
+				}
+				return
+			}
+			if mark == nil || mark.Endpoint != "https://idp.example/reg" {
+				t.Fatalf("in-flight mark %+v", mark)
+			}
+			if c.Status.ResolvedRegistrationAttempt != mark.ID || h.secret(t).Annotations[oauthv1alpha1.AnnotationAttemptID] != mark.ID {
+				t.Fatalf("attempt %s not recorded as answered: status %q, Secret %q", mark.ID, c.Status.ResolvedRegistrationAttempt, h.secret(t).Annotations[oauthv1alpha1.AnnotationAttemptID])
+			}
+			// The next reconcile finds nothing to do and writes nothing.
+			h.writes = 0
+			if _, err := h.reconcile(t); err != nil {
+				t.Fatal(err)
+			}
+			if h.writes != 0 || h.be.Calls["Create"] != 1 {
+				t.Fatalf("second reconcile: %d writes, %d registrations", h.writes, h.be.Calls["Create"])
+			}
+		})
+	}
+}
+
+// The in-flight mark stays on the object after it is answered; only a mark
+// that neither the status nor the Secret names stops the client.
+func TestAnnotationMark(t *testing.T) {
+	mark := func(id string) func(*oauthv1alpha1.OAuthClient) {
+		return func(c *oauthv1alpha1.OAuthClient) {
+			if err := c.SetRegistrationAttempt(oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(t0), Endpoint: "https://idp.example/reg"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("answered (a refusal recorded in status): registers", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(mark("a1"), func(c *oauthv1alpha1.OAuthClient) { c.Status.ResolvedRegistrationAttempt = "a1" }))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+		c := h.get(t)
+		if h.be.Calls["Create"] != 1 || readyCond(t, c).Reason != oauthv1alpha1.ReasonReady {
+			t.Fatalf("calls %v, status %+v", h.be.Calls, c.Status)
+		}
+		if m := c.RegistrationAttempt(); m == nil || m.ID == "a1" || c.Status.ResolvedRegistrationAttempt != m.ID {
+			t.Fatalf("the new attempt replaced no mark or is not recorded: mark %+v, resolved %q", m, c.Status.ResolvedRegistrationAttempt)
+		}
+	})
+	t.Run("unanswered (killed between request and Secret): stops and shows it", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(mark("b2")))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		if _, err := h.reconcile(t); !errors.Is(err, reconcile.TerminalError(nil)) {
+			t.Fatalf("want a terminal error, got %v", err)
+		}
+		c := h.get(t)
+		if cond := readyCond(t, c); cond.Reason != oauthv1alpha1.ReasonRegistrationIncomplete || !strings.Contains(cond.Message, "b2") {
+			t.Fatalf("condition %+v", cond)
+		}
+		if pr := c.Status.PendingRegistration; pr == nil || pr.ID != "b2" || pr.Endpoint != "https://idp.example/reg" {
+			t.Fatalf("status.pendingRegistration %+v", pr)
+		}
+		if h.be.Calls["Create"] != 0 {
+			t.Fatal("registered again silently")
+		}
+	})
+	t.Run("answered in the Secret only (status write lost): nothing sent", func(t *testing.T) {
+		c := testClient(mark("c3"))
+		cr := creds(t0)
+		cr.AttemptID = "c3"
+		h := newHarness(t, readyServer(), c)
+		sec := h.r.desiredSecret(c, &storedState{current: cr})
+		sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: "app", UID: "uid-app", Controller: ptrTo(true)}}
+		if err := h.c.Create(context.Background(), sec); err != nil {
+			t.Fatal(err)
+		}
+		h.be.ObserveFunc = observeStored(true, true)
+		if _, err := h.reconcile(t); err != nil {
+			t.Fatal(err)
+		}
+		got := h.get(t)
+		if got.Status.ResolvedRegistrationAttempt != "c3" || got.Status.ClientID != cr.ClientID || h.be.Calls["Create"] != 0 {
+			t.Fatalf("status %+v, calls %v", got.Status, h.be.Calls)
+		}
+	})
+	t.Run("a mark answered by a write the cache has not shown yet: wait", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(mark("d4")))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		h.r.APIReader = newHarness(t, readyServer(), testClient(mark("d4"), func(c *oauthv1alpha1.OAuthClient) { c.Status.ResolvedRegistrationAttempt = "d4" })).c
+		res, err := h.reconcile(t)
+		if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+			t.Fatalf("want a short wait for the cache, got %v %v", res, err)
+		}
+		if h.be.Calls["Create"] != 0 || h.get(t).Status.PendingRegistration != nil {
+			t.Fatalf("acted on a stale mark: calls %v", h.be.Calls)
+		}
+	})
+	t.Run("a hand-edited mark is not taken for none", func(t *testing.T) {
+		h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) {
+			c.Annotations = map[string]string{oauthv1alpha1.AnnotationRegistrationAttempt: "not json"}
+		}))
+		h.be.ObserveFunc = observeStored(true, true)
+		h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { return creds(h.clock.Now()), nil })
+		_, _ = h.reconcile(t)
+		if h.be.Calls["Create"] != 0 || readyCond(t, h.get(t)).Reason != oauthv1alpha1.ReasonRegistrationIncomplete {
+			t.Fatalf("calls %v, Ready %+v", h.be.Calls, readyCond(t, h.get(t)))
+		}
+	})
+}
+
+func TestOwnMarkDoesNotTriggerAReconcile(t *testing.T) {
+	p := userAnnotationsChanged()
+	old := testClient()
+	marked := old.DeepCopy()
+	if err := marked.SetRegistrationAttempt(oauthv1alpha1.PendingRegistration{ID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: marked}) {
+		t.Fatal("the operator's own mark triggered a reconcile")
+	}
+	rotated := marked.DeepCopy()
+	rotated.Annotations[oauthv1alpha1.AnnotationRotate] = "now"
+	if !p.Update(event.UpdateEvent{ObjectOld: marked, ObjectNew: rotated}) {
+		t.Fatal("a user's annotation did not trigger a reconcile")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -96,14 +97,9 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		// Being deleted: clean up, then release the finalizer.
 		return r.reconcileDelete(ctx, obj)
 	}
-	if !controllerutil.ContainsFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient) {
-		patch := client.MergeFrom(obj.DeepCopy())
-		controllerutil.AddFinalizer(obj, oauthv1alpha1.FinalizerOAuthClient)
-		if err := r.Patch(ctx, obj, patch); err != nil {
-			// Retried with backoff; nothing was issued yet.
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
-	}
+	// The finalizer is added later, right before the first state that needs
+	// cleaning up exists (with the in-flight mark of a registration, or
+	// before the first Secret write): see clientPhase.ensureFinalizer.
 
 	orig := obj.DeepCopy()
 	defer func() {
@@ -182,6 +178,12 @@ func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj, orig *
 func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAuthClient, err error) (ctrl.Result, error) {
 	gen := obj.Generation
 	conds := &obj.Status.Conditions
+	if errors.Is(err, errCacheBehind) || apierrors.IsConflict(err) {
+		// Working from a copy older than a write already made (often our
+		// own): read again shortly. Nothing is wrong, so nothing is reported.
+		logf.FromContext(ctx).V(1).Info("stale copy, reading again", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: staleCopyRetry}, nil
+	}
 	if p, ok := backend.AsPending(err); ok {
 		// A foreign Secret in the way needs a person: Stalled, though rechecked.
 		markNotReady(conds, gen, p.Reason, p.Error(), p.Reason == oauthv1alpha1.ReasonSecretConflict)
@@ -319,7 +321,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 // server. Without the server object, a stored registration client URI still
 // allows the delete (RFC 7592 needs only the URI and the token).
 func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1alpha1.OAuthClient) error {
-	state, err := r.storedState(ctx, obj)
+	state, err := r.storedState(ctx, obj, nil)
 	if errors.Is(err, errSecretConflict) {
 		return nil // nothing of ours to delete
 	}
@@ -441,7 +443,7 @@ func (r *OAuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.M
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&oauthv1alpha1.OAuthClient{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
-			predicate.AnnotationChangedPredicate{},
+			userAnnotationsChanged(),
 			deletionPredicate(),
 		))).
 		// The Secret's creation is our own write; its edits and deletion are
@@ -484,6 +486,21 @@ func (r *OAuthClientReconciler) clientsOfServer(ctx context.Context, o client.Ob
 func deletionPredicate() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectNew != nil && !e.ObjectNew.GetDeletionTimestamp().IsZero() && (e.ObjectOld == nil || e.ObjectOld.GetDeletionTimestamp().IsZero())
+	}}
+}
+
+// userAnnotationsChanged passes updates that change an annotation other than
+// the in-flight mark: the mark is this controller's own write, made in the
+// middle of a reconcile that goes on to store the result.
+func userAnnotationsChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		if e.ObjectOld == nil || e.ObjectNew == nil {
+			return false
+		}
+		oldA, newA := maps.Clone(e.ObjectOld.GetAnnotations()), maps.Clone(e.ObjectNew.GetAnnotations())
+		delete(oldA, oauthv1alpha1.AnnotationRegistrationAttempt)
+		delete(newA, oauthv1alpha1.AnnotationRegistrationAttempt)
+		return !maps.Equal(oldA, newA)
 	}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
@@ -38,8 +39,8 @@ type clientPhase struct {
 	now      time.Time
 	// orig is the object as last written; the deferred status write diffs from it.
 	orig *oauthv1alpha1.OAuthClient
-	// pendingID is the in-flight mark written during this reconcile, if any.
-	pendingID string
+	// pending is the in-flight mark written during this reconcile, if any.
+	pending *oauthv1alpha1.PendingRegistration
 	// adopting is true while spec.adoptFrom credentials are being taken over.
 	adopting bool
 }
@@ -64,16 +65,17 @@ const (
 // when needed, writes the Secret, and fills the status from what is stored.
 //
 // A request that creates a registration at a server cannot be repeated
-// safely, so: an in-flight mark is persisted in status before it is sent; its
-// result is written to the Secret at once (with a context that survives the
-// manager shutting down); a result that cannot be stored is deleted at the
-// server again; and an in-flight mark found with no stored result stops the
-// client until a person says otherwise (AnnotationRecoverRegistration).
+// safely, so: an in-flight mark is persisted before it is sent (see
+// markPending); its result is written to the Secret at once (with a context
+// that survives the manager shutting down); a result that cannot be stored is
+// deleted at the server again; and an in-flight mark found with no stored
+// result stops the client until a person says otherwise
+// (AnnotationRecoverRegistration).
 func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error) {
 	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
 	log := logf.FromContext(ctx)
 
-	state, err := p.r.storedState(ctx, obj)
+	state, err := p.r.storedState(ctx, obj, p.ensureFinalizer)
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
 			return ctrl.Result{}, p.secretConflict()
@@ -158,7 +160,9 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	if act == actionNone || retired {
 		// Issuing persisted the Secret already; otherwise bring it in line
 		// (repairs edits, applies secretTemplate changes).
-		written, rv, err = p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
+		if err = p.ensureFinalizer(ctx); err == nil {
+			written, rv, err = p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
+		}
 	}
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
@@ -206,43 +210,78 @@ func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error
 	return requeueAt(p.now, earliest(next, obs.NextCheck, state.retireAt)), nil
 }
 
-// resolvePending handles an in-flight mark left by an earlier reconcile.
+// resolvePending handles an in-flight mark left by an earlier reconcile
+// (obj.UnresolvedRegistration).
 func (p *clientPhase) resolvePending(ctx context.Context, state *storedState) error {
-	pr := p.obj.Status.PendingRegistration
+	pr := p.obj.UnresolvedRegistration()
 	if pr == nil {
 		return nil
 	}
-	if (state.current == nil || state.current.AttemptID != pr.ID) && p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] != pr.ID {
-		// About to stop the client: first make sure the mark is not only in
-		// a cache that has not seen the status write clearing it (a refused
-		// registration clears it in the same reconcile).
-		fresh := &oauthv1alpha1.OAuthClient{}
-		if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
-			return fmt.Errorf("confirming the in-flight registration mark: %w", err)
-		}
-		if fp := fresh.Status.PendingRegistration; fp == nil || fp.ID != pr.ID {
-			return &backend.PendingError{Reason: oauthv1alpha1.ReasonReconciling, Err: errCacheBehind, RetryAfter: 200 * time.Millisecond}
+	recovered := p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] == pr.ID
+	if (state.current == nil || state.current.AttemptID != pr.ID) && !recovered {
+		// About to stop the client: first make sure neither the object nor
+		// the Secret is only cached from before the writes that resolved it.
+		if err := p.confirmUnresolved(ctx, pr); err != nil {
+			return err
 		}
 	}
 	switch {
 	case state.current != nil && state.current.AttemptID == pr.ID:
 		// The result was stored; only the status write after it was lost.
-		p.obj.Status.PendingRegistration = nil
+		p.resolved(pr.ID)
 		return nil
-	case p.obj.Annotations[oauthv1alpha1.AnnotationRecoverRegistration] == pr.ID:
+	case recovered:
 		eventf(p.r.Recorder, p.obj, corev1.EventTypeWarning, "RecoveringRegistration", "Register",
 			"registering again although the result of attempt %s (sent to %s at %s) was lost, as the annotation %s asks", pr.ID, pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), oauthv1alpha1.AnnotationRecoverRegistration)
-		p.obj.Status.PendingRegistration = nil
+		p.resolved(pr.ID)
 		return nil
 	default:
 		msg := fmt.Sprintf("a registration request sent to %s at %s (attempt %s) has no stored result: the server may hold a client this operator cannot see or delete. "+
 			"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
+		p.obj.Status.PendingRegistration = pr
 		condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
 		return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
 	}
 }
 
+// confirmUnresolved reads the object and its Secret past the cache: it
+// returns a requeue when either shows attempt pr resolved (the cache is
+// behind), and nil when both agree that its result was lost.
+func (p *clientPhase) confirmUnresolved(ctx context.Context, pr *oauthv1alpha1.PendingRegistration) error {
+	behind := errCacheBehind
+	fresh := &oauthv1alpha1.OAuthClient{}
+	if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
+		return fmt.Errorf("confirming the in-flight registration mark: %w", err)
+	}
+	if fp := fresh.UnresolvedRegistration(); fp == nil || fp.ID != pr.ID {
+		return behind
+	}
+	s, err := p.r.secrets().getFresh(ctx, client.ObjectKey{Namespace: p.obj.Namespace, Name: p.obj.Spec.SecretName})
+	if err != nil {
+		return fmt.Errorf("confirming the in-flight registration mark: %w", err)
+	}
+	if s != nil && ours(s, p.obj) && s.Annotations[oauthv1alpha1.AnnotationAttemptID] == pr.ID {
+		return behind
+	}
+	return nil
+}
+
+// resolved records that the outcome of attempt id is known.
+func (p *clientPhase) resolved(id string) {
+	p.obj.Status.ResolvedRegistrationAttempt = id
+	p.obj.Status.PendingRegistration = nil
+}
+
 // markPending persists the in-flight mark before a registration is sent.
+//
+// The mark is the annotation AnnotationRegistrationAttempt, written with the
+// finalizer in one update of the object's metadata, locked on the
+// resourceVersion the reconcile read: a reconcile working from a stale copy
+// (say, one that does not show an earlier attempt yet) fails here and does
+// not register. The mark is not removed afterwards, which would cost a write:
+// the Secret (AnnotationAttemptID) and status.resolvedRegistrationAttempt,
+// written anyway with the result, say that it was answered. So a
+// registration costs three API writes: this one, the Secret, the status.
 //
 // A foreign Secret of the same name is invisible to the label-selected cache;
 // it shows when the result is stored, and the registration is then deleted
@@ -252,22 +291,48 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 	if err != nil {
 		return err
 	}
-	p.obj.Status.PendingRegistration = &oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
+	pr := oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
+	err = p.patchMetadata(ctx, "recording the registration attempt", func(o *oauthv1alpha1.OAuthClient) error {
+		controllerutil.AddFinalizer(o, oauthv1alpha1.FinalizerOAuthClient)
+		return o.SetRegistrationAttempt(pr)
+	})
+	if err != nil {
+		return err
+	}
 	condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint)
-	if !isReady(p.obj.Status.Conditions, p.obj.Generation) {
-		// Not Ready yet (a first registration): say that work is in progress.
-		markNotReady(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint, false)
+	p.pending = &pr
+	return nil
+}
+
+// ensureFinalizer adds the finalizer, if missing, before the first state
+// that deletion must clean up exists: a Secret, or a registration taken over.
+// A registration sent to a server gets it with its in-flight mark instead.
+func (p *clientPhase) ensureFinalizer(ctx context.Context) error {
+	if controllerutil.ContainsFinalizer(p.obj, oauthv1alpha1.FinalizerOAuthClient) {
+		return nil
 	}
-	p.obj.Status.ObservedGeneration = p.obj.Generation
-	// Optimistic lock: a reconcile working from a stale copy of the object
-	// (say, one that does not show an earlier attempt yet) must not register.
-	if err := p.r.Status().Patch(ctx, p.obj, client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})); err != nil {
-		p.obj.Status.PendingRegistration = nil
-		return fmt.Errorf("recording the registration attempt: %w", err)
+	return p.patchMetadata(ctx, "adding the finalizer", func(o *oauthv1alpha1.OAuthClient) error {
+		controllerutil.AddFinalizer(o, oauthv1alpha1.FinalizerOAuthClient)
+		return nil
+	})
+}
+
+// patchMetadata applies change to the object's metadata in one patch locked
+// on its resourceVersion (merge patches replace lists such as finalizers
+// whole, so a concurrent writer must fail rather than be overwritten). The
+// status this reconcile has built so far is kept for its deferred write.
+func (p *clientPhase) patchMetadata(ctx context.Context, what string, change func(*oauthv1alpha1.OAuthClient) error) error {
+	base := p.obj.DeepCopy()
+	if err := change(p.obj); err != nil {
+		return err
 	}
-	// The deferred status write now diffs from what was just written.
-	*p.orig = *p.obj.DeepCopy()
-	p.pendingID = id
+	if err := p.r.Patch(ctx, p.obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		base.DeepCopyInto(p.obj)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// The answer carries the stored status: keep the one being built.
+	p.obj.Status = *base.Status.DeepCopy()
+	p.orig.ObjectMeta = *p.obj.ObjectMeta.DeepCopy()
 	return nil
 }
 
@@ -291,22 +356,31 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 		if errors.Is(err, errSecretConflict) {
 			return p.secretConflict()
 		}
-		if p.pendingID != "" && backend.IsUncertain(err) {
+		if p.pending == nil && apierrors.IsConflict(err) {
+			// The mark could not be written over a stale copy: nothing was sent.
+			return err
+		}
+		if p.pending != nil && backend.IsUncertain(err) {
 			// Sent, unanswered: the mark stays, and so does the client.
-			pr := obj.Status.PendingRegistration
+			pr := p.pending
+			obj.Status.PendingRegistration = pr
 			msg := fmt.Sprintf("the registration request sent to %s (attempt %s) got no answer: the server may have registered a client this operator cannot see or delete. "+
 				"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
 			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
 			eventf(p.r.Recorder, obj, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
 			return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
 		}
-		// Nothing was registered: the mark goes.
-		obj.Status.PendingRegistration = nil
+		// Nothing was registered: the mark is answered.
+		if p.pending != nil {
+			p.resolved(p.pending.ID)
+		}
 		condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
 		eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
 		return err
 	}
-	creds.AttemptID = p.pendingID
+	if p.pending != nil {
+		creds.AttemptID = p.pending.ID
+	}
 	if act == actionRotate && state.current != nil && state.current.RegistrationClientURI != "" && creds.ClientID != state.current.ClientID {
 		// A new client replaced the old one: keep the old one for the overlap.
 		if state.previous != nil {
@@ -320,13 +394,14 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 	}
 	state.current = creds
 	if err := p.persist(ctx, state); err != nil {
-		if p.pendingID != "" {
+		if p.pending != nil {
 			// Registered but not storable: take the registration back.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
 			defer cancel()
 			if derr := p.backend.Delete(dctx, &backend.Request{Client: obj, Server: p.server, Stored: creds, Now: p.now}); derr == nil {
-				obj.Status.PendingRegistration = nil
+				p.resolved(p.pending.ID)
 			} else {
+				obj.Status.PendingRegistration = p.pending
 				eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
 					"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientIDForHumans())
 			}
@@ -337,7 +412,9 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
 		return backend.Transient(oauthv1alpha1.ReasonSecretWriteFailed, err)
 	}
-	obj.Status.PendingRegistration = nil
+	if p.pending != nil {
+		p.resolved(p.pending.ID)
+	}
 	return nil
 }
 
@@ -350,6 +427,9 @@ const persistTimeout = 30 * time.Second
 func (p *clientPhase) persist(ctx context.Context, state *storedState) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
 	defer cancel()
+	if err := p.ensureFinalizer(wctx); err != nil {
+		return err
+	}
 	desired := p.r.desiredSecret(p.obj, state)
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
@@ -492,10 +572,12 @@ type storedState struct {
 
 // storedState reads the client's Secret. It returns an empty state when there
 // is no Secret, and errSecretConflict when the Secret belongs to someone else.
-func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*storedState, error) {
+// beforeAdopt, when not nil, runs before a kept Secret (and its
+// registration) is taken over.
+func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alpha1.OAuthClient, beforeAdopt func(context.Context) error) (*storedState, error) {
 	w, key := r.secrets(), client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
 	s, err := w.get(ctx, key)
-	if err == nil && s == nil && (obj.Status.ClientID != "" || obj.Status.PendingRegistration != nil) {
+	if err == nil && s == nil && (obj.Status.ClientID != "" || obj.UnresolvedRegistration() != nil) {
 		// Credentials were issued before but the cache lacks the Secret (its
 		// label was removed, or the cache is behind): read it before anything
 		// is issued again.
@@ -516,6 +598,11 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 		// object is being deleted, which would take the registration down.
 		if !orphanedFor(s, obj) || !obj.DeletionTimestamp.IsZero() {
 			return nil, errSecretConflict
+		}
+		if beforeAdopt != nil {
+			if err := beforeAdopt(ctx); err != nil {
+				return nil, err
+			}
 		}
 		if s, err = r.secrets().adopt(ctx, obj, s); err != nil {
 			return nil, err
@@ -543,9 +630,14 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 	return state, nil
 }
 
-// errCacheBehind means the cache does not show the Secret this controller
-// last wrote yet; acting on it could repeat what was just done.
-var errCacheBehind = errors.New("the cache does not show the last written Secret yet")
+// errCacheBehind means the cache does not show a write this controller
+// made yet (to the Secret or the object); acting on it could repeat what was
+// just done. The reconcile is retried after staleCopyRetry.
+var errCacheBehind = errors.New("the cache does not show the last write yet")
+
+// staleCopyRetry is how soon a reconcile that worked from a stale copy of
+// the object or its Secret runs again.
+const staleCopyRetry = 200 * time.Millisecond
 
 // expect records the resourceVersion of the Secret just written for obj.
 func (r *OAuthClientReconciler) expect(obj *oauthv1alpha1.OAuthClient, rv string) {
@@ -577,7 +669,7 @@ func (r *OAuthClientReconciler) confirmCache(ctx context.Context, obj *oauthv1al
 		r.written.Delete(obj.UID)
 		return cached, nil
 	case fresh.ResourceVersion == want.(string):
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonReconciling, Err: errCacheBehind, RetryAfter: 200 * time.Millisecond}
+		return nil, errCacheBehind
 	default:
 		r.written.Delete(obj.UID)
 		return fresh, nil

@@ -32,8 +32,9 @@ import (
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 type harness struct {
-	// failSecretCreates and failStatusPatches inject API errors.
-	failSecretCreates, failStatusPatches bool
+	// failSecretCreates, failStatusPatches and failObjectPatches (patches
+	// of an OAuthClient's metadata) inject API errors.
+	failSecretCreates, failStatusPatches, failObjectPatches bool
 	r                                    *OAuthClientReconciler
 	c                                    client.Client
 	be                                   *backend.Fake
@@ -65,6 +66,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 		},
 		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
 			count()
+			if _, ok := o.(*oauthv1alpha1.OAuthClient); ok && h.failObjectPatches {
+				return errInjected
+			}
 			return c.Patch(ctx, o, p, opts...)
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {

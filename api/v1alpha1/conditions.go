@@ -123,10 +123,19 @@ const (
 	AnnotationRotationRequest = "oauth.clientreg.dev/rotation-request"
 
 	// AnnotationRecoverRegistration, set to the id in
-	// status.pendingRegistration, allows a new registration although the
+	// status.pendingRegistration (OAuthClient.UnresolvedRegistration), allows a new registration although the
 	// result of that earlier request was lost (a client may be orphaned at
 	// the server; check there first).
 	AnnotationRecoverRegistration = "oauth.clientreg.dev/recover-registration"
+	// AnnotationRegistrationAttempt on an OAuthClient is the in-flight mark of
+	// a registration request (a PendingRegistration as JSON). The operator
+	// writes it, with its finalizer, in one update locked on the
+	// resourceVersion before the request is sent. It stays when the request
+	// is answered: status.resolvedRegistrationAttempt, or the
+	// oauth.clientreg.dev/attempt-id annotation of the credentials Secret,
+	// then names the same id. Found with neither, it means the result of
+	// that request was lost (see OAuthClient.UnresolvedRegistration).
+	AnnotationRegistrationAttempt = "oauth.clientreg.dev/registration-attempt"
 	// AnnotationAbandonRegistration set to "true" on an OAuthClient being
 	// deleted releases it without deleting the registration at the server.
 	AnnotationAbandonRegistration = "oauth.clientreg.dev/abandon-registration"

@@ -488,13 +488,20 @@ type OAuthClientStatus struct {
 	// +optional
 	NextRotationTime *metav1.Time `json:"nextRotationTime,omitempty"`
 
-	// pendingRegistration is set, before a registration request is sent, for
-	// as long as its result is not stored. Found set with no stored result,
-	// it means the result of that request was lost: the server may hold a
-	// client the operator cannot see, and no new registration is made until
-	// the annotation oauth.clientreg.dev/recover-registration is set to its id.
+	// pendingRegistration names a registration request whose result was
+	// lost: the server may hold a client the operator cannot see, and no new
+	// registration is made until the annotation
+	// oauth.clientreg.dev/recover-registration is set to its id. The request
+	// itself is marked, before it is sent, by the annotation
+	// oauth.clientreg.dev/registration-attempt.
 	// +optional
 	PendingRegistration *PendingRegistration `json:"pendingRegistration,omitempty"`
+
+	// resolvedRegistrationAttempt is the id of the last registration attempt
+	// whose outcome is known: its credentials were stored, or the server
+	// refused it, or the request was abandoned by recover-registration.
+	// +optional
+	ResolvedRegistrationAttempt string `json:"resolvedRegistrationAttempt,omitempty"`
 
 	// retiringClientID is the client id of the previous registration kept
 	// valid during a rotation overlap.

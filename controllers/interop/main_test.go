@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -63,9 +64,10 @@ func run(m *testing.M) int {
 type manager struct {
 	clock  *clocktesting.FakeClock
 	faults *faultTransport
-	// apiWrites counts the manager's mutating requests to the API server.
-	apiWrites atomic.Int64
-	cancel    context.CancelFunc
+	// apiWrites counts the manager's mutating requests to the API server;
+	// eventWrites those among them that write Events.
+	apiWrites, eventWrites atomic.Int64
+	cancel                 context.CancelFunc
 	// done is closed when the manager has stopped.
 	done chan struct{}
 }
@@ -83,6 +85,9 @@ func startManager(t testing.TB, opts ...managerOption) *manager {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			if r.Method != http.MethodGet {
 				m.apiWrites.Add(1)
+				if strings.Contains(r.URL.Path, "/events") {
+					m.eventWrites.Add(1)
+				}
 			}
 			return rt.RoundTrip(r)
 		})

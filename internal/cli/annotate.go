@@ -152,7 +152,7 @@ func (o *Options) recover(ctx context.Context, c client.Client, obj *oauthv1alph
 			obj.Namespace, obj.Name, oauthv1alpha1.ReasonRegistrationIncomplete, reason)
 	}
 	id, endpoint, started := "", "", ""
-	if pr := obj.Status.PendingRegistration; pr != nil {
+	if pr := obj.UnresolvedRegistration(); pr != nil {
 		id, endpoint, started = pr.ID, pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339)
 	} else if m := attemptInMessage.FindStringSubmatch(incomplete.Message); m != nil {
 		id = m[1]

@@ -140,8 +140,8 @@ func (o *Options) statusClient(ctx context.Context, name string) error {
 	if st.RetiringClientID != "" {
 		p.kv("  ", "Retiring client", "%s, deleted at the server %s", (&backend.Credentials{ClientID: st.RetiringClientID}).ClientIDForHumans(), p.when(st.RetireAt))
 	}
-	if pr := st.PendingRegistration; pr != nil {
-		p.line("Registration in flight (status.pendingRegistration):")
+	if pr := obj.UnresolvedRegistration(); pr != nil {
+		p.line("Registration in flight (its result is not recorded yet):")
 		p.kv("  ", "Attempt ID", "%s", pr.ID)
 		p.kv("  ", "Endpoint", "%s", orDash(pr.Endpoint))
 		p.kv("  ", "Started", "%s", p.when(&pr.StartedAt))
