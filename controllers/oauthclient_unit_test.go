@@ -35,12 +35,12 @@ type harness struct {
 	// failSecretCreates, failStatusPatches and failObjectPatches (patches
 	// of an OAuthClient's metadata) inject API errors.
 	failSecretCreates, failStatusPatches, failObjectPatches bool
-	r                                    *OAuthClientReconciler
-	c                                    client.Client
-	be                                   *backend.Fake
-	clock                                *clocktesting.FakeClock
-	writes                               int
-	rec                                  *events.FakeRecorder
+	r                                                       *OAuthClientReconciler
+	c                                                       client.Client
+	be                                                      *backend.Fake
+	clock                                                   *clocktesting.FakeClock
+	writes                                                  int
+	rec                                                     *events.FakeRecorder
 }
 
 func newHarness(t *testing.T, objs ...client.Object) *harness {
