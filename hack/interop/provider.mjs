@@ -16,6 +16,8 @@
 //                GET /__admin/client-metadata (every client's stored metadata
 //                without its secret) and DELETE /__admin/clients/{client_id}
 //                (what an administrator does in the provider's console),
+//                GET /__admin/reads?since=<Unix ms> (the RFC 7592 reads
+//                received since then: when, which client, which answer),
 //                guarded by the X-Admin-Token header (otherwise they are 404)
 //   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
 //                open, so the provider dies with the test process)
@@ -201,6 +203,36 @@ function tokenMatches(presented) {
   return crypto.timingSafeEqual(a, b);
 }
 
+// The RFC 7592 reads (GET /reg/{client_id}) in the order they arrived, as
+// [arrival Unix ms, client_id, answer status], for tests of how reads spread
+// over time. Bounded: beyond READ_LOG_MAX entries the older half is dropped,
+// and readLogDroppedUntil remembers the arrival of the last one dropped, so
+// that a question about that time is refused rather than answered short.
+const READ_LOG_MAX = 1000000;
+let readLog = [];
+let readLogDroppedUntil = -1;
+
+function logRead(at, clientId, status) {
+  if (readLog.length >= READ_LOG_MAX) {
+    const drop = READ_LOG_MAX / 2;
+    readLogDroppedUntil = readLog[drop - 1][0];
+    readLog = readLog.slice(drop);
+  }
+  readLog.push([at, clientId, status]);
+}
+
+// readClientId returns the client_id of an RFC 7592 read, else ''.
+function readClientId(ctx) {
+  if (ctx.method !== 'GET' || !ctx.path.startsWith(`${regPath}/`)) return '';
+  const rest = ctx.path.slice(regPath.length + 1);
+  if (rest === '' || rest.includes('/')) return '';
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    return rest;
+  }
+}
+
 function countRequest(ctx) {
   const { method, path } = ctx;
   if (path === regPath) {
@@ -248,6 +280,21 @@ async function adminAndStats(ctx, next) {
       ctx.body = { ...stats };
       return;
     }
+    if (ctx.path === '/__admin/reads') {
+      const since = Number(ctx.query.since ?? 0);
+      if (!Number.isFinite(since)) {
+        ctx.status = 400;
+        ctx.body = { error: 'since must be a number of Unix milliseconds' };
+        return;
+      }
+      if (since <= readLogDroppedUntil) {
+        ctx.status = 409;
+        ctx.body = { error: `the read log no longer holds reads before ${readLogDroppedUntil + 1}` };
+        return;
+      }
+      ctx.body = { reads: readLog.filter((r) => r[0] >= since) };
+      return;
+    }
     if (ctx.path === '/__admin/stateless') {
       // The integration's JWK Set sources: how often each was fetched and
       // the kids it holds now (public information, for tests of rotation).
@@ -262,7 +309,17 @@ async function adminAndStats(ctx, next) {
     return;
   }
   countRequest(ctx);
-  await next();
+  const readOf = readClientId(ctx);
+  if (!readOf) {
+    await next();
+    return;
+  }
+  const at = Date.now();
+  try {
+    await next();
+  } finally {
+    logRead(at, readOf, ctx.status);
+  }
 }
 
 // ---------------------------------------------------------------------------

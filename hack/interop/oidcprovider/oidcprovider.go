@@ -13,9 +13,9 @@
 // <URL>/.well-known/openid-configuration, registration POST <URL>/reg,
 // management <URL>/reg/{client_id}, token POST <URL>/token. Test-only admin
 // endpoints (GET /__admin/clients, GET /__admin/stats, GET
-// /__admin/client-metadata, DELETE /__admin/clients/{id}) are guarded by a
-// random per-provider token and are reached through Clients, Stats,
-// ClientsInfo and DeleteClient.
+// /__admin/client-metadata, DELETE /__admin/clients/{id}, GET
+// /__admin/reads) are guarded by a random per-provider token and are reached
+// through Clients, Stats, ClientsInfo, DeleteClient and Reads.
 //
 // Tests that use Start are skipped when `node` is not on PATH, unless the CI
 // environment variable is set, in which case they fail. Programs (hack/demo)
@@ -419,6 +419,59 @@ func (p *Provider) Stats(t testing.TB) Stats {
 		t.Fatalf("oidcprovider: %v", err)
 	}
 	return s
+}
+
+// Read is one RFC 7592 read (GET /reg/{client_id}) the provider received.
+type Read struct {
+	// At is when it arrived, by the provider's clock (this machine's), to
+	// the millisecond.
+	At time.Time
+	// ClientID is the client_id in the request's path.
+	ClientID string
+	// Status is the provider's answer: 200, or 401 for an unknown client or
+	// a wrong registration access token.
+	Status int
+}
+
+// Reads returns the RFC 7592 reads the running provider process received at
+// or after since, in the order they arrived: which client was read when,
+// e.g. to see how reads spread over time. The process keeps the last
+// 500,000 to 1,000,000 reads (a restart forgets them); asking about a time
+// it no longer holds fails t rather than answering short.
+func (p *Provider) Reads(t testing.TB, since time.Time) []Read {
+	t.Helper()
+	reads, err := p.reads(since)
+	if err != nil {
+		t.Fatalf("oidcprovider: %v", err)
+	}
+	return reads
+}
+
+func (p *Provider) reads(since time.Time) ([]Read, error) {
+	var body struct {
+		// Reads are [arrival Unix ms, client_id, status].
+		Reads [][3]json.RawMessage `json:"reads"`
+	}
+	if err := p.admin("/__admin/reads?since="+strconv.FormatInt(since.UnixMilli(), 10), &body); err != nil {
+		return nil, fmt.Errorf("reading the read log: %w", err)
+	}
+	out := make([]Read, 0, len(body.Reads))
+	for _, r := range body.Reads {
+		var ms int64
+		var read Read
+		if err := json.Unmarshal(r[0], &ms); err != nil {
+			return nil, fmt.Errorf("read log entry %s: arrival: %w", r, err)
+		}
+		if err := json.Unmarshal(r[1], &read.ClientID); err != nil {
+			return nil, fmt.Errorf("read log entry %s: client_id: %w", r, err)
+		}
+		if err := json.Unmarshal(r[2], &read.Status); err != nil {
+			return nil, fmt.Errorf("read log entry %s: status: %w", r, err)
+		}
+		read.At = time.UnixMilli(ms)
+		out = append(out, read)
+	}
+	return out, nil
 }
 
 // JWKSSource is one JWK Set source of the stateless integration, as the

@@ -383,6 +383,48 @@ func TestStats(t *testing.T) {
 	}
 }
 
+// TestReads: the read log holds every RFC 7592 read (not the other
+// requests) with its client, its answer and when it arrived, and since
+// filters by arrival.
+func TestReads(t *testing.T) {
+	t.Parallel()
+	p := Start(t, Options{})
+	start := time.Now().Truncate(time.Millisecond)
+	if r := p.Reads(t, start); len(r) != 0 {
+		t.Fatalf("fresh Reads() = %+v", r)
+	}
+	a := register(t, p, "", ccRegistration)
+	b := register(t, p, "", ccRegistration)
+	do(t, p, http.MethodGet, a.RegistrationURI, a.RegistrationToken, nil)
+	do(t, p, http.MethodPut, a.RegistrationURI, a.RegistrationToken, update(a.ClientID, nil)) // not a read
+	time.Sleep(5 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(5 * time.Millisecond)
+	do(t, p, http.MethodGet, b.RegistrationURI, b.RegistrationToken, nil)
+	do(t, p, http.MethodGet, b.RegistrationURI, "wrong", nil)
+	end := time.Now()
+
+	reads := p.Reads(t, start)
+	want := []Read{{ClientID: a.ClientID, Status: http.StatusOK}, {ClientID: b.ClientID, Status: http.StatusOK}, {ClientID: b.ClientID, Status: http.StatusUnauthorized}}
+	if len(reads) != len(want) {
+		t.Fatalf("Reads() = %+v, want %d reads", reads, len(want))
+	}
+	for i, r := range reads {
+		if r.ClientID != want[i].ClientID || r.Status != want[i].Status {
+			t.Errorf("read %d = %+v, want client %s status %d", i, r, want[i].ClientID, want[i].Status)
+		}
+		if r.At.Before(start) || r.At.After(end) || (i > 0 && r.At.Before(reads[i-1].At)) {
+			t.Errorf("read %d arrived at %s, want in [%s, %s] and in order", i, r.At, start, end)
+		}
+	}
+	if later := p.Reads(t, mid); len(later) != 2 || later[0].ClientID != b.ClientID {
+		t.Errorf("Reads(mid) = %+v, want the two reads of %s", later, b.ClientID)
+	}
+	if s := p.Stats(t); s.Read != 3 {
+		t.Errorf("Stats().Read = %d, want 3", s.Read)
+	}
+}
+
 // TestClientsInfoAndDeleteClient: the admin view of the clients with their
 // metadata (never the secret), and an administrator's delete, after which
 // the client's credentials and registration access token are refused.
@@ -431,7 +473,7 @@ func TestAdminHookRequiresToken(t *testing.T) {
 	t.Parallel()
 	p := Start(t, Options{})
 	c := register(t, p, "", ccRegistration)
-	for _, path := range []string{"/__admin/clients", "/__admin/stats", "/__admin/client-metadata", "DELETE /__admin/clients/" + c.ClientID} {
+	for _, path := range []string{"/__admin/clients", "/__admin/stats", "/__admin/client-metadata", "/__admin/reads?since=0", "DELETE /__admin/clients/" + c.ClientID} {
 		method := http.MethodGet
 		if m, rest, ok := strings.Cut(path, " "); ok {
 			method, path = m, rest
