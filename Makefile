@@ -79,7 +79,7 @@ test: test-binaries $(CONTROLLER_GEN) lint interop-deps integrations-test ## Run
 bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envtest throughput).
 	go test -run '^$$' -bench . -benchtime 2000x ./registrar/stateless
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
+	CLIENTREG_BENCH_N=$${CLIENTREG_BENCH_N:-1000} KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
 
 .PHONY: integrations-deps
 integrations-deps: $(INTEGRATIONS_DIR)/node_modules/.package-lock.json ## Install the node-oidc-provider integration's pinned npm packages.

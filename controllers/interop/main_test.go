@@ -6,11 +6,14 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,9 +70,55 @@ type manager struct {
 	// apiWrites counts the manager's mutating requests to the API server;
 	// eventWrites those among them that write Events.
 	apiWrites, eventWrites atomic.Int64
-	cancel                 context.CancelFunc
+	// writes counts writes by method, resource and status code (countWrite).
+	writes sync.Map
+	cancel context.CancelFunc
 	// done is closed when the manager has stopped.
 	done chan struct{}
+}
+
+// countWrite records a write by method, resource and outcome, as in
+// "PATCH oauthclients/status 200".
+func (m *manager) countWrite(r *http.Request, resp *http.Response) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	res := ""
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			res = strings.Join(parts[i+2:], "/")
+		}
+	}
+	if f := strings.Split(res, "/"); len(f) == 3 {
+		res = f[0] + "/" + f[2] // resource/name/subresource
+	} else {
+		res = f[0]
+	}
+	if res == "oauthclients/status" && r.GetBody != nil {
+		// Status writes that only report a missing or unready server are
+		// not part of registering.
+		if body, err := r.GetBody(); err == nil {
+			b, _ := io.ReadAll(body)
+			_ = body.Close()
+			if bytes.Contains(b, []byte(oauthv1alpha1.ReasonServerNotFound)) || bytes.Contains(b, []byte(oauthv1alpha1.ReasonServerNotReady)) {
+				res += "(waiting for the server)"
+			}
+		}
+	}
+	code := 0
+	if resp != nil {
+		code = resp.StatusCode
+	}
+	v, _ := m.writes.LoadOrStore(fmt.Sprintf("%s %s %d", r.Method, res, code), new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// writeCounts returns the writes counted so far by countWrite.
+func (m *manager) writeCounts() map[string]int64 {
+	out := map[string]int64{}
+	m.writes.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
 
 // managerOption tweaks a test manager.
@@ -83,13 +132,16 @@ func startManager(t testing.TB, opts ...managerOption) *manager {
 	cfg.QPS, cfg.Burst = 500, 1000
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if r.Method != http.MethodGet {
-				m.apiWrites.Add(1)
-				if strings.Contains(r.URL.Path, "/events") {
-					m.eventWrites.Add(1)
-				}
+			if r.Method == http.MethodGet {
+				return rt.RoundTrip(r)
 			}
-			return rt.RoundTrip(r)
+			m.apiWrites.Add(1)
+			if strings.Contains(r.URL.Path, "/events") {
+				m.eventWrites.Add(1)
+			}
+			resp, err := rt.RoundTrip(r)
+			m.countWrite(r, resp)
+			return resp, err
 		})
 	})
 	mopts := ctrl.Options{
