@@ -81,6 +81,17 @@ bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envt
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
 	CLIENTREG_BENCH_N=$${CLIENTREG_BENCH_N:-1000} KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
 
+# The kill matrix (test/chaos): its size, and CHAOS_SEED to replay a run's schedule.
+CHAOS_KILLS ?= 100
+CHAOS_CLIENTS ?= 1000
+CHAOS_APISERVER_RESTARTS ?= 2
+CHAOS_SEED ?=
+
+.PHONY: kill-matrix
+kill-matrix: test-binaries interop-deps ## Kill matrix: 1000 registrations at node-oidc-provider, the manager SIGKILLed 100 times, the API server restarted twice (CHAOS_SEED=<n> replays).
+	CLIENTREG_CHAOS_KILLS=$(CHAOS_KILLS) CLIENTREG_CHAOS_CLIENTS=$(CHAOS_CLIENTS) CLIENTREG_CHAOS_APISERVER_RESTARTS=$(CHAOS_APISERVER_RESTARTS) CLIENTREG_CHAOS_SEED=$(CHAOS_SEED) \
+		KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -count=1 -v -run '^TestKillMatrix$$' -timeout 40m ./test/chaos
+
 .PHONY: integrations-deps
 integrations-deps: $(INTEGRATIONS_DIR)/node_modules/.package-lock.json ## Install the node-oidc-provider integration's pinned npm packages.
 

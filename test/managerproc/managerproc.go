@@ -142,7 +142,8 @@ var seq struct {
 // for the manager to be ready). It fails t when the process cannot be
 // started. When t ends, a process still running gets SIGTERM (and SIGKILL
 // after DefaultStopTimeout) and is waited for; if t failed, the tail of the
-// output of every process that was not ended by Kill is logged.
+// output of every process that was not ended by Kill is logged (a test that
+// kills many processes on purpose decides itself which output to show).
 func Start(t testing.TB, opts Options) *Proc {
 	t.Helper()
 	name := opts.Name
@@ -200,8 +201,7 @@ func Start(t testing.TB, opts Options) *Proc {
 		killed := p.killed
 		p.mu.Unlock()
 		if killed {
-			t.Logf("%s (pid %d) was killed on purpose; its output was %s", p.name, p.Pid(), p.logPath)
-			return
+			return // on purpose: its output is the test's business (LogPath)
 		}
 		t.Logf("%s (pid %d, %s) output, last %d bytes:\n%s", p.name, p.Pid(), p.exitDescription(), tailBytes, p.Tail(tailBytes))
 	})
