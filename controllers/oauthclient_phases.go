@@ -61,6 +61,60 @@ const (
 	actionRotate action = "Rotate"
 )
 
+// eventReason is the reason of the Event that reports a done action.
+func (a action) eventReason() string {
+	return map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[a]
+}
+
+// rotationPolicy is what the spec says about replacing credentials.
+type rotationPolicy struct {
+	// interval is spec.rotation.interval; zero means no interval rotation.
+	interval time.Duration
+	// request is the value of the rotate annotation, if set.
+	request string
+}
+
+// decision is what ensureCredentials does, and why.
+type decision struct {
+	action action
+	why    string
+	// answersRequest is the rotate annotation value the new credentials
+	// answer, when they answer one.
+	answersRequest string
+}
+
+// decide chooses the action from what is stored, what the backend observed,
+// the rotation policy and the time. It reads nothing else and changes
+// nothing: the first rule that applies wins.
+func decide(state *storedState, obs backend.Observation, policy rotationPolicy, now time.Time) decision {
+	stored := state.current
+	d := decision{}
+	switch {
+	case !obs.Exists && (obs.Gone || stored == nil || stored.ClientID == ""):
+		d.action, d.why = actionCreate, "first registration"
+		if obs.Gone {
+			d.why = obs.Message
+		}
+	case !obs.Exists:
+		// Stored credentials no longer work (say why): replace them.
+		d.action, d.why = actionRotate, obs.Message
+	case policy.request != "" && policy.request != state.rotationSeen:
+		d.action, d.why = actionRotate, "rotation requested by annotation"
+	case stored == nil:
+		// Observed as existing with nothing stored: nothing to go by.
+	case policy.interval > 0 && !stored.IssuedAt.IsZero() && !now.Before(stored.IssuedAt.Add(policy.interval)):
+		d.action, d.why = actionRotate, "rotation interval elapsed"
+	case !renewAt(stored).IsZero() && !now.Before(renewAt(stored)):
+		d.action, d.why = actionRotate, "credentials are about to expire"
+	case !obs.UpToDate:
+		d.action, d.why = actionUpdate, obs.Message
+	}
+	if d.action == actionRotate && policy.request != "" {
+		d.answersRequest = policy.request
+	}
+	return d
+}
+
 // ensureCredentials observes the stored credentials, issues or replaces them
 // when needed, writes the Secret, and fills the status from what is stored.
 //
@@ -72,142 +126,132 @@ const (
 // result stops the client until a person says otherwise
 // (AnnotationRecoverRegistration).
 func (p *clientPhase) ensureCredentials(ctx context.Context) (ctrl.Result, error) {
-	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
-	log := logf.FromContext(ctx)
+	state, obs, err := p.observe(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := decide(state, obs, p.rotationPolicy(), p.now)
+	if err := p.issueDecided(ctx, state, &obs, d); err != nil {
+		return ctrl.Result{}, err
+	}
+	retired := state.previous != nil
+	if err := p.retirePrevious(ctx, state); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := p.syncSecret(ctx, state, d, retired && state.previous == nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Come back for the next rotation, renewal, resync or retirement.
+	return requeueAt(p.now, earliest(p.projectStatus(state), obs.NextCheck, state.retireAt)), nil
+}
 
+// observe reads what is stored (the Secret, an in-flight mark, credentials
+// to adopt) and asks the backend how it stands at the server. Credentials
+// the server handed out while being read are stored at once.
+func (p *clientPhase) observe(ctx context.Context) (*storedState, backend.Observation, error) {
+	obj := p.obj
 	state, err := p.r.storedState(ctx, obj, p.ensureFinalizer)
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
-			return ctrl.Result{}, p.secretConflict()
+			return nil, backend.Observation{}, p.secretConflict()
 		}
-		return ctrl.Result{}, err
+		return nil, backend.Observation{}, err
 	}
 	if err := p.resolvePending(ctx, state); err != nil {
-		return ctrl.Result{}, err
+		return nil, backend.Observation{}, err
 	}
 	if state.current == nil && obj.Spec.AdoptFrom != nil {
 		adopted, err := p.r.adoptedCredentials(ctx, obj)
 		if err != nil {
-			return ctrl.Result{}, err
+			return nil, backend.Observation{}, err
 		}
 		state.current = adopted
 		p.adopting = true
 	}
-
-	req := &backend.Request{Client: obj, Server: p.server, Metadata: p.metadata, Stored: state.current, Now: p.now}
-	obs, err := p.backend.Observe(ctx, req)
+	obs, err := p.backend.Observe(ctx, p.request(state))
 	if err != nil {
 		if p.adopting {
-			return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "adopting the registration in Secret %q: %v", obj.Spec.AdoptFrom.SecretName, err)
+			return nil, obs, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "adopting the registration in Secret %q: %v", obj.Spec.AdoptFrom.SecretName, err)
 		}
-		return ctrl.Result{}, err
+		return nil, obs, err
 	}
 	if p.adopting && !obs.Exists {
-		return ctrl.Result{}, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "the registration in Secret %q cannot be taken over: %s", obj.Spec.AdoptFrom.SecretName, obs.Message)
+		return nil, obs, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "the registration in Secret %q cannot be taken over: %s", obj.Spec.AdoptFrom.SecretName, obs.Message)
 	}
 	if obs.Refreshed != nil {
 		// The server handed out new credentials while being read: store
 		// them before anything else, or they are lost.
 		state.current = obs.Refreshed
 		if err := p.persist(ctx, state); err != nil {
-			return ctrl.Result{}, err
+			return nil, obs, err
 		}
 	}
+	return state, obs, nil
+}
 
-	rotateRequest := obj.Annotations[oauthv1alpha1.AnnotationRotate]
-	act, why := actionNone, ""
-	switch {
-	case !obs.Exists && (obs.Gone || state.current == nil || state.current.ClientID == ""):
-		act, why = actionCreate, "first registration"
-		if obs.Gone {
-			why = obs.Message
-		}
-	case !obs.Exists:
-		// Stored credentials no longer work (say why): replace them.
-		act, why = actionRotate, obs.Message
-	case rotateRequest != "" && rotateRequest != state.rotationSeen:
-		act, why = actionRotate, "rotation requested by annotation"
-	case p.rotationDue(state.current):
-		act, why = actionRotate, "rotation interval elapsed"
-	case !renewAt(state.current).IsZero() && !p.now.Before(renewAt(state.current)):
-		act, why = actionRotate, "credentials are about to expire"
-	case !obs.UpToDate:
-		act, why = actionUpdate, obs.Message
-	}
+// request is the backend request for the credentials now in state.
+func (p *clientPhase) request(state *storedState) *backend.Request {
+	return &backend.Request{Client: p.obj, Server: p.server, Metadata: p.metadata, Stored: state.current, Now: p.now}
+}
 
-	if act != actionNone {
-		// Recorded before issuing: the Secret written with the new
-		// credentials must say which request they answer.
-		prevSeen := state.rotationSeen
-		if rotateRequest != "" && act == actionRotate {
-			state.rotationSeen = rotateRequest
-		}
-		if err := p.issue(ctx, req, state, act, why); err != nil {
-			state.rotationSeen = prevSeen
-			return ctrl.Result{}, err
-		}
-		log.Info("issued credentials", "oauthclient", klog.KObj(obj), "action", act, "reason", why)
-		// The backend says when it wants to look at the new credentials.
-		obs.NextCheck = state.current.CheckAfter
-	}
+// rotationPolicy is what of the spec decide needs.
+func (p *clientPhase) rotationPolicy() rotationPolicy {
+	return rotationPolicy{interval: rotationInterval(p.obj), request: p.obj.Annotations[oauthv1alpha1.AnnotationRotate]}
+}
 
-	retired := state.previous != nil
-	if err := p.retirePrevious(ctx, state); err != nil {
-		return ctrl.Result{}, err
+// issueDecided carries out d, if it asks for anything: the new credentials
+// are stored in the Secret before it returns.
+func (p *clientPhase) issueDecided(ctx context.Context, state *storedState, obs *backend.Observation, d decision) error {
+	if d.action == actionNone {
+		return nil
 	}
-	retired = retired && state.previous == nil
+	// Recorded before issuing: the Secret written with the new credentials
+	// must say which request they answer.
+	prevSeen := state.rotationSeen
+	if d.answersRequest != "" {
+		state.rotationSeen = d.answersRequest
+	}
+	if err := p.issue(ctx, p.request(state), state, d.action, d.why); err != nil {
+		state.rotationSeen = prevSeen
+		return err
+	}
+	logf.FromContext(ctx).Info("issued credentials", "oauthclient", klog.KObj(p.obj), "action", d.action, "reason", d.why)
+	// The backend says when it wants to look at the new credentials.
+	obs.NextCheck = state.current.CheckAfter
+	p.r.Metrics.Issued(p.server, string(d.action))
+	// A registration made over the embedded endpoint is recorded by the
+	// object itself; an Event per HTTP registration would be one more API
+	// write each (failures still raise Events).
+	if d.action != actionCreate || p.obj.Labels[registration.LabelRegisteredVia] != registration.RegisteredViaEndpoint {
+		eventf(p.r.Recorder, p.obj, corev1.EventTypeNormal, d.action.eventReason(), string(d.action), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), p.obj.Spec.SecretName, d.why)
+	}
+	return nil
+}
+
+// syncSecret brings the Secret in line with state when issuing did not just
+// write it, or when a retired registration left it (repairs edits, applies
+// secretTemplate changes).
+func (p *clientPhase) syncSecret(ctx context.Context, state *storedState, d decision, retired bool) error {
+	if d.action != actionNone && !retired {
+		return nil
+	}
+	err := p.ensureFinalizer(ctx)
 	written, rv := false, ""
-	if act == actionNone || retired {
-		// Issuing persisted the Secret already; otherwise bring it in line
-		// (repairs edits, applies secretTemplate changes).
-		if err = p.ensureFinalizer(ctx); err == nil {
-			written, rv, err = p.r.secrets().write(ctx, obj, p.r.desiredSecret(obj, state))
-		}
+	if err == nil {
+		written, rv, err = p.r.secrets().write(ctx, p.obj, p.r.desiredSecret(p.obj, state))
 	}
 	if err != nil {
 		if errors.Is(err, errSecretConflict) {
-			return ctrl.Result{}, p.secretConflict()
+			return p.secretConflict()
 		}
-		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
-		return ctrl.Result{}, err
+		condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
+		return err
 	}
-	p.r.expect(obj, rv)
-	if act != actionNone {
-		p.r.Metrics.Issued(p.server, string(act))
-		reason := map[action]string{actionCreate: "Registered", actionUpdate: "Updated", actionRotate: "Rotated"}[act]
-		// A registration made over the embedded endpoint is recorded by the
-		// object itself; an Event per HTTP registration would be one more
-		// API write each (failures still raise Events).
-		if act != actionCreate || obj.Labels[registration.LabelRegisteredVia] != registration.RegisteredViaEndpoint {
-			eventf(p.r.Recorder, obj, corev1.EventTypeNormal, reason, string(act), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), obj.Spec.SecretName, why)
-		}
-	} else if written {
-		log.V(1).Info("repaired Secret", "oauthclient", klog.KObj(obj))
+	p.r.expect(p.obj, rv)
+	if written {
+		logf.FromContext(ctx).V(1).Info("repaired Secret", "oauthclient", klog.KObj(p.obj))
 	}
-
-	// Status mirrors what is stored; nothing secret goes here.
-	creds := state.current
-	st := &obj.Status
-	st.ClientID = creds.ClientID
-	st.ShortClientID = creds.ClientIDForHumans()
-	st.Issuer = creds.Issuer
-	st.RegistrationClientURI = creds.RegistrationClientURI
-	st.SecretName = obj.Spec.SecretName
-	st.ClientIDIssuedAt = metaTime(creds.IssuedAt)
-	st.LastRotationTime = metaTime(creds.IssuedAt)
-	st.ClientSecretExpiresAt = metaTime(creds.ExpiresAt)
-	st.ObservedRotationRequest = state.rotationSeen
-	st.RetiringClientID, st.RetireAt = "", nil
-	if state.previous != nil {
-		st.RetiringClientID, st.RetireAt = state.previous.ClientID, metaTime(state.retireAt)
-	}
-	next := p.nextRotation(creds)
-	st.NextRotationTime = metaTime(next)
-
-	condTrue(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistered, "client "+creds.ClientIDForHumans()+" issued by "+string(p.server.ServerKind())+" "+p.server.GetName())
-	condTrue(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretSynced, "credentials stored in Secret "+obj.Spec.SecretName)
-	// Come back for the next rotation, renewal, resync or retirement.
-	return requeueAt(p.now, earliest(next, obs.NextCheck, state.retireAt)), nil
+	return nil
 }
 
 // resolvePending handles an in-flight mark left by an earlier reconcile
@@ -338,7 +382,6 @@ func (p *clientPhase) patchMetadata(ctx context.Context, what string, change fun
 
 // issue runs the chosen action and persists its result at once.
 func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *storedState, act action, why string) error {
-	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
 	// Backends call it only right before they really register (Create,
 	// Rotate, or an Update that has to re-register).
 	req.BeforeRegister = p.markPending
@@ -353,69 +396,95 @@ func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *st
 		creds, err = p.backend.Rotate(ctx, req)
 	}
 	if err != nil {
-		if errors.Is(err, errSecretConflict) {
-			return p.secretConflict()
-		}
-		if p.pending == nil && apierrors.IsConflict(err) {
-			// The mark could not be written over a stale copy: nothing was sent.
-			return err
-		}
-		if p.pending != nil && backend.IsUncertain(err) {
-			// Sent, unanswered: the mark stays, and so does the client.
-			pr := p.pending
-			obj.Status.PendingRegistration = pr
-			msg := fmt.Sprintf("the registration request sent to %s (attempt %s) got no answer: the server may have registered a client this operator cannot see or delete. "+
-				"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
-			condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
-			eventf(p.r.Recorder, obj, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
-			return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
-		}
-		// Nothing was registered: the mark is answered.
-		if p.pending != nil {
-			p.resolved(p.pending.ID)
-		}
-		condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
-		eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
-		return err
+		return p.issueFailed(err, act)
 	}
 	if p.pending != nil {
 		creds.AttemptID = p.pending.ID
 	}
-	if act == actionRotate && state.current != nil && state.current.RegistrationClientURI != "" && creds.ClientID != state.current.ClientID {
-		// A new client replaced the old one: keep the old one for the overlap.
-		if state.previous != nil {
-			// An earlier overlap is cut short; its client is deleted now.
-			if err := p.deleteRegistration(ctx, state.previous); err != nil {
-				return err
-			}
-		}
-		state.previous = state.current
-		state.retireAt = p.now.Add(rotationOverlap(obj))
-	}
+	cutShort := p.keepForOverlap(state, creds, act)
 	state.current = creds
 	if err := p.persist(ctx, state); err != nil {
-		if p.pending != nil {
-			// Registered but not storable: take the registration back.
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
-			defer cancel()
-			if derr := p.backend.Delete(dctx, &backend.Request{Client: obj, Server: p.server, Stored: creds, Now: p.now}); derr == nil {
-				p.resolved(p.pending.ID)
-			} else {
-				obj.Status.PendingRegistration = p.pending
-				eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
-					"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientIDForHumans())
-			}
-		}
-		if errors.Is(err, errSecretConflict) {
-			return p.secretConflict()
-		}
-		condFalse(conds, gen, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
-		return backend.Transient(oauthv1alpha1.ReasonSecretWriteFailed, err)
+		return p.persistFailed(ctx, err, creds, act)
 	}
 	if p.pending != nil {
 		p.resolved(p.pending.ID)
 	}
+	if cutShort != nil {
+		// Only now that the new credentials are stored: an earlier overlap
+		// is cut short and its client deleted. A failure leaves it at the
+		// server, and says so; it does not lose what was just issued.
+		if err := p.deleteRegistration(ctx, cutShort); err != nil {
+			eventf(p.r.Recorder, p.obj, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
+				"previous client %s, replaced before its overlap ended, could not be deleted at the server; delete it there: %v", cutShort.ClientIDForHumans(), err)
+		}
+	}
 	return nil
+}
+
+// keepForOverlap moves the stored credentials to state.previous when creds,
+// from a rotation, are a new client at a server that keeps registrations:
+// the old client stays valid for the overlap. It returns the credentials of
+// an earlier overlap this one cuts short, to delete once creds are stored.
+func (p *clientPhase) keepForOverlap(state *storedState, creds *backend.Credentials, act action) *backend.Credentials {
+	if act != actionRotate || state.current == nil || state.current.RegistrationClientURI == "" || creds.ClientID == state.current.ClientID {
+		return nil
+	}
+	cutShort := state.previous
+	state.previous = state.current
+	state.retireAt = p.now.Add(rotationOverlap(p.obj))
+	return cutShort
+}
+
+// issueFailed records a failed issue: a request that got no answer keeps
+// the in-flight mark and stops the client; anything else was not registered.
+func (p *clientPhase) issueFailed(err error, act action) error {
+	obj, gen, conds := p.obj, p.obj.Generation, &p.obj.Status.Conditions
+	switch {
+	case errors.Is(err, errSecretConflict):
+		return p.secretConflict()
+	case p.pending == nil && apierrors.IsConflict(err):
+		// The mark could not be written over a stale copy: nothing was sent.
+		return err
+	case p.pending != nil && backend.IsUncertain(err):
+		// Sent, unanswered: the mark stays, and so does the client.
+		pr := p.pending
+		obj.Status.PendingRegistration = pr
+		msg := fmt.Sprintf("the registration request sent to %s (attempt %s) got no answer: the server may have registered a client this operator cannot see or delete. "+
+			"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
+		condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
+		eventf(p.r.Recorder, obj, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, string(act), "%s", msg)
+		return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
+	}
+	// Nothing was registered: the mark is answered.
+	if p.pending != nil {
+		p.resolved(p.pending.ID)
+	}
+	condFalse(conds, gen, oauthv1alpha1.ConditionRegistered, reasonOf(err, oauthv1alpha1.ReasonMintFailed), err.Error())
+	eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "RegistrationFailed", string(act), "%v", err)
+	return err
+}
+
+// persistFailed handles new credentials that could not be stored: a
+// registration is taken back at the server, or, when that fails too, its
+// mark stays and an Event names the client to delete by hand.
+func (p *clientPhase) persistFailed(ctx context.Context, err error, creds *backend.Credentials, act action) error {
+	obj := p.obj
+	if p.pending != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
+		defer cancel()
+		if derr := p.backend.Delete(dctx, &backend.Request{Client: obj, Server: p.server, Stored: creds, Now: p.now}); derr == nil {
+			p.resolved(p.pending.ID)
+		} else {
+			obj.Status.PendingRegistration = p.pending
+			eventf(p.r.Recorder, obj, corev1.EventTypeWarning, "OrphanedRegistration", string(act),
+				"client %s was registered but could neither be stored nor deleted; delete it at the server", creds.ClientIDForHumans())
+		}
+	}
+	if errors.Is(err, errSecretConflict) {
+		return p.secretConflict()
+	}
+	condFalse(&obj.Status.Conditions, obj.Generation, oauthv1alpha1.ConditionSecretSynced, oauthv1alpha1.ReasonSecretWriteFailed, err.Error())
+	return backend.Transient(oauthv1alpha1.ReasonSecretWriteFailed, err)
 }
 
 // persistTimeout bounds writing a fresh result, even while the manager stops.
@@ -501,28 +570,6 @@ func (p *clientPhase) secretConflict() error {
 	return &backend.PendingError{Reason: oauthv1alpha1.ReasonSecretConflict, Err: errors.New(msg), RetryAfter: secretConflictRecheck}
 }
 
-// rotationDue reports whether spec.rotation.interval has elapsed since issue.
-func (p *clientPhase) rotationDue(stored *backend.Credentials) bool {
-	iv := rotationInterval(p.obj)
-	if iv <= 0 || stored == nil || stored.IssuedAt.IsZero() {
-		return false
-	}
-	return !p.now.Before(stored.IssuedAt.Add(iv))
-}
-
-// nextRotation is the earlier of interval rotation and renewal before expiry
-// of the credentials now stored.
-func (p *clientPhase) nextRotation(creds *backend.Credentials) time.Time {
-	var next time.Time
-	if iv := rotationInterval(p.obj); iv > 0 && !creds.IssuedAt.IsZero() {
-		next = creds.IssuedAt.Add(iv)
-	}
-	if renew := renewAt(creds); !renew.IsZero() && (next.IsZero() || renew.Before(next)) {
-		next = renew
-	}
-	return next
-}
-
 // renewAt is when credentials that expire are replaced: after two thirds of
 // their lifetime (cert-manager's default), so a failing renewal has a third
 // of the lifetime to be noticed and fixed. Zero when they never expire.
@@ -559,253 +606,6 @@ func metaTime(t time.Time) *metav1.Time {
 	}
 	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
 	return &mt
-}
-
-// storedState is what the credentials Secret holds.
-type storedState struct {
-	current  *backend.Credentials
-	previous *backend.Credentials // a replaced registration kept for the rotation overlap
-	retireAt time.Time
-	// rotationSeen is the rotation request the stored credentials answer.
-	rotationSeen string
-}
-
-// storedState reads the client's Secret. It returns an empty state when there
-// is no Secret, and errSecretConflict when the Secret belongs to someone else.
-// beforeAdopt, when not nil, runs before a kept Secret (and its
-// registration) is taken over.
-func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alpha1.OAuthClient, beforeAdopt func(context.Context) error) (*storedState, error) {
-	w, key := r.secrets(), client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
-	s, err := w.get(ctx, key)
-	if err == nil && s == nil && (obj.Status.ClientID != "" || obj.UnresolvedRegistration() != nil) {
-		// Credentials were issued before but the cache lacks the Secret (its
-		// label was removed, or the cache is behind): read it before anything
-		// is issued again.
-		s, err = w.getFresh(ctx, key)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if s, err = r.confirmCache(ctx, obj, s); err != nil {
-		return nil, err
-	}
-	if s == nil {
-		return &storedState{}, nil
-	}
-	if !ours(s, obj) {
-		// A Secret an earlier OAuthClient of this name kept (deletionPolicy
-		// Orphan) is taken over with its registration; not while this
-		// object is being deleted, which would take the registration down.
-		if !orphanedFor(s, obj) || !obj.DeletionTimestamp.IsZero() {
-			return nil, errSecretConflict
-		}
-		if beforeAdopt != nil {
-			if err := beforeAdopt(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if s, err = r.secrets().adopt(ctx, obj, s); err != nil {
-			return nil, err
-		}
-		eventf(r.Recorder, obj, corev1.EventTypeNormal, "Adopted", "Adopt",
-			"took over Secret %s and its registration, kept by an earlier OAuthClient of this name (deletionPolicy Orphan)", s.Name)
-		r.expect(obj, s.ResourceVersion)
-	}
-	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")
-	state := &storedState{rotationSeen: s.Annotations[oauthv1alpha1.AnnotationRotationRequest]}
-	if st.ClientID != "" || st.RegistrationClientURI != "" {
-		state.current = st
-	}
-	prev := credentialsFromSecret(s, oauthv1alpha1.SecretKeys{
-		ClientID: oauthv1alpha1.DefaultKeyClientID, ClientSecret: oauthv1alpha1.DefaultKeyClientSecret,
-		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken, RegistrationClientURI: oauthv1alpha1.DefaultKeyRegistrationClientURI,
-		Issuer: oauthv1alpha1.DefaultKeyIssuer,
-	}, oauthv1alpha1.PreviousKeyPrefix)
-	if prev.ClientID != "" {
-		state.previous = prev
-		if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationRetireAt]); err == nil {
-			state.retireAt = t
-		}
-	}
-	return state, nil
-}
-
-// errCacheBehind means the cache does not show a write this controller
-// made yet (to the Secret or the object); acting on it could repeat what was
-// just done. The reconcile is retried after staleCopyRetry.
-var errCacheBehind = errors.New("the cache does not show the last write yet")
-
-// staleCopyRetry is how soon a reconcile that worked from a stale copy of
-// the object or its Secret runs again.
-const staleCopyRetry = 200 * time.Millisecond
-
-// expect records the resourceVersion of the Secret just written for obj.
-func (r *OAuthClientReconciler) expect(obj *oauthv1alpha1.OAuthClient, rv string) {
-	if rv != "" {
-		r.written.Store(obj.UID, rv)
-	}
-}
-
-// confirmCache checks the cached Secret against the one last written
-// (controller "expectations"). A difference is confirmed with one uncached
-// read: the same Secret as cached means someone else changed it (act on it);
-// another means the cache is behind (wait for it).
-func (r *OAuthClientReconciler) confirmCache(ctx context.Context, obj *oauthv1alpha1.OAuthClient, cached *corev1.Secret) (*corev1.Secret, error) {
-	want, ok := r.written.Load(obj.UID)
-	if !ok || (cached != nil && cached.ResourceVersion == want.(string)) {
-		return cached, nil
-	}
-	fresh, err := r.secrets().getFresh(ctx, client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName})
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case fresh == nil:
-		// Deleted by someone: act on that.
-		r.written.Delete(obj.UID)
-		return nil, nil
-	case cached != nil && fresh.ResourceVersion == cached.ResourceVersion:
-		// The cache is current; the Secret changed after our write.
-		r.written.Delete(obj.UID)
-		return cached, nil
-	case fresh.ResourceVersion == want.(string):
-		return nil, errCacheBehind
-	default:
-		r.written.Delete(obj.UID)
-		return fresh, nil
-	}
-}
-
-// credentialsFromSecret reads one set of credentials; prefix selects the previous_* set.
-func credentialsFromSecret(s *corev1.Secret, k oauthv1alpha1.SecretKeys, prefix string) *backend.Credentials {
-	c := &backend.Credentials{
-		ClientID:                string(s.Data[prefix+k.ClientID]),
-		ClientSecret:            string(s.Data[prefix+k.ClientSecret]),
-		RegistrationAccessToken: string(s.Data[prefix+k.RegistrationAccessToken]),
-		RegistrationClientURI:   string(s.Data[prefix+k.RegistrationClientURI]),
-		Issuer:                  string(s.Data[prefix+k.Issuer]),
-		// One CA bundle serves both registrations: they are at one server.
-		CABundle: s.Data[oauthv1alpha1.KeyRegistrationCABundle],
-	}
-	if prefix != "" {
-		return c
-	}
-	c.Digest = s.Annotations[oauthv1alpha1.AnnotationRegistrationDigest]
-	c.AttemptID = s.Annotations[oauthv1alpha1.AnnotationAttemptID]
-	if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationIssuedAt]); err == nil {
-		c.IssuedAt = t
-	}
-	if t, err := time.Parse(time.RFC3339, s.Annotations[oauthv1alpha1.AnnotationExpiresAt]); err == nil {
-		c.ExpiresAt = t
-	}
-	return c
-}
-
-// adoptedCredentials reads the registration named by spec.adoptFrom.
-func (r *OAuthClientReconciler) adoptedCredentials(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (*backend.Credentials, error) {
-	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.AdoptFrom.SecretName}
-	s, err := r.secrets().getFresh(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonAdoptionFailed, Err: fmt.Errorf("Secret %q named by spec.adoptFrom does not exist", key.Name), RetryAfter: secretConflictRecheck}
-	}
-	if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != obj.UID {
-		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom is controlled by %s %s", key.Name, owner.Kind, owner.Name)
-	}
-	if s.Type != "" && s.Type != corev1.SecretTypeOpaque {
-		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom has type %s; a registration is taken over only from an Opaque Secret", key.Name, s.Type)
-	}
-	c := credentialsFromSecret(s, oauthv1alpha1.SecretKeys{
-		ClientID: oauthv1alpha1.DefaultKeyClientID, ClientSecret: oauthv1alpha1.DefaultKeyClientSecret,
-		RegistrationAccessToken: oauthv1alpha1.DefaultKeyRegistrationAccessToken, RegistrationClientURI: oauthv1alpha1.DefaultKeyRegistrationClientURI,
-		Issuer: oauthv1alpha1.DefaultKeyIssuer,
-	}, "")
-	c.Digest, c.AttemptID, c.IssuedAt, c.ExpiresAt = "", "", time.Time{}, time.Time{}
-	if c.ClientID == "" || c.RegistrationAccessToken == "" || c.RegistrationClientURI == "" {
-		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom must hold client_id, registration_access_token and registration_client_uri", key.Name)
-	}
-	if key.Name == obj.Spec.SecretName && metav1.GetControllerOf(s) == nil {
-		// Adopting the very Secret we write to: take control of it.
-		patch := client.MergeFrom(s.DeepCopy())
-		if err := controllerutil.SetControllerReference(obj, s, r.Scheme); err != nil {
-			return nil, fmt.Errorf("taking over Secret %q: %w", key.Name, err)
-		}
-		if s.Labels == nil {
-			s.Labels = map[string]string{}
-		}
-		for k, v := range managedLabels("OAuthClient", obj.Name) {
-			s.Labels[k] = v
-		}
-		if err := r.Patch(ctx, s, patch); err != nil {
-			return nil, fmt.Errorf("taking over Secret %q: %w", key.Name, err)
-		}
-	}
-	return c, nil
-}
-
-// desiredSecret is the credentials Secret for state. Empty values are left out.
-func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, state *storedState) *corev1.Secret {
-	creds := state.current
-	k := obj.SecretKeyNames()
-	data := map[string][]byte{}
-	put := func(key, v string) {
-		if v != "" {
-			data[key] = []byte(v)
-		}
-	}
-	put(k.ClientID, creds.ClientID)
-	put(k.ClientSecret, creds.ClientSecret)
-	put(k.RegistrationAccessToken, creds.RegistrationAccessToken)
-	put(k.RegistrationClientURI, creds.RegistrationClientURI)
-	put(k.Issuer, creds.Issuer)
-	if len(creds.CABundle) > 0 {
-		data[oauthv1alpha1.KeyRegistrationCABundle] = creds.CABundle
-	}
-	if prev := state.previous; prev != nil {
-		pk := oauthv1alpha1.PreviousKeyPrefix
-		put(pk+oauthv1alpha1.DefaultKeyClientID, prev.ClientID)
-		put(pk+oauthv1alpha1.DefaultKeyClientSecret, prev.ClientSecret)
-		put(pk+oauthv1alpha1.DefaultKeyRegistrationAccessToken, prev.RegistrationAccessToken)
-		put(pk+oauthv1alpha1.DefaultKeyRegistrationClientURI, prev.RegistrationClientURI)
-	}
-
-	labels := map[string]string{}
-	annotations := map[string]string{}
-	if t := obj.Spec.SecretTemplate; t != nil {
-		for k, v := range t.Labels {
-			labels[k] = v
-		}
-		for k, v := range t.Annotations {
-			annotations[k] = v
-		}
-	}
-	for k, v := range managedLabels("OAuthClient", obj.Name) {
-		labels[k] = v
-	}
-	annotations[oauthv1alpha1.AnnotationRegistrationDigest] = creds.Digest
-	set := func(key, v string) {
-		if v != "" {
-			annotations[key] = v
-		}
-	}
-	if !creds.IssuedAt.IsZero() {
-		set(oauthv1alpha1.AnnotationIssuedAt, creds.IssuedAt.UTC().Format(time.RFC3339))
-	}
-	if !creds.ExpiresAt.IsZero() {
-		set(oauthv1alpha1.AnnotationExpiresAt, creds.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	set(oauthv1alpha1.AnnotationRotationRequest, state.rotationSeen)
-	set(oauthv1alpha1.AnnotationAttemptID, creds.AttemptID)
-	if state.previous != nil {
-		set(oauthv1alpha1.AnnotationRetireAt, state.retireAt.UTC().Format(time.RFC3339))
-	}
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: obj.Namespace, Name: obj.Spec.SecretName, Labels: labels, Annotations: annotations},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
-	}
 }
 
 // isReady reports whether a Ready condition is True for the current generation.
