@@ -169,7 +169,7 @@ func publicVerifier(t testing.TB, s oauthv1alpha1.ServerObject) *sci.Verifier {
 	spec := s.GetSpec().Stateless
 	v, err := sci.NewVerifier(sci.VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{spec.Issuer: set},
-		Audience:       statelessbackend.Audience(spec),
+		Audience:       spec.EffectiveAudience(),
 		Clock:          fakeClock,
 	})
 	if err != nil {

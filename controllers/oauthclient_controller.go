@@ -217,15 +217,15 @@ func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAu
 // missing or not Ready (server watches re-trigger the client).
 func (r *OAuthClientReconciler) resolveServer(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
 	ref := obj.Spec.ServerRef
-	server, key := serverFor(obj)
+	server, key := oauthv1alpha1.ServerFor(obj.Spec.ServerRef, obj.Namespace)
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotFound, Err: fmt.Errorf("%s %q does not exist", oauthv1alpha1.ServerKindOf(ref), ref.Name), RetryAfter: serverRecheck}
 		}
-		return nil, fmt.Errorf("reading %s %q: %w", kindOf(ref), ref.Name, err)
+		return nil, fmt.Errorf("reading %s %q: %w", oauthv1alpha1.ServerKindOf(ref), ref.Name, err)
 	}
 	if !isReady(server.GetStatus().Conditions, server.GetGeneration()) {
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", kindOf(ref), ref.Name), RetryAfter: serverRecheck}
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("%s %q is not Ready", oauthv1alpha1.ServerKindOf(ref), ref.Name), RetryAfter: serverRecheck}
 	}
 	return server, nil
 }
@@ -236,21 +236,11 @@ func (r *OAuthClientReconciler) backendOf(ctx context.Context, obj *oauthv1alpha
 	if r.Metrics == nil {
 		return metrics.BackendUnknown
 	}
-	server, key := serverFor(obj)
+	server, key := oauthv1alpha1.ServerFor(obj.Spec.ServerRef, obj.Namespace)
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		return metrics.BackendUnknown
 	}
 	return metrics.BackendOf(server)
-}
-
-// serverFor returns an empty object of the kind obj's serverRef names and
-// the key to read it with.
-func serverFor(obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, client.ObjectKey) {
-	return oauthv1alpha1.ServerFor(obj.Spec.ServerRef, obj.Namespace)
-}
-
-func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
-	return oauthv1alpha1.ServerKindOf(ref)
 }
 
 // Deleting a registration at an unreachable or refusing server is retried
@@ -414,12 +404,12 @@ func (r *OAuthClientReconciler) deletionTimeout() time.Duration {
 // is kept with the credentials), and a server that is not Ready may only be
 // failing its probe for a moment.
 func (r *OAuthClientReconciler) resolveServerForDelete(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (oauthv1alpha1.ServerObject, error) {
-	server, key := serverFor(obj)
+	server, key := oauthv1alpha1.ServerFor(obj.Spec.ServerRef, obj.Namespace)
 	if err := r.Get(ctx, key, server.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("reading %s %q: %w", kindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name, err)
+		return nil, fmt.Errorf("reading %s %q: %w", oauthv1alpha1.ServerKindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name, err)
 	}
 	return server, nil
 }
@@ -432,7 +422,7 @@ func (r *OAuthClientReconciler) secrets() *secretWriter {
 func (r *OAuthClientReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &oauthv1alpha1.OAuthClient{}, serverRefIndex, func(o client.Object) []string {
 		c := o.(*oauthv1alpha1.OAuthClient)
-		return []string{string(kindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name}
+		return []string{string(oauthv1alpha1.ServerKindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name}
 	}); err != nil {
 		return fmt.Errorf("indexing OAuthClients by server: %w", err)
 	}

@@ -21,7 +21,6 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
-	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -222,7 +221,7 @@ func (p *clientPhase) issueDecided(ctx context.Context, state *storedState, obs 
 	// A registration made over the embedded endpoint is recorded by the
 	// object itself; an Event per HTTP registration would be one more API
 	// write each (failures still raise Events).
-	if d.action != actionCreate || p.obj.Labels[registration.LabelRegisteredVia] != registration.RegisteredViaEndpoint {
+	if d.action != actionCreate || p.obj.Labels[oauthv1alpha1.LabelRegisteredVia] != oauthv1alpha1.RegisteredViaEndpoint {
 		eventf(p.r.Recorder, p.obj, corev1.EventTypeNormal, d.action.eventReason(), string(d.action), "client %s: credentials in Secret %s (%s)", state.current.ClientIDForHumans(), p.obj.Spec.SecretName, d.why)
 	}
 	return nil

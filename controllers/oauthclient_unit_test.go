@@ -23,7 +23,6 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
-	"github.com/clientreg/clientreg/controllers/registration"
 )
 
 // Unit tests of the OAuthClient reconciler's decisions, on a fake client, a
@@ -472,7 +471,7 @@ func TestReconcileRequeuesAtBackendCheckAfter(t *testing.T) {
 // Event (one API write less per HTTP registration); its later rotations do.
 func TestEndpointRegistrationsRaiseNoSuccessEvent(t *testing.T) {
 	h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) {
-		c.Labels = map[string]string{registration.LabelRegisteredVia: registration.RegisteredViaEndpoint}
+		c.Labels = map[string]string{oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint}
 	}))
 	h.be.ObserveFunc = observeStored(true, true)
 	h.be.CreateFunc = func(context.Context, *backend.Request) (*backend.Credentials, error) {

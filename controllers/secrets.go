@@ -207,7 +207,7 @@ func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key clie
 // orphanedFromValue is the orphaned-from annotation of a Secret kept by c:
 // its name and its server ("<name>/<server kind>/<server name>").
 func orphanedFromValue(c *oauthv1alpha1.OAuthClient) string {
-	return c.Name + "/" + string(kindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name
+	return c.Name + "/" + string(oauthv1alpha1.ServerKindOf(c.Spec.ServerRef)) + "/" + c.Spec.ServerRef.Name
 }
 
 // orphanedFor reports whether s is a credentials Secret that an earlier

@@ -13,7 +13,6 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
-	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 )
 
 // SecretNamespacesFlag is the manager flag that restricts Secret access to
@@ -227,7 +226,7 @@ func serverSecretNamespaces(obj oauthv1alpha1.ServerObject, clusterNS string) []
 	nsOf := func(ref string) string { return oauthv1alpha1.ReferencedNamespace(obj, ref, clusterNS) }
 	var out [][2]string
 	if spec.Stateless != nil {
-		ref := statelessbackend.KeySecretRef(obj, clusterNS)
+		ref := oauthv1alpha1.StatelessKeySecret(obj, clusterNS)
 		out = append(out, [2]string{"key Secret " + ref.String(), ref.Namespace})
 	}
 	if d := spec.DynamicRegistration; d != nil {

@@ -297,7 +297,7 @@ func TestServerRefusesSecretsOutsideSecretNamespaces(t *testing.T) {
 			if !errors.Is(err, reconcile.TerminalError(nil)) {
 				t.Errorf("reconcile: %v, want a terminal error", err)
 			}
-			got := r.newObject()
+			got := oauthv1alpha1.NewServer(r.Kind)
 			if err := c.Get(context.Background(), key, got.(client.Object)); err != nil {
 				t.Fatal(err)
 			}

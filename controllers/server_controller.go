@@ -59,16 +59,9 @@ type ServerReconciler struct {
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers/status;clusterauthorizationservers/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=authorizationservers/finalizers;clusterauthorizationservers/finalizers,verbs=update
 
-func (r *ServerReconciler) newObject() oauthv1alpha1.ServerObject {
-	if r.Kind == oauthv1alpha1.KindClusterAuthorizationServer {
-		return &oauthv1alpha1.ClusterAuthorizationServer{}
-	}
-	return &oauthv1alpha1.AuthorizationServer{}
-}
-
 // Reconcile brings one server object to its desired state.
 func (r *ServerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
-	obj := r.newObject()
+	obj := oauthv1alpha1.NewServer(r.Kind)
 	if err := r.Get(ctx, req.NamespacedName, obj.(client.Object)); err != nil {
 		if apierrors.IsNotFound(err) && r.Stateless != nil {
 			// Gone: its key Secret is garbage collected with it.
@@ -161,12 +154,8 @@ func (r *ServerReconciler) reconcileDynamic(ctx context.Context, obj oauthv1alph
 	}
 	st.RegistrationEndpoint, st.TokenEndpoint, st.AuthorizationEndpoint = info.RegistrationEndpoint, info.TokenEndpoint, info.AuthorizationEndpoint
 	markReady(&st.Conditions, gen, oauthv1alpha1.ReasonReady, "registration endpoint "+info.RegistrationEndpoint+" answers")
-	resync := dynamicbackend.DefaultResyncInterval
-	if d := obj.GetSpec().DynamicRegistration.ResyncInterval; d != nil && d.Duration > 0 {
-		resync = d.Duration
-	}
 	// Look again after a resync interval.
-	return ctrl.Result{RequeueAfter: resync}, nil
+	return ctrl.Result{RequeueAfter: obj.GetSpec().DynamicRegistration.EffectiveResyncInterval()}, nil
 }
 
 // Rechecks of the authorization server named by spec.stateless.authorizationServer.
@@ -219,7 +208,7 @@ func (r *ServerReconciler) reconcileStatelessAuthorizationServer(ctx context.Con
 func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauthv1alpha1.ServerObject) (ctrl.Result, error) {
 	spec, st, gen := obj.GetSpec().Stateless, obj.GetStatus(), obj.GetGeneration()
 	now := r.Clock.Now()
-	mode := statelessbackend.EncryptionMode(spec)
+	mode := spec.EffectiveEncryptionMode()
 	if mode == oauthv1alpha1.EncryptionRecipientKey {
 		if _, _, err := statelessbackend.RecipientKey(spec); err != nil {
 			condFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonInvalidSpec, err.Error())
@@ -227,7 +216,7 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 		}
 	}
 
-	ref := statelessbackend.KeySecretRef(obj, r.ClusterResourceNamespace)
+	ref := oauthv1alpha1.StatelessKeySecret(obj, r.ClusterResourceNamespace)
 	w := &secretWriter{client: r.Client, apiReader: r.APIReader, scheme: r.Scheme}
 	existing, err := w.getFresh(ctx, ref)
 	if err != nil {
@@ -248,16 +237,16 @@ func (r *ServerReconciler) reconcileStatelessKeys(ctx context.Context, obj oauth
 
 	// A retired key stays published for the id lifetime plus a margin, so a
 	// verifier that allows clock leeway never sees the key go before its ids.
-	lifetime := statelessbackend.Lifetime(spec)
+	lifetime := spec.EffectiveLifetime()
 	if lifetime > 0 {
 		lifetime += statelessbackend.PublishMargin
 	}
-	interval := statelessbackend.RotationInterval(spec)
+	interval := spec.EffectiveRotationInterval()
 	type want struct {
 		use sci.KeyUse
 		alg string
 	}
-	wanted := []want{{use: "sig", alg: statelessbackend.SigningAlgorithm(spec)}}
+	wanted := []want{{use: "sig", alg: spec.EffectiveSigningAlgorithm()}}
 	if mode == oauthv1alpha1.EncryptionGenerated {
 		wanted = append(wanted, want{use: "enc", alg: statelessbackend.EncryptionKeyAlgorithm})
 	}
@@ -356,7 +345,7 @@ func compactJSON(b []byte) string {
 // SetupWithManager registers the controller for r.Kind.
 func (r *ServerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(r.newObject().(client.Object), builder.WithPredicates(predicate.Or(
+		For(oauthv1alpha1.NewServer(r.Kind).(client.Object), builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
 		))).

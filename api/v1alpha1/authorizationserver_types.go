@@ -579,8 +579,17 @@ func ServerKindOf(ref ServerReference) ServerKind {
 // AuthorizationServer is in that namespace, a ClusterAuthorizationServer in
 // none).
 func ServerFor(ref ServerReference, namespace string) (ServerObject, types.NamespacedName) {
-	if ServerKindOf(ref) == KindClusterAuthorizationServer {
-		return &ClusterAuthorizationServer{}, types.NamespacedName{Name: ref.Name}
+	kind := ServerKindOf(ref)
+	if kind == KindClusterAuthorizationServer {
+		namespace = ""
 	}
-	return &AuthorizationServer{}, types.NamespacedName{Namespace: namespace, Name: ref.Name}
+	return NewServer(kind), types.NamespacedName{Namespace: namespace, Name: ref.Name}
+}
+
+// NewServer returns an empty object of kind.
+func NewServer(kind ServerKind) ServerObject {
+	if kind == KindClusterAuthorizationServer {
+		return &ClusterAuthorizationServer{}
+	}
+	return &AuthorizationServer{}
 }

@@ -22,7 +22,6 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 	"github.com/clientreg/clientreg/hack/interop/openidclient"
 )
@@ -135,7 +134,7 @@ func TestEndpointStatefulRegistrationIsAnOAuthClient(t *testing.T) {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: handle}, oc); err != nil {
 		t.Fatalf("no OAuthClient for the registration: %v", err)
 	}
-	if oc.Status.ClientID != id || oc.Spec.ClientName != "web" || oc.Labels[registration.LabelRegisteredVia] == "" {
+	if oc.Status.ClientID != id || oc.Spec.ClientName != "web" || oc.Labels[oauthv1alpha1.LabelRegisteredVia] == "" {
 		t.Fatalf("OAuthClient does not hold the registration: %+v", oc)
 	}
 	raw, _ := json.Marshal(oc)

@@ -189,7 +189,7 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		srv.InitialAccessTokenHashes = hashes
 	}
 	if st := spec.Stateless; st != nil {
-		ref := statelessbackend.KeySecretRef(obj, r.ClusterResourceNamespace)
+		ref := oauthv1alpha1.StatelessKeySecret(obj, r.ClusterResourceNamespace)
 		sec := &corev1.Secret{}
 		if err := r.Client.Get(ctx, ref, sec); err != nil {
 			return nil, fmt.Errorf("reading the key Secret %s: %w", ref, err)
@@ -202,16 +202,16 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		// Ids minted by the endpoint are used at the authorization server,
 		// as the reconciler's are.
 		srv.ClientIDIssuer = st.Issuer
-		srv.ClientIDAudience = statelessbackend.Audience(st)
-		if srv.Storage == endpoint.StorageStateless && statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionRecipientKey {
+		srv.ClientIDAudience = st.EffectiveAudience()
+		if srv.Storage == endpoint.StorageStateless && st.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
 			// Ids encrypted to the authorization server's key cannot be
 			// read back by the endpoint (RFC 7592 reads), and signed-only
 			// ids would need the derivation keys that mode keeps from it.
 			return nil, fmt.Errorf("%w: Stateless storage cannot serve encryption.mode RecipientKey; use Stateful storage", errMisconfigured)
 		}
-		srv.SigningAlgorithm = statelessbackend.SigningAlgorithm(st)
-		srv.ClientIDLifetime = statelessbackend.Lifetime(st)
-		srv.Encrypt = statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionGenerated
+		srv.SigningAlgorithm = st.EffectiveSigningAlgorithm()
+		srv.ClientIDLifetime = st.EffectiveLifetime()
+		srv.Encrypt = st.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated
 	}
 	// Clients registered here get their tokens from the authorization
 	// server: the upstream one of a dynamic server, the one named by

@@ -25,22 +25,6 @@ import (
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
-// Labels and annotations on OAuthClients created over HTTP.
-const (
-	// LabelRegisteredVia marks OAuthClients created by the endpoint.
-	LabelRegisteredVia = "oauth.clientreg.dev/registered-via"
-	// RegisteredViaEndpoint is LabelRegisteredVia's value.
-	RegisteredViaEndpoint = "registration-endpoint"
-	// LabelServerKind and LabelServerName name the server an HTTP registration belongs to.
-	LabelServerKind = "oauth.clientreg.dev/server-kind"
-	LabelServerName = "oauth.clientreg.dev/server-name"
-	// AnnotationRATHash holds the SHA-256 (hex) of the registration access
-	// token; the token itself is never stored.
-	AnnotationRATHash = "oauth.clientreg.dev/registration-access-token-sha256"
-	// AnnotationSoftwareStatement holds the software statement the client registered with.
-	AnnotationSoftwareStatement = "oauth.clientreg.dev/software-statement"
-)
-
 // The endpoint creates and deletes the OAuthClients of Stateful registrations.
 // (An RBAC marker is a package-level marker: in a type's doc comment
 // controller-gen ignores it.)
@@ -97,7 +81,7 @@ func serverLabels(obj oauthv1alpha1.ServerObject) map[string]string {
 	if len(name) > 63 {
 		name = name[:63]
 	}
-	return map[string]string{LabelRegisteredVia: RegisteredViaEndpoint, LabelServerKind: string(obj.ServerKind()), LabelServerName: name}
+	return map[string]string{oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(obj.ServerKind()), oauthv1alpha1.LabelServerName: name}
 }
 
 // Create stores a registration as an OAuthClient, waits for its credentials
@@ -117,7 +101,7 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 			Namespace:   ns,
 			Name:        name,
 			Labels:      serverLabels(obj),
-			Annotations: map[string]string{AnnotationRATHash: hex.EncodeToString(ratHash[:])},
+			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: hex.EncodeToString(ratHash[:])},
 			// Set at creation: saves the reconciler a patch per registration.
 			Finalizers: []string{oauthv1alpha1.FinalizerOAuthClient},
 		},
@@ -128,7 +112,7 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 		},
 	}
 	if softwareStatement != "" {
-		oc.Annotations[AnnotationSoftwareStatement] = softwareStatement
+		oc.Annotations[oauthv1alpha1.AnnotationSoftwareStatement] = softwareStatement
 	}
 	clientmeta.ApplyToSpec(md, &oc.Spec)
 	if err := s.checkMint(ctx, obj, &oc.Spec); err != nil {
@@ -281,7 +265,7 @@ func (s *Store) registration(ctx context.Context, oc *oauthv1alpha1.OAuthClient)
 		ClientID:          string(sec.Data[k.ClientID]),
 		ClientSecret:      string(sec.Data[k.ClientSecret]),
 		Metadata:          metadata.WithDefaults(md, metadata.Policy{OIDC: true}),
-		SoftwareStatement: oc.Annotations[AnnotationSoftwareStatement],
+		SoftwareStatement: oc.Annotations[oauthv1alpha1.AnnotationSoftwareStatement],
 	}
 	if t := oc.Status.ClientIDIssuedAt; t != nil {
 		reg.ClientIDIssuedAt = t.Time
@@ -289,7 +273,7 @@ func (s *Store) registration(ctx context.Context, oc *oauthv1alpha1.OAuthClient)
 	if t := oc.Status.ClientSecretExpiresAt; t != nil {
 		reg.ClientSecretExpiresAt = t.Time
 	}
-	if h, err := hex.DecodeString(oc.Annotations[AnnotationRATHash]); err == nil && len(h) == 32 {
+	if h, err := hex.DecodeString(oc.Annotations[oauthv1alpha1.AnnotationRATHash]); err == nil && len(h) == 32 {
 		copy(reg.RATHash[:], h)
 	}
 	return reg, nil
@@ -309,8 +293,8 @@ func (s *Store) get(ctx context.Context, srv *endpoint.Server, handle string) (*
 		return nil, fmt.Errorf("reading the registration: %w", err)
 	}
 	want := serverLabels(obj)
-	if !oc.DeletionTimestamp.IsZero() || oc.Labels[LabelRegisteredVia] != RegisteredViaEndpoint ||
-		oc.Spec.ServerRef.Name != obj.GetName() || oc.Labels[LabelServerKind] != want[LabelServerKind] {
+	if !oc.DeletionTimestamp.IsZero() || oc.Labels[oauthv1alpha1.LabelRegisteredVia] != oauthv1alpha1.RegisteredViaEndpoint ||
+		oc.Spec.ServerRef.Name != obj.GetName() || oc.Labels[oauthv1alpha1.LabelServerKind] != want[oauthv1alpha1.LabelServerKind] {
 		return nil, endpoint.ErrNotFound
 	}
 	return oc, nil
@@ -367,7 +351,7 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 		}
 	}
 	if newRATHash != nil {
-		oc.Annotations[AnnotationRATHash] = hex.EncodeToString(newRATHash[:])
+		oc.Annotations[oauthv1alpha1.AnnotationRATHash] = hex.EncodeToString(newRATHash[:])
 	}
 	if err := s.Client.Patch(ctx, oc, patch); err != nil {
 		if apierrors.IsInvalid(err) {

@@ -51,14 +51,14 @@ func newMintFixture(t *testing.T) *mintFixture {
 		},
 	}
 	keys := &sci.KeySet{}
-	if _, err := keys.Ensure("sig", statelessbackend.SigningAlgorithm(as.Spec.Stateless), now, time.Hour); err != nil {
+	if _, err := keys.Ensure("sig", as.Spec.Stateless.EffectiveSigningAlgorithm(), now, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	data, err := keys.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := statelessbackend.KeySecretRef(as, "clientreg-system")
+	ref := oauthv1alpha1.StatelessKeySecret(as, "clientreg-system")
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name, UID: "uid-keys"},
 		Data: map[string][]byte{statelessbackend.KeySetDataKey: data}}
 	f := &mintFixture{}
@@ -159,8 +159,8 @@ func TestUpdateRefusesOversizedClientIDBeforeStoring(t *testing.T) {
 	ctx := context.Background()
 	oc := &oauthv1alpha1.OAuthClient{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reg-existing", Labels: map[string]string{
-			LabelRegisteredVia: RegisteredViaEndpoint, LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), LabelServerName: "idp"},
-			Annotations: map[string]string{AnnotationRATHash: strings.Repeat("00", 32)}},
+			oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), oauthv1alpha1.LabelServerName: "idp"},
+			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: strings.Repeat("00", 32)}},
 		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
 			SecretName: "reg-existing", RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
 	}
@@ -189,8 +189,8 @@ func TestUpdateOfMintedStatelessRegistrationIsForbidden(t *testing.T) {
 	ctx := context.Background()
 	oc := &oauthv1alpha1.OAuthClient{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reg-minted", Labels: map[string]string{
-			LabelRegisteredVia: RegisteredViaEndpoint, LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), LabelServerName: "idp"},
-			Annotations: map[string]string{AnnotationRATHash: strings.Repeat("00", 32)}},
+			oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), oauthv1alpha1.LabelServerName: "idp"},
+			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: strings.Repeat("00", 32)}},
 		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
 			SecretName: "reg-minted", ClientName: "web", RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
 	}

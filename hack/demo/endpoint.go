@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
 )
 
@@ -247,7 +246,7 @@ func (d *demo) showEndpoint(ctx context.Context, k8s client.Client, samples []sa
 		ready = "Ready"
 	}
 	fmt.Fprintf(out, "\nThe registration is the OAuthClient %s/%s (%s; label %s), credentials in the Secret %s/%s.\n",
-		oc.Namespace, oc.Name, ready, registration.LabelRegisteredVia, oc.Namespace, oc.Status.SecretName)
+		oc.Namespace, oc.Name, ready, oauthv1alpha1.LabelRegisteredVia, oc.Namespace, oc.Status.SecretName)
 	if server.GetSpec().DynamicRegistration != nil {
 		same := "the same client_id"
 		if oc.Status.ClientID != clientID {

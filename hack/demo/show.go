@@ -215,8 +215,8 @@ func showServer(ctx context.Context, k8s client.Client, s sample, out io.Writer)
 		return nil
 	}
 	fmt.Fprintf(out, "   issuer %s, audience %s, signing %s, encryption %s, id lifetime %s\n",
-		spec.Issuer, statelessbackend.Audience(spec), statelessbackend.SigningAlgorithm(spec),
-		statelessbackend.EncryptionMode(spec), statelessbackend.Lifetime(spec))
+		spec.Issuer, spec.EffectiveAudience(), spec.EffectiveSigningAlgorithm(),
+		spec.EffectiveEncryptionMode(), spec.EffectiveLifetime())
 	for _, k := range st.Keys {
 		fmt.Fprintf(out, "   key %-3s %-14s kid %s\n", k.Use, k.Algorithm, k.KeyID)
 	}
@@ -314,7 +314,7 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 		return nil
 	}
 
-	aud := statelessbackend.Audience(spec)
+	aud := spec.EffectiveAudience()
 	own, err := sci.VerifierFromKeySet(spec.Issuer, aud, ks, nil)
 	if err != nil {
 		return fmt.Errorf("building a verifier from the key Secret: %w", err)
@@ -400,7 +400,7 @@ func publicVerifier(server oauthv1alpha1.ServerObject, ks *sci.KeySet, encrypted
 		}
 	}
 	spec := server.GetSpec().Stateless
-	return clientid.PublicVerifier(spec.Issuer, statelessbackend.Audience(spec), server.GetStatus().JWKS, decryptionKeys)
+	return clientid.PublicVerifier(spec.Issuer, spec.EffectiveAudience(), server.GetStatus().JWKS, decryptionKeys)
 }
 
 // mask shows a secret's length and at most its first 4 characters, and only

@@ -39,7 +39,6 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
-	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -510,11 +509,11 @@ func rawObject(ns, prefix string, i int) *oauthv1alpha1.OAuthClient {
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ns, Name: name,
 			Labels: map[string]string{
-				registration.LabelRegisteredVia: registration.RegisteredViaEndpoint,
-				registration.LabelServerKind:    string(oauthv1alpha1.KindAuthorizationServer),
-				registration.LabelServerName:    absentServer,
+				oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint,
+				oauthv1alpha1.LabelServerKind:    string(oauthv1alpha1.KindAuthorizationServer),
+				oauthv1alpha1.LabelServerName:    absentServer,
 			},
-			Annotations: map[string]string{registration.AnnotationRATHash: hex.EncodeToString(hash[:])},
+			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: hex.EncodeToString(hash[:])},
 		},
 		Spec: oauthv1alpha1.OAuthClientSpec{
 			ServerRef:      oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: absentServer},

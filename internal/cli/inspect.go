@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/internal/cli/clientid"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -285,7 +284,7 @@ func (o *Options) inspectStateless(p *printer, server oauthv1alpha1.ServerObject
 	if st.JWKS == "" {
 		return fmt.Errorf("cannot verify: %s is empty (is the server Ready?)", what)
 	}
-	v, err := clientid.PublicVerifier(spec.Issuer, statelessbackend.Audience(spec), st.JWKS, nil)
+	v, err := clientid.PublicVerifier(spec.Issuer, spec.EffectiveAudience(), st.JWKS, nil)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,6 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
-	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 )
 
 // maxEvents is how many of the most recent events status shows.
@@ -199,11 +198,11 @@ func (o *Options) statusServer(ctx context.Context, kind oauthv1alpha1.ServerKin
 		p.kv("  ", "Issuer", "%s", st.Issuer)
 	}
 	if s := spec.Stateless; s != nil {
-		p.kv("  ", "Audience", "%s", statelessbackend.Audience(s))
-		p.kv("  ", "Signing", "%s", statelessbackend.SigningAlgorithm(s))
-		p.kv("  ", "Encryption", "%s", statelessbackend.EncryptionMode(s))
-		p.kv("  ", "ID lifetime", "%s", statelessbackend.Lifetime(s))
-		p.kv("  ", "Key rotation", "every %s", statelessbackend.RotationInterval(s))
+		p.kv("  ", "Audience", "%s", s.EffectiveAudience())
+		p.kv("  ", "Signing", "%s", s.EffectiveSigningAlgorithm())
+		p.kv("  ", "Encryption", "%s", s.EffectiveEncryptionMode())
+		p.kv("  ", "ID lifetime", "%s", s.EffectiveLifetime())
+		p.kv("  ", "Key rotation", "every %s", s.EffectiveRotationInterval())
 		p.kv("  ", "Next key rotation", "%s", p.when(st.NextKeyRotationTime))
 		if ref := st.KeySecretRef; ref != nil {
 			p.kv("  ", "Key Secret", "%s/%s (private keys; not read by this command)", ref.Namespace, ref.Name)

@@ -88,16 +88,9 @@ func (v *OAuthClientValidator) serverWarnings(ctx context.Context, obj *oauthv1a
 		return nil
 	}
 	if srv == nil {
-		return admission.Warnings{fmt.Sprintf("%s %q does not exist (yet); the client waits for it", kindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name)}
+		return admission.Warnings{fmt.Sprintf("%s %q does not exist (yet); the client waits for it", oauthv1alpha1.ServerKindOf(obj.Spec.ServerRef), obj.Spec.ServerRef.Name)}
 	}
 	return nil
-}
-
-func kindOf(ref oauthv1alpha1.ServerReference) oauthv1alpha1.ServerKind {
-	if ref.Kind == "" {
-		return oauthv1alpha1.KindAuthorizationServer
-	}
-	return ref.Kind
 }
 
 // statelessUpdate enforces that a stateless client's registration is fixed

@@ -107,7 +107,7 @@ func (ServerDefaulter[T]) Default(_ context.Context, obj T) error {
 // DefaultServer applies ServerDefaulter's defaults to obj.
 func DefaultServer(obj oauthv1alpha1.ServerObject) {
 	if s := obj.GetSpec().Stateless; s != nil && s.KeySecretName == "" && obj.GetName() != "" {
-		s.KeySecretName = statelessbackend.KeySecretRef(obj, "").Name
+		s.KeySecretName = oauthv1alpha1.StatelessKeySecret(obj, "").Name
 	}
 }
 
@@ -140,14 +140,14 @@ func validateStateless(obj oauthv1alpha1.ServerObject, p *field.Path) (field.Err
 	var warnings admission.Warnings
 	errs = append(errs, issuerErrors(p.Child("issuer"), s.Issuer)...)
 
-	lifetime, interval := statelessbackend.Lifetime(s), statelessbackend.RotationInterval(s)
+	lifetime, interval := s.EffectiveLifetime(), s.EffectiveRotationInterval()
 	errs = append(errs, durationErrors(p.Child("clientIDLifetime"), s.ClientIDLifetime, minClientIDLifetime, "0s (ids never expire)")...)
 	errs = append(errs, durationErrors(p.Child("keyRotationInterval"), s.KeyRotationInterval, minKeyRotationInterval, "0s (no rotation)")...)
 	if lifetime == 0 {
 		warnings = append(warnings, "spec.stateless.clientIDLifetime is 0s: client ids and their secrets never expire")
 	}
 	uses := 1
-	if statelessbackend.EncryptionMode(s) == oauthv1alpha1.EncryptionGenerated {
+	if s.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated {
 		uses = 2 // the encryption key rotates on the same interval
 	}
 	switch {
@@ -164,11 +164,11 @@ func validateStateless(obj oauthv1alpha1.ServerObject, p *field.Path) (field.Err
 		}
 	}
 
-	keyName := statelessbackend.KeySecretRef(obj, "").Name
+	keyName := oauthv1alpha1.StatelessKeySecret(obj, "").Name
 	for _, msg := range validation.IsDNS1123Subdomain(keyName) {
 		errs = append(errs, field.Invalid(p.Child("keySecretName"), keyName, msg))
 	}
-	if statelessbackend.EncryptionMode(s) == oauthv1alpha1.EncryptionRecipientKey {
+	if s.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
 		// The check the server reconciler makes before it generates keys.
 		if _, _, err := statelessbackend.RecipientKey(s); err != nil {
 			path := p.Child("encryption", "recipientKey")
@@ -238,7 +238,7 @@ func validateEndpoint(obj oauthv1alpha1.ServerObject, p *field.Path) (field.Erro
 		}
 	}
 	if st := obj.GetSpec().Stateless; st != nil && re.Storage == oauthv1alpha1.StorageStateless &&
-		statelessbackend.EncryptionMode(st) == oauthv1alpha1.EncryptionRecipientKey {
+		st.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
 		errs = append(errs, field.Invalid(p.Child("storage"), re.Storage,
 			"Stateless storage cannot serve spec.stateless.encryption.mode RecipientKey: the endpoint could not read back ids encrypted to the authorization server's key; use Stateful storage"))
 	}
@@ -291,10 +291,10 @@ func updateWarnings(oldObj, newObj oauthv1alpha1.ServerObject) admission.Warning
 		return nil
 	}
 	var w admission.Warnings
-	if a, b := statelessbackend.KeySecretRef(oldObj, "").Name, statelessbackend.KeySecretRef(newObj, "").Name; a != b && oldObj.GetStatus().KeySecretRef != nil {
+	if a, b := oauthv1alpha1.StatelessKeySecret(oldObj, "").Name, oauthv1alpha1.StatelessKeySecret(newObj, "").Name; a != b && oldObj.GetStatus().KeySecretRef != nil {
 		w = append(w, fmt.Sprintf("spec.stateless.keySecretName changes from %q to %q: new keys are generated there, every client id issued so far stops verifying and every client is re-minted", a, b))
 	}
-	if o.Issuer != n.Issuer || statelessbackend.Audience(o) != statelessbackend.Audience(n) {
+	if o.Issuer != n.Issuer || o.EffectiveAudience() != n.EffectiveAudience() {
 		w = append(w, "spec.stateless issuer or audience changes: every client of this server is re-minted with a new client id and secret")
 	}
 	return w

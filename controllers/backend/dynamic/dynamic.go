@@ -38,8 +38,8 @@ import (
 
 // Defaults for unset spec fields (the CRD defaults them too).
 const (
-	DefaultResyncInterval = 10 * time.Minute
-	DefaultTimeout        = 30 * time.Second
+	DefaultResyncInterval = oauthv1alpha1.DefaultResyncInterval
+	DefaultTimeout        = oauthv1alpha1.DefaultRegistrationTimeout
 )
 
 // UserAgent identifies the operator to authorization servers.
@@ -115,10 +115,7 @@ func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error)
 	if e, ok := b.servers[server.GetUID()]; ok && e.generation == server.GetGeneration() {
 		return e, nil
 	}
-	timeout := DefaultTimeout
-	if spec.Timeout != nil && spec.Timeout.Duration > 0 {
-		timeout = spec.Timeout.Duration
-	}
+	timeout := spec.EffectiveTimeout()
 	cfg := dcr.Config{CABundle: spec.CABundle, Timeout: timeout, UserAgent: UserAgent}
 	reg, err := backend.NewRegistrar(b.NewRegistrar, cfg)
 	if err != nil {
@@ -136,14 +133,8 @@ func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error)
 		caBundle:   spec.CABundle,
 		timeout:    timeout,
 		endpoint:   string(spec.RegistrationEndpoint),
-		resync:     DefaultResyncInterval,
-		policy:     spec.OnUnauthorized,
-	}
-	if spec.ResyncInterval != nil && spec.ResyncInterval.Duration > 0 {
-		e.resync = spec.ResyncInterval.Duration
-	}
-	if e.policy == "" {
-		e.policy = oauthv1alpha1.UnauthorizedStop
+		resync:     spec.EffectiveResyncInterval(),
+		policy:     spec.EffectiveOnUnauthorized(),
 	}
 	if b.servers == nil {
 		b.servers = map[types.UID]*serverEntry{}

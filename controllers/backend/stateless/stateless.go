@@ -36,10 +36,10 @@ import (
 const KeySetDataKey = "keys.json"
 
 // DefaultClientIDLifetime applies when spec.stateless.clientIDLifetime is unset.
-const DefaultClientIDLifetime = 90 * 24 * time.Hour
+const DefaultClientIDLifetime = oauthv1alpha1.DefaultClientIDLifetime
 
 // DefaultKeyRotationInterval applies when spec.stateless.keyRotationInterval is unset.
-const DefaultKeyRotationInterval = 30 * 24 * time.Hour
+const DefaultKeyRotationInterval = oauthv1alpha1.DefaultKeyRotationInterval
 
 // PublishMargin is how much longer than the id lifetime a retired key stays
 // published, so a verifier that allows clock leeway never sees a key go
@@ -48,56 +48,6 @@ const PublishMargin = 5 * time.Minute
 
 // EncryptionKeyAlgorithm is the key management algorithm of generated encryption keys.
 const EncryptionKeyAlgorithm = "ECDH-ES+A256KW"
-
-// KeySecretRef returns where a server's key Secret lives: the server's
-// namespace, or clusterNamespace for a ClusterAuthorizationServer.
-func KeySecretRef(server oauthv1alpha1.ServerObject, clusterNamespace string) types.NamespacedName {
-	name := server.GetName() + "-stateless-keys"
-	if s := server.GetSpec().Stateless; s != nil && s.KeySecretName != "" {
-		name = s.KeySecretName
-	}
-	return types.NamespacedName{Namespace: oauthv1alpha1.ReferencedNamespace(server, "", clusterNamespace), Name: name}
-}
-
-// Lifetime returns the configured client id lifetime (0 = never expires).
-func Lifetime(s *oauthv1alpha1.StatelessServer) time.Duration {
-	if s.ClientIDLifetime == nil {
-		return DefaultClientIDLifetime
-	}
-	return s.ClientIDLifetime.Duration
-}
-
-// RotationInterval returns the configured key rotation interval (0 = never).
-func RotationInterval(s *oauthv1alpha1.StatelessServer) time.Duration {
-	if s.KeyRotationInterval == nil {
-		return DefaultKeyRotationInterval
-	}
-	return s.KeyRotationInterval.Duration
-}
-
-// Audience returns the aud of minted ids.
-func Audience(s *oauthv1alpha1.StatelessServer) string {
-	if s.Audience != "" {
-		return s.Audience
-	}
-	return s.Issuer
-}
-
-// SigningAlgorithm returns the configured signing algorithm.
-func SigningAlgorithm(s *oauthv1alpha1.StatelessServer) string {
-	if s.SigningAlgorithm == "" {
-		return string(oauthv1alpha1.SigningES256)
-	}
-	return string(s.SigningAlgorithm)
-}
-
-// EncryptionMode returns the configured encryption mode.
-func EncryptionMode(s *oauthv1alpha1.StatelessServer) oauthv1alpha1.EncryptionMode {
-	if s.Encryption == nil || s.Encryption.Mode == "" {
-		return oauthv1alpha1.EncryptionNone
-	}
-	return s.Encryption.Mode
-}
 
 // RecipientKey parses and checks spec.stateless.encryption.recipientKey: a
 // public EC P-256 key (ECDH-ES+A256KW) or an RSA key of at least 2048 bits
@@ -183,7 +133,7 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 	if spec == nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s has no stateless configuration", server.GetName())
 	}
-	ref := KeySecretRef(server, b.ClusterResourceNamespace)
+	ref := oauthv1alpha1.StatelessKeySecret(server, b.ClusterResourceNamespace)
 	secret := &corev1.Secret{}
 	if err := b.Reader.Get(ctx, ref, secret); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -204,21 +154,21 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 	if err != nil {
 		return nil, fmt.Errorf("parsing key Secret %s: %w", ref, err)
 	}
-	alg := SigningAlgorithm(spec)
+	alg := spec.EffectiveSigningAlgorithm()
 	sig, ok := keys.Active(sci.KeyUse("sig"))
 	if !ok || sig.Algorithm != alg {
 		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active %s signing key yet", server.GetName(), alg), RetryAfter: 5 * time.Second}
 	}
-	e := &entry{version: version, issuer: spec.Issuer, lifetime: Lifetime(spec)}
+	e := &entry{version: version, issuer: spec.Issuer, lifetime: spec.EffectiveLifetime()}
 	cfg := sci.MinterConfig{
 		Issuer:     spec.Issuer,
-		Audience:   Audience(spec),
+		Audience:   spec.EffectiveAudience(),
 		SigningKey: *sig,
 		Lifetime:   e.lifetime,
 		Clock:      b.Clock,
 	}
-	settings := map[string]any{"iss": spec.Issuer, "aud": Audience(spec), "alg": alg, "lifetime": e.lifetime.String(), "enc": string(EncryptionMode(spec))}
-	switch EncryptionMode(spec) {
+	settings := map[string]any{"iss": spec.Issuer, "aud": spec.EffectiveAudience(), "alg": alg, "lifetime": e.lifetime.String(), "enc": string(spec.EffectiveEncryptionMode())}
+	switch spec.EffectiveEncryptionMode() {
 	case oauthv1alpha1.EncryptionGenerated:
 		enc, ok := keys.Active(sci.KeyUse("enc"))
 		if !ok {
@@ -239,13 +189,13 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
 	}
 	if e.minter, err = sci.NewMinter(cfg); err != nil {
-		if EncryptionMode(spec) == oauthv1alpha1.EncryptionRecipientKey {
+		if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
 			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey cannot be used: %v", err)
 		}
 		return nil, fmt.Errorf("building minter for server %s: %w", server.GetName(), err)
 	}
-	if EncryptionMode(spec) != oauthv1alpha1.EncryptionRecipientKey {
-		if e.verifier, err = sci.VerifierFromKeySet(spec.Issuer, Audience(spec), keys, b.Clock); err != nil {
+	if spec.EffectiveEncryptionMode() != oauthv1alpha1.EncryptionRecipientKey {
+		if e.verifier, err = sci.VerifierFromKeySet(spec.Issuer, spec.EffectiveAudience(), keys, b.Clock); err != nil {
 			return nil, fmt.Errorf("building verifier for server %s: %w", server.GetName(), err)
 		}
 	}
@@ -280,10 +230,10 @@ func (b *Backend) Digest(req *backend.Request) (string, error) {
 		return "", backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "server has no stateless configuration")
 	}
 	h := sha256.New()
-	settings, _ := json.Marshal(map[string]string{"iss": spec.Issuer, "aud": Audience(spec), "alg": SigningAlgorithm(spec), "lifetime": Lifetime(spec).String(), "enc": string(EncryptionMode(spec))})
+	settings, _ := json.Marshal(map[string]string{"iss": spec.Issuer, "aud": spec.EffectiveAudience(), "alg": spec.EffectiveSigningAlgorithm(), "lifetime": spec.EffectiveLifetime().String(), "enc": string(spec.EffectiveEncryptionMode())})
 	h.Write(settings)
 	h.Write([]byte{0})
-	if EncryptionMode(spec) == oauthv1alpha1.EncryptionRecipientKey && spec.Encryption.RecipientKey != nil {
+	if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey && spec.Encryption.RecipientKey != nil {
 		h.Write(spec.Encryption.RecipientKey.Raw)
 	}
 	h.Write([]byte{0})

@@ -85,11 +85,11 @@ func newServer(name string, uid types.UID, mods ...serverMod) *oauthv1alpha1.Aut
 // ensureKeys does what ServerReconciler.reconcileStatelessKeys does to a key set.
 func ensureKeys(t *testing.T, ks *sci.KeySet, spec *oauthv1alpha1.StatelessServer, now time.Time) {
 	t.Helper()
-	lifetime := statelessbackend.Lifetime(spec)
-	if _, err := ks.Ensure("sig", statelessbackend.SigningAlgorithm(spec), now, lifetime); err != nil {
+	lifetime := spec.EffectiveLifetime()
+	if _, err := ks.Ensure("sig", spec.EffectiveSigningAlgorithm(), now, lifetime); err != nil {
 		t.Fatal(err)
 	}
-	if statelessbackend.EncryptionMode(spec) == oauthv1alpha1.EncryptionGenerated {
+	if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated {
 		if _, err := ks.Ensure("enc", statelessbackend.EncryptionKeyAlgorithm, now, lifetime); err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func (f *fixture) writeKeys() {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	ref := statelessbackend.KeySecretRef(f.server, clusterNS)
+	ref := oauthv1alpha1.StatelessKeySecret(f.server, clusterNS)
 	sec := &corev1.Secret{}
 	err = f.client.Get(f.ctx, ref, sec)
 	switch {
@@ -191,7 +191,7 @@ func (f *fixture) observe(md *metadata.Metadata, stored *backend.Credentials) (b
 func (f *fixture) verifier() *sci.Verifier {
 	f.t.Helper()
 	spec := f.server.GetSpec().Stateless
-	v, err := sci.VerifierFromKeySet(spec.Issuer, statelessbackend.Audience(spec), f.keys, f.clk)
+	v, err := sci.VerifierFromKeySet(spec.Issuer, spec.EffectiveAudience(), f.keys, f.clk)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -629,7 +629,7 @@ func TestKeySetChangeInvalidatesCache(t *testing.T) {
 		t.Fatalf("first kid %v, want %s", h["kid"], kid1)
 	}
 
-	if err := f.keys.Rotate("sig", "ES256", t0.Add(time.Hour), statelessbackend.Lifetime(f.server.GetSpec().Stateless)); err != nil {
+	if err := f.keys.Rotate("sig", "ES256", t0.Add(time.Hour), f.server.GetSpec().Stateless.EffectiveLifetime()); err != nil {
 		t.Fatal(err)
 	}
 	f.writeKeys()
@@ -1068,7 +1068,7 @@ func TestSettingHelpers(t *testing.T) {
 			in   *metav1.Duration
 			want time.Duration
 		}{{nil, 90 * day}, {dur(0), 0}, {dur(time.Hour), time.Hour}} {
-			if got := statelessbackend.Lifetime(&oauthv1alpha1.StatelessServer{ClientIDLifetime: tt.in}); got != tt.want {
+			if got := (&oauthv1alpha1.StatelessServer{ClientIDLifetime: tt.in}).EffectiveLifetime(); got != tt.want {
 				t.Errorf("Lifetime(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 		}
@@ -1081,7 +1081,7 @@ func TestSettingHelpers(t *testing.T) {
 			in   *metav1.Duration
 			want time.Duration
 		}{{nil, 30 * day}, {dur(0), 0}, {dur(48 * time.Hour), 48 * time.Hour}} {
-			if got := statelessbackend.RotationInterval(&oauthv1alpha1.StatelessServer{KeyRotationInterval: tt.in}); got != tt.want {
+			if got := (&oauthv1alpha1.StatelessServer{KeyRotationInterval: tt.in}).EffectiveRotationInterval(); got != tt.want {
 				t.Errorf("RotationInterval(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 		}
@@ -1090,16 +1090,16 @@ func TestSettingHelpers(t *testing.T) {
 		}
 	})
 	t.Run("Audience", func(t *testing.T) {
-		if got := statelessbackend.Audience(&oauthv1alpha1.StatelessServer{Issuer: issuer}); got != issuer {
+		if got := (&oauthv1alpha1.StatelessServer{Issuer: issuer}).EffectiveAudience(); got != issuer {
 			t.Errorf("default audience = %q", got)
 		}
-		if got := statelessbackend.Audience(&oauthv1alpha1.StatelessServer{Issuer: issuer, Audience: "https://rs.example"}); got != "https://rs.example" {
+		if got := (&oauthv1alpha1.StatelessServer{Issuer: issuer, Audience: "https://rs.example"}).EffectiveAudience(); got != "https://rs.example" {
 			t.Errorf("audience = %q", got)
 		}
 	})
 	t.Run("SigningAlgorithm", func(t *testing.T) {
 		for in, want := range map[oauthv1alpha1.SigningAlgorithm]string{"": "ES256", "ES256": "ES256", "EdDSA": "EdDSA", "RS256": "RS256"} {
-			if got := statelessbackend.SigningAlgorithm(&oauthv1alpha1.StatelessServer{SigningAlgorithm: in}); got != want {
+			if got := (&oauthv1alpha1.StatelessServer{SigningAlgorithm: in}).EffectiveSigningAlgorithm(); got != want {
 				t.Errorf("SigningAlgorithm(%q) = %q, want %q", in, got, want)
 			}
 		}
@@ -1115,7 +1115,7 @@ func TestSettingHelpers(t *testing.T) {
 			{&oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionGenerated}, oauthv1alpha1.EncryptionGenerated},
 			{&oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey}, oauthv1alpha1.EncryptionRecipientKey},
 		} {
-			if got := statelessbackend.EncryptionMode(&oauthv1alpha1.StatelessServer{Encryption: tt.in}); got != tt.want {
+			if got := (&oauthv1alpha1.StatelessServer{Encryption: tt.in}).EffectiveEncryptionMode(); got != tt.want {
 				t.Errorf("EncryptionMode(%+v) = %q, want %q", tt.in, got, tt.want)
 			}
 		}
@@ -1148,7 +1148,7 @@ func TestKeySecretRef(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := statelessbackend.KeySecretRef(tt.server, clusterNS); got != tt.want {
+			if got := oauthv1alpha1.StatelessKeySecret(tt.server, clusterNS); got != tt.want {
 				t.Errorf("KeySecretRef = %v, want %v", got, tt.want)
 			}
 		})
