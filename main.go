@@ -118,9 +118,11 @@ func run() error {
 			copts.Endpoint.TLSSecret = types.NamespacedName{Namespace: ns, Name: name}
 		}
 	}
-	if err := controllers.Setup(ctx, mgr, copts); err != nil {
+	backends, err := controllers.SetupWithBackends(ctx, mgr, copts)
+	if err != nil {
 		return err
 	}
+	webhooks.Backends = backends
 	webhookReady, err := webhooks.Setup(mgr)
 	if err != nil {
 		return fmt.Errorf("setting up webhooks: %w", err)

@@ -52,7 +52,7 @@ type OAuthClientReconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
-	Backends  backend.Registry
+	Backends  *backend.Registry
 	// Policy is the metadata validation policy.
 	Policy metadata.Policy
 	// MaxConcurrentReconciles bounds parallel reconciles (default 4).
@@ -322,13 +322,12 @@ func (r *OAuthClientReconciler) deleteUpstream(ctx context.Context, obj *oauthv1
 	if err != nil {
 		return err
 	}
-	var be backend.Backend
+	be, kept := r.Backends.Keeping(state.current)
 	switch {
-	case r.Backends.DynamicRegistration != nil && state.current != nil && state.current.RegistrationClientURI != "":
-		// A registration at a remote server, whatever the server object
-		// says now (gone, or made again with another backend): the stored
-		// URI, token and CA bundle delete it.
-		be = r.Backends.DynamicRegistration
+	case kept:
+		// A registration the backend deletes with what is stored, whatever
+		// the server object says now (gone, or made again with another
+		// backend).
 	case server != nil:
 		if be, err = r.Backends.For(server); err != nil {
 			return nil // a backend this build lacks keeps nothing we could delete

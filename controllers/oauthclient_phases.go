@@ -586,18 +586,7 @@ func rotationInterval(obj *oauthv1alpha1.OAuthClient) time.Duration {
 	return obj.Spec.Rotation.Interval.Duration
 }
 
-func reasonOf(err error, fallback string) string {
-	if p, ok := backend.AsPermanent(err); ok {
-		return p.Reason
-	}
-	if p, ok := backend.AsPending(err); ok {
-		return p.Reason
-	}
-	if t, ok := backend.AsTransient(err); ok {
-		return t.Reason
-	}
-	return fallback
-}
+func reasonOf(err error, fallback string) string { return backend.ReasonOf(err, fallback) }
 
 func metaTime(t time.Time) *metav1.Time {
 	if t.IsZero() {

@@ -85,7 +85,7 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	h.be = &backend.Fake{}
 	h.r = &OAuthClientReconciler{
 		Client: h.c, APIReader: h.c, Scheme: s, Recorder: h.rec, Clock: h.clock,
-		Backends: backend.Registry{Stateless: h.be},
+		Backends: new(backend.Registry).MustRegister(oauthv1alpha1.MemberStateless, h.be),
 	}
 	return h
 }
@@ -688,7 +688,8 @@ func TestDeletionUsesTheStoredRegistration(t *testing.T) {
 		deleted = req.Stored.RegistrationClientURI
 		return nil
 	}
-	h.r.Backends.DynamicRegistration = remote
+	remote.KeepsFunc = func(c *backend.Credentials) bool { return c.RegistrationClientURI != "" } // as the dynamic backend's
+	h.r.Backends.MustRegister(oauthv1alpha1.MemberDynamicRegistration, remote)
 	if _, err := h.reconcile(t); err != nil {
 		t.Fatal(err)
 	}

@@ -10,10 +10,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
 )
 
 // errSecretConflict means a Secret of the wanted name exists and is controlled
@@ -240,4 +242,33 @@ func (w *secretWriter) adopt(ctx context.Context, owner client.Object, s *corev1
 		return nil, fmt.Errorf("adopting Secret %s: %w", client.ObjectKeyFromObject(s), err)
 	}
 	return s, nil
+}
+
+// serverSecrets is the backend.SecretStore of the server reconcilers: the
+// secretWriter's rules (Opaque, controlled by the owner, a foreign Secret
+// refused) and the managed-by labels that put the Secret in the cache.
+type serverSecrets struct{ w *secretWriter }
+
+var _ backend.SecretStore = serverSecrets{}
+
+// Get reads the Secret, past the cache when the cache lacks it.
+func (s serverSecrets) Get(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error) {
+	return s.w.getFresh(ctx, key)
+}
+
+// Owns reports whether sec is the owner's to write.
+func (s serverSecrets) Owns(sec *corev1.Secret, owner client.Object) bool { return ours(sec, owner) }
+
+// Write stores desired as an Opaque Secret controlled by owner, a server.
+func (s serverSecrets) Write(ctx context.Context, owner client.Object, desired *corev1.Secret) error {
+	d := desired.DeepCopy()
+	d.Type = corev1.SecretTypeOpaque
+	if srv, ok := owner.(oauthv1alpha1.ServerObject); ok {
+		if d.Labels == nil {
+			d.Labels = map[string]string{}
+		}
+		maps.Copy(d.Labels, managedLabels(string(srv.ServerKind()), owner.GetName()))
+	}
+	_, _, err := s.w.write(ctx, owner, d)
+	return err
 }

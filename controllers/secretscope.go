@@ -217,30 +217,16 @@ func (s secretScope) scopeReader(r client.Reader) client.Reader {
 }
 
 // serverSecretNamespaces returns, for each Secret (or set of Secrets) the
-// server needs, a description and its namespace: the stateless key Secret,
-// the dynamic registration's initial access token and software statement,
-// the registration endpoint's initial access tokens and the namespace of its
-// Stateful registrations (whose credentials are Secrets).
-func serverSecretNamespaces(obj oauthv1alpha1.ServerObject, clusterNS string) [][2]string {
-	spec := obj.GetSpec()
+// server needs, a description and its namespace: those its backend names
+// (ServerSecrets), the registration endpoint's initial access tokens and the
+// namespace of its Stateful registrations (whose credentials are Secrets).
+func serverSecretNamespaces(be backend.Backend, obj oauthv1alpha1.ServerObject, clusterNS string) [][2]string {
 	nsOf := func(ref string) string { return oauthv1alpha1.ReferencedNamespace(obj, ref, clusterNS) }
 	var out [][2]string
-	if spec.Stateless != nil {
-		ref := oauthv1alpha1.StatelessKeySecret(obj, clusterNS)
-		out = append(out, [2]string{"key Secret " + ref.String(), ref.Namespace})
+	for _, sec := range be.ServerSecrets(obj, clusterNS) {
+		out = append(out, [2]string{sec.Description, sec.Namespace})
 	}
-	if d := spec.DynamicRegistration; d != nil {
-		for _, s := range []struct {
-			what string
-			ref  *oauthv1alpha1.SecretKeySelector
-		}{{"initial access token", d.InitialAccessToken}, {"software statement", d.SoftwareStatement}} {
-			if s.ref != nil {
-				ns := nsOf(s.ref.Namespace)
-				out = append(out, [2]string{s.what + " Secret " + ns + "/" + s.ref.Name, ns})
-			}
-		}
-	}
-	if re := spec.RegistrationEndpoint; re != nil {
+	if re := obj.GetSpec().RegistrationEndpoint; re != nil {
 		if !re.Open && re.InitialAccessTokens != nil {
 			ns := nsOf(re.InitialAccessTokens.Namespace)
 			out = append(out, [2]string{"initial access tokens Secret " + ns + "/" + re.InitialAccessTokens.Name, ns})
@@ -255,11 +241,11 @@ func serverSecretNamespaces(obj oauthv1alpha1.ServerObject, clusterNS string) []
 
 // checkServerSecrets returns the refusal for the first Secret the server
 // needs outside the scope, or nil.
-func (s secretScope) checkServerSecrets(obj oauthv1alpha1.ServerObject, clusterNS string) error {
+func (s secretScope) checkServerSecrets(be backend.Backend, obj oauthv1alpha1.ServerObject, clusterNS string) error {
 	if s.all() {
 		return nil
 	}
-	for _, sec := range serverSecretNamespaces(obj, clusterNS) {
+	for _, sec := range serverSecretNamespaces(be, obj, clusterNS) {
 		if !s.allows(sec[1]) {
 			return s.refuse(sec[1], sec[0])
 		}

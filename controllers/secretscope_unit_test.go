@@ -290,6 +290,7 @@ func TestServerRefusesSecretsOutsideSecretNamespaces(t *testing.T) {
 				Client: c, APIReader: c, Scheme: testScheme(), Recorder: events.NewFakeRecorder(10),
 				Clock: clocktesting.NewFakeClock(t0), Kind: tc.kind, ClusterResourceNamespace: "clientreg-system",
 				secretScope: newSecretScope([]string{"apps"}, "clientreg-system"),
+				Backends:    NewBackends(BackendDeps{Cached: c, Uncached: c, ClusterResourceNamespace: "clientreg-system"}),
 			}
 			key := client.ObjectKeyFromObject(tc.obj)
 			_, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key})

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -47,6 +48,9 @@ type Options struct {
 	// NewRegistrar builds RFC 7591/7592 clients (tests inject fault
 	// injection); nil means registrar/dcr's real client.
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+	// Backends, when set, replaces the built-in backends (tests); see
+	// NewBackends.
+	Backends *backend.Registry
 	// Endpoint, when set, serves the embedded registration endpoint.
 	Endpoint *EndpointOptions
 	// MetricsRegisterer receives the operator's own collectors; nil means
@@ -105,8 +109,40 @@ func CacheOptionsFor(opts Options) cache.Options {
 	}}
 }
 
+// BackendDeps is what the built-in backends are built from.
+type BackendDeps struct {
+	// Cached reads through the manager's cache; Uncached reads past it.
+	Cached, Uncached client.Reader
+	// ClusterResourceNamespace holds Secrets of cluster-scoped servers.
+	ClusterResourceNamespace string
+	Clock                    clock.PassiveClock
+	// NewRegistrar builds RFC 7591/7592 clients; nil means registrar/dcr's.
+	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+	// Metrics instruments the registration clients.
+	Metrics *metrics.Metrics
+	// Recorder and Secrets serve the backends' server halves.
+	Recorder events.EventRecorder
+	Secrets  backend.SecretStore
+}
+
+// NewBackends registers the built-in backends, one line each, under the
+// member of the server spec union each serves. A new backend is one more
+// line here (see package backend).
+func NewBackends(d BackendDeps) *backend.Registry {
+	return new(backend.Registry).
+		MustRegister(oauthv1alpha1.MemberStateless, &statelessbackend.Backend{Reader: d.Cached, ClusterResourceNamespace: d.ClusterResourceNamespace, Clock: d.Clock, NewRegistrar: d.NewRegistrar, Secrets: d.Secrets, Recorder: d.Recorder}).
+		MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{Reader: d.Uncached, ClusterResourceNamespace: d.ClusterResourceNamespace, Clock: d.Clock, NewRegistrar: instrumentedRegistrar(d.NewRegistrar, d.Metrics), SpreadFirstReads: true})
+}
+
 // Setup registers every reconciler with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	_, err := SetupWithBackends(ctx, mgr, opts)
+	return err
+}
+
+// SetupWithBackends is Setup, and returns the backends the reconcilers use
+// (the webhook validates server specs with the same).
+func SetupWithBackends(ctx context.Context, mgr ctrl.Manager, opts Options) (*backend.Registry, error) {
 	clk := opts.Clock
 	if clk == nil {
 		clk = clock.RealClock{}
@@ -118,60 +154,55 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	m, err := metrics.New(reg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Every Secret access goes through clients that refuse namespaces
 	// outside the scope before the request is made.
 	scope := newSecretScope(opts.SecretNamespaces, opts.ClusterResourceNamespace)
 	c, apiReader := scope.scopeClient(mgr.GetClient()), scope.scopeReader(mgr.GetAPIReader())
-	stateless := &statelessbackend.Backend{
-		Reader:                   c,
-		ClusterResourceNamespace: opts.ClusterResourceNamespace,
-		Clock:                    clk,
-		NewRegistrar:             opts.NewRegistrar,
-	}
-	dynamic := &dynamicbackend.Backend{
-		Reader:                   apiReader,
-		ClusterResourceNamespace: opts.ClusterResourceNamespace,
-		Clock:                    clk,
-		NewRegistrar:             instrumentedRegistrar(opts.NewRegistrar, m),
-		SpreadFirstReads:         true,
+	backends := opts.Backends
+	if backends == nil {
+		backends = NewBackends(BackendDeps{
+			Cached: c, Uncached: apiReader, ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
+			NewRegistrar: opts.NewRegistrar, Metrics: m, Recorder: recorder,
+			Secrets: serverSecrets{w: &secretWriter{client: c, apiReader: apiReader, scheme: mgr.GetScheme()}},
+		})
 	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		r := &ServerReconciler{
 			Client: c, APIReader: apiReader, Scheme: mgr.GetScheme(),
 			Recorder: recorder, Clock: clk, Kind: kind, secretScope: scope,
-			ClusterResourceNamespace: opts.ClusterResourceNamespace, Stateless: stateless, Dynamic: dynamic,
+			ClusterResourceNamespace: opts.ClusterResourceNamespace, Backends: backends,
 			EndpointBaseURL: endpointBaseURL(opts),
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
-			return fmt.Errorf("setting up %s controller: %w", kind, err)
+			return nil, fmt.Errorf("setting up %s controller: %w", kind, err)
 		}
 	}
 	cr := &OAuthClientReconciler{
 		Client: c, APIReader: apiReader, Scheme: mgr.GetScheme(),
 		Recorder: recorder, Clock: clk, secretScope: scope,
-		Backends:                backend.Registry{Stateless: stateless, DynamicRegistration: dynamic},
+		Backends:                backends,
 		Policy:                  opts.Policy,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		DeletionTimeout:         opts.DeletionTimeout,
 		Metrics:                 m,
 	}
 	if err := cr.SetupWithManager(ctx, mgr); err != nil {
-		return fmt.Errorf("setting up OAuthClient controller: %w", err)
+		return nil, fmt.Errorf("setting up OAuthClient controller: %w", err)
 	}
 	if e := opts.Endpoint; e != nil {
-		if err := setupEndpoint(ctx, mgr, opts, scope, c, apiReader, clk, m, stateless); err != nil {
-			return err
+		if err := setupEndpoint(ctx, mgr, opts, scope, c, apiReader, clk, m, backends); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return backends, nil
 }
 
 // setupEndpoint adds the registration endpoint as a runnable that serves on
 // every replica (not only the leader).
 // c and apiReader are the manager's clients, already limited to scope.
-func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, c client.Client, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Metrics, stateless *statelessbackend.Backend) error {
+func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope secretScope, c client.Client, apiReader client.Reader, clk clock.PassiveClock, m *metrics.Metrics, backends *backend.Registry) error {
 	e := opts.Endpoint
 	if e.BaseURL == "" {
 		return fmt.Errorf("the registration endpoint needs a base URL")
@@ -190,8 +221,9 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 	resolver := &registration.Resolver{
 		Client: c, APIReader: apiReader,
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
+		Backends: backends,
 	}
-	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver, Stateless: stateless}
+	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver}
 	// Registrations are answered on the cache event that shows them done.
 	if err := store.WatchCache(ctx, mgr.GetCache()); err != nil {
 		return fmt.Errorf("setting up the registration endpoint: %w", err)

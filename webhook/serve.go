@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/registrar/metadata"
 	v1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
@@ -62,6 +63,9 @@ type Options struct {
 	ExtraDNSNames []string
 	// Policy is the metadata validation policy; pass the reconciler's.
 	Policy metadata.Policy
+	// Backends validate and default their member of server specs; pass the
+	// reconcilers' (controllers.Backends).
+	Backends *backend.Registry
 }
 
 // BindFlags registers the webhook flags on fs with their defaults;
@@ -98,7 +102,7 @@ func (o *Options) Setup(mgr manager.Manager) (healthz.Checker, error) {
 		return healthz.Ping, nil
 	}
 	register := func() error {
-		return v1alpha1.SetupWithManager(mgr, v1alpha1.Options{Reader: mgr.GetAPIReader(), Policy: o.Policy})
+		return v1alpha1.SetupWithManager(mgr, v1alpha1.Options{Reader: mgr.GetAPIReader(), Policy: o.Policy, Backends: o.Backends})
 	}
 	switch o.CertManagement {
 	case CertExternal:

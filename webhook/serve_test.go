@@ -24,6 +24,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
+	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
+	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/controllers/testutil"
 	v1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
@@ -107,6 +110,9 @@ func TestSelfManagedCertificates(t *testing.T) {
 	asManager.Impersonate = rest.ImpersonationConfig{UserName: managerUser, Groups: []string{"system:serviceaccounts", "system:authenticated"}}
 	certDir := t.TempDir()
 	opts := &Options{
+		Backends: new(backend.Registry).
+			MustRegister(oauthv1alpha1.MemberStateless, &statelessbackend.Backend{}).
+			MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{}),
 		Enabled:                     true,
 		Port:                        env.WebhookInstallOptions.LocalServingPort,
 		CertDir:                     certDir,

@@ -342,8 +342,10 @@ type RegistrationEndpoint struct {
 
 // AuthorizationServerSpec says how client ids are obtained. Exactly one of
 // dynamicRegistration and stateless is set; the backend cannot be changed.
-// +kubebuilder:validation:XValidation:rule="has(self.dynamicRegistration) != has(self.stateless)",message="exactly one of dynamicRegistration or stateless must be set"
-// +kubebuilder:validation:XValidation:rule="has(self.stateless) == has(oldSelf.stateless)",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
+// The backend union: one list entry per member (BackendMembers), so a new
+// member is one more entry in each rule.
+// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)].filter(m, m).size() == 1",message="exactly one of dynamicRegistration or stateless must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)] == [has(oldSelf.dynamicRegistration), has(oldSelf.stateless)]",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
 // +kubebuilder:validation:XValidation:rule="!has(self.registrationEndpoint) || !has(self.registrationEndpoint.storage) || self.registrationEndpoint.storage != 'Stateless' || has(self.stateless)",message="registrationEndpoint.storage Stateless needs a stateless server",fieldPath=".registrationEndpoint.storage"
 type AuthorizationServerSpec struct {
 	// dynamicRegistration registers clients at a remote authorization server
@@ -359,6 +361,41 @@ type AuthorizationServerSpec struct {
 	// registration endpoint on the operator's embedded HTTPS server.
 	// +optional
 	RegistrationEndpoint *RegistrationEndpoint `json:"registrationEndpoint,omitempty"`
+}
+
+// The members of the backend union of AuthorizationServerSpec, by their JSON
+// names. A backend registers under the member it serves.
+const (
+	MemberDynamicRegistration = "dynamicRegistration"
+	MemberStateless           = "stateless"
+)
+
+// BackendMembers lists the members of the backend union.
+func BackendMembers() []string {
+	return []string{MemberDynamicRegistration, MemberStateless}
+}
+
+// BackendMemberTitle names a member of the backend union for people.
+func BackendMemberTitle(member string) string {
+	switch member {
+	case MemberDynamicRegistration:
+		return "dynamic registration"
+	case MemberStateless:
+		return "stateless client ids"
+	}
+	return member
+}
+
+// BackendMember returns the member of the backend union that is set, or ""
+// when none is (the schema requires exactly one; the first set wins).
+func (s *AuthorizationServerSpec) BackendMember() string {
+	switch {
+	case s.DynamicRegistration != nil:
+		return MemberDynamicRegistration
+	case s.Stateless != nil:
+		return MemberStateless
+	}
+	return ""
 }
 
 // KeyStatus describes one published key.

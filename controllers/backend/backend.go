@@ -1,18 +1,51 @@
-// Package backend defines the interface every way of obtaining client
-// credentials implements (stateless minting, dynamic registration), modelled
-// on an external resource's Observe/Create/Update/Delete. The reconciler
-// chooses the backend by the server spec's union member; a new mode is a new
-// package registered here, not a branch in Reconcile.
+// Package backend defines what every way of obtaining client ids implements
+// (stateless minting, dynamic registration), and the Registry that chooses
+// one by the member of the AuthorizationServer spec union that is set.
+//
+// A backend owns both halves of its mode:
+//   - the client half, modelled on an external resource's
+//     Observe/Create/Update/Rotate/Delete: it issues and maintains one
+//     OAuthClient's credentials;
+//   - the server half (ServerHalf): it brings a server object that selects it
+//     to Ready and keeps it there, forgets a deleted one, defaults and
+//     validates its member of the spec for the webhook, names the Secrets the
+//     server needs (for --secret-namespaces), and gives the embedded
+//     registration endpoint what it needs from the server.
+//
+// # Adding a backend
+//
+//  1. Add its member to AuthorizationServerSpec in api/v1alpha1 (a pointer
+//     field), with an entry in the union's two CEL rules and in
+//     BackendMembers and BackendMember.
+//  2. Write its package under controllers/backend/ implementing Backend. It
+//     may use: this package (requests, errors with condition reasons,
+//     SecretStore for the Secrets its servers own), api/v1alpha1, registrar/
+//     (protocol code) and the clients it is given. It must not import
+//     controllers/ or webhook/, and it writes nothing but its servers'
+//     status and Secrets (through SecretStore) and the remote server.
+//  3. Register it in controllers.Setup (one line: Registry.Register(member,
+//     backend)).
+//
+// Nothing else changes: the OAuthClient and server reconcilers, the webhook,
+// the Secret scope, the metrics and the embedded endpoint go through the
+// Registry. TestRegistryAdmitsANewBackend (controllers) shows it with a fake.
 package backend
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/registrar/dcr"
+	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -113,8 +146,18 @@ func IsUncertain(err error) bool {
 	return errors.As(err, &u)
 }
 
-// Backend obtains and maintains client credentials.
+// Backend is one way of obtaining client ids: the client half (these
+// methods) and the server half (ServerHalf).
 type Backend interface {
+	ServerHalf
+	// Keeps reports whether stored credentials name a registration this
+	// backend can delete without its server object (the server object may be
+	// gone or serve another backend by now).
+	Keeps(stored *Credentials) bool
+	// CheckIssue reports, without issuing anything, an error Create would
+	// return for md at server (the embedded endpoint asks before it stores a
+	// registration); nil when it cannot tell.
+	CheckIssue(ctx context.Context, server oauthv1alpha1.ServerObject, md *metadata.Metadata) error
 	// Digest returns the identity of the desired state, so a change of
 	// metadata or of relevant server settings is noticed.
 	Digest(req *Request) (string, error)
@@ -175,30 +218,149 @@ func AsPending(err error) (*PendingError, bool) {
 	return p, ok
 }
 
+// ServerHalf is what a backend does for the server objects that select it.
+type ServerHalf interface {
+	// ReconcileServer brings server to Ready, or says why it is not: it
+	// fills the server's status fields of its mode (not Ready, which the
+	// caller sets from the result) and may write the Secrets the server
+	// owns. Errors carry condition reasons (Permanent, Transient, Pending).
+	ReconcileServer(ctx context.Context, server oauthv1alpha1.ServerObject) (ServerResult, error)
+	// ForgetServer drops what is cached for a deleted server.
+	ForgetServer(uid types.UID)
+	// DefaultServer fills defaults of its member that are derived from the
+	// object (the webhook's defaulter).
+	DefaultServer(server oauthv1alpha1.ServerObject)
+	// ValidateServer checks its member of server's spec beyond the schema,
+	// with field paths under path, and returns warnings too.
+	ValidateServer(server oauthv1alpha1.ServerObject, path *field.Path) (field.ErrorList, []string)
+	// ServerUpdateWarnings names changes from old to updated that replace
+	// client ids issued so far.
+	ServerUpdateWarnings(old, updated oauthv1alpha1.ServerObject) []string
+	// ServerSecrets names the Secrets server needs (reads or owns), each
+	// with a description for messages, to check them against the manager's
+	// Secret namespaces before anything is read.
+	ServerSecrets(server oauthv1alpha1.ServerObject, clusterResourceNamespace string) []ServerSecret
+	// ConfigureEndpoint gives the embedded registration endpoint of server
+	// what it needs from the backend (for minting: the keys and the id
+	// settings). Storage, policy and tokens are set already.
+	ConfigureEndpoint(ctx context.Context, server oauthv1alpha1.ServerObject, srv *endpoint.Server) error
+}
+
+// ErrEndpointMisconfigured marks a server whose registration endpoint cannot
+// be served as configured (ConfigureEndpoint wraps it).
+var ErrEndpointMisconfigured = errors.New("registration endpoint misconfigured")
+
+// ErrUnusableClientKeys means the client's jwks or jwks_uri cannot serve as
+// its key in the issued client id (CheckIssue and Create return it).
+var ErrUnusableClientKeys = errors.New("jwks or jwks_uri cannot be used as the client's key")
+
+// ConflictRecheck is how often something blocked by a Secret that belongs to
+// someone else looks again (deleting it raises no event the cache sees).
+const ConflictRecheck = time.Minute
+
+// ServerResult is the outcome of ServerHalf.ReconcileServer.
+type ServerResult struct {
+	// Ready says why the server is Ready.
+	Ready string
+	// RequeueAfter is when to look again (zero: on events only).
+	RequeueAfter time.Duration
+}
+
+// ServerSecret is a Secret (or the Secrets of a namespace, Name empty) a
+// server needs.
+type ServerSecret struct {
+	Description string
+	types.NamespacedName
+}
+
+// SecretStore reads and writes the Secrets a server owns, with the
+// manager's rules: only Opaque Secrets, controlled by their owner, carrying
+// the operator's labels, inside the manager's Secret namespaces.
+type SecretStore interface {
+	// Get reads a Secret past the cache; nil when it does not exist.
+	Get(ctx context.Context, key types.NamespacedName) (*corev1.Secret, error)
+	// Owns reports whether s is controlled by owner.
+	Owns(s *corev1.Secret, owner client.Object) bool
+	// Write creates or updates desired, controlled by owner; it refuses a
+	// Secret of that name that owner does not control.
+	Write(ctx context.Context, owner client.Object, desired *corev1.Secret) error
+}
+
 // Registry chooses the backend for a server by the member of its spec union
-// that is set. A nil member means that backend is not available in this build.
+// that is set. Backends register under their member; a member no backend
+// is registered for is not available in this build.
 type Registry struct {
-	// Stateless serves servers with spec.stateless.
-	Stateless Backend
-	// DynamicRegistration serves servers with spec.dynamicRegistration.
-	DynamicRegistration Backend
+	members map[string]Backend
+	order   []string
+}
+
+// Register adds b as the backend of member (a JSON name of the
+// AuthorizationServerSpec union, e.g. oauthv1alpha1.MemberStateless). A
+// member can be registered once.
+func (r *Registry) Register(member string, b Backend) error {
+	switch {
+	case member == "" || b == nil:
+		return errors.New("a backend needs a member name and an implementation")
+	case r.members[member] != nil:
+		return fmt.Errorf("a backend is registered for %q already", member)
+	}
+	if r.members == nil {
+		r.members = map[string]Backend{}
+	}
+	r.members[member] = b
+	r.order = append(r.order, member)
+	return nil
+}
+
+// MustRegister is Register for set-up code, where a duplicate is a bug.
+func (r *Registry) MustRegister(member string, b Backend) *Registry {
+	if err := r.Register(member, b); err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Lookup returns the backend registered for member.
+func (r *Registry) Lookup(member string) (Backend, bool) {
+	if r == nil {
+		return nil, false
+	}
+	b, ok := r.members[member]
+	return b, ok
+}
+
+// Members lists the registered members in registration order.
+func (r *Registry) Members() []string {
+	if r == nil {
+		return nil
+	}
+	return slices.Clone(r.order)
 }
 
 // For returns the backend of server, or a PermanentError when none serves it.
-func (r Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
-	spec := server.GetSpec()
-	switch {
-	case spec.Stateless != nil && r.Stateless != nil:
-		return r.Stateless, nil
-	case spec.DynamicRegistration != nil && r.DynamicRegistration != nil:
-		return r.DynamicRegistration, nil
-	case spec.DynamicRegistration != nil:
-		return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "dynamic registration is not available in this version of clientreg")
-	case spec.Stateless != nil:
-		return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "stateless client ids are not available in this build")
-	default:
+func (r *Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
+	member := server.GetSpec().BackendMember()
+	if member == "" {
 		return nil, Permanent(oauthv1alpha1.ReasonInvalidSpec, "server %s sets no backend", server.GetName())
 	}
+	if b, ok := r.Lookup(member); ok {
+		return b, nil
+	}
+	return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "%s is not available in this build of clientreg (spec.%s)", oauthv1alpha1.BackendMemberTitle(member), member)
+}
+
+// Keeping returns the backend that keeps the registration named by stored
+// (see Backend.Keeps), if one does.
+func (r *Registry) Keeping(stored *Credentials) (Backend, bool) {
+	if r == nil || stored == nil {
+		return nil, false
+	}
+	for _, m := range r.order {
+		if b := r.members[m]; b.Keeps(stored) {
+			return b, true
+		}
+	}
+	return nil, false
 }
 
 // TransientError is a failure worth retrying with backoff that still has a

@@ -26,33 +26,45 @@ func clusterScoped(spec oauthv1alpha1.AuthorizationServerSpec) oauthv1alpha1.Ser
 	return &oauthv1alpha1.ClusterAuthorizationServer{ObjectMeta: metav1.ObjectMeta{Name: "global-idp"}, Spec: spec}
 }
 
+// registry registers the stateless and dynamic backends that are not nil.
+func registry(stateless, dynamic backend.Backend) *backend.Registry {
+	r := &backend.Registry{}
+	if stateless != nil {
+		r.MustRegister(oauthv1alpha1.MemberStateless, stateless)
+	}
+	if dynamic != nil {
+		r.MustRegister(oauthv1alpha1.MemberDynamicRegistration, dynamic)
+	}
+	return r
+}
+
 func TestRegistryFor(t *testing.T) {
 	sl, dyn := &backend.Fake{}, &backend.Fake{}
 	tests := []struct {
 		name       string
-		registry   backend.Registry
+		registry   *backend.Registry
 		server     oauthv1alpha1.ServerObject
 		want       backend.Backend
 		wantReason string
 		wantMsg    string
 	}{
-		{name: "stateless server", registry: backend.Registry{Stateless: sl}, server: namespaced(statelessSpec), want: sl},
-		{name: "stateless cluster server", registry: backend.Registry{Stateless: sl, DynamicRegistration: dyn}, server: clusterScoped(statelessSpec), want: sl},
-		{name: "dynamic server with backend", registry: backend.Registry{Stateless: sl, DynamicRegistration: dyn}, server: namespaced(dynamicSpec), want: dyn},
+		{name: "stateless server", registry: registry(sl, nil), server: namespaced(statelessSpec), want: sl},
+		{name: "stateless cluster server", registry: registry(sl, dyn), server: clusterScoped(statelessSpec), want: sl},
+		{name: "dynamic server with backend", registry: registry(sl, dyn), server: namespaced(dynamicSpec), want: dyn},
 		{
-			name: "dynamic server without backend", registry: backend.Registry{Stateless: sl}, server: namespaced(dynamicSpec),
+			name: "dynamic server without backend", registry: registry(sl, nil), server: namespaced(dynamicSpec),
 			wantReason: oauthv1alpha1.ReasonBackendUnsupported, wantMsg: "dynamic registration is not available",
 		},
 		{
-			name: "no backend member", registry: backend.Registry{Stateless: sl, DynamicRegistration: dyn}, server: namespaced(oauthv1alpha1.AuthorizationServerSpec{}),
+			name: "no backend member", registry: registry(sl, dyn), server: namespaced(oauthv1alpha1.AuthorizationServerSpec{}),
 			wantReason: oauthv1alpha1.ReasonInvalidSpec, wantMsg: "server idp sets no backend",
 		},
 		{
-			name: "no backend member on a cluster server", registry: backend.Registry{Stateless: sl}, server: clusterScoped(oauthv1alpha1.AuthorizationServerSpec{}),
+			name: "no backend member on a cluster server", registry: registry(sl, nil), server: clusterScoped(oauthv1alpha1.AuthorizationServerSpec{}),
 			wantReason: oauthv1alpha1.ReasonInvalidSpec, wantMsg: "server global-idp sets no backend",
 		},
 		{
-			name: "stateless server with an empty registry", registry: backend.Registry{}, server: namespaced(statelessSpec),
+			name: "stateless server with an empty registry", registry: registry(nil, nil), server: namespaced(statelessSpec),
 			wantReason: oauthv1alpha1.ReasonBackendUnsupported, wantMsg: "not available in this build",
 		},
 	}

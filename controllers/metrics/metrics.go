@@ -32,9 +32,9 @@ const Namespace = "clientreg"
 // Label values for the backend label.
 const (
 	// BackendStateless is the stateless backend (spec.stateless).
-	BackendStateless = "stateless"
+	BackendStateless = oauthv1alpha1.MemberStateless
 	// BackendDynamicRegistration is the RFC 7591 backend (spec.dynamicRegistration).
-	BackendDynamicRegistration = "dynamicRegistration"
+	BackendDynamicRegistration = oauthv1alpha1.MemberDynamicRegistration
 	// BackendUnknown is used when the server (and so its backend) is not known,
 	// e.g. while it does not exist yet.
 	BackendUnknown = "unknown"
@@ -116,14 +116,10 @@ func BackendOf(server oauthv1alpha1.ServerObject) string {
 	if server == nil {
 		return BackendUnknown
 	}
-	switch spec := server.GetSpec(); {
-	case spec.Stateless != nil:
-		return BackendStateless
-	case spec.DynamicRegistration != nil:
-		return BackendDynamicRegistration
-	default:
-		return BackendUnknown
+	if m := server.GetSpec().BackendMember(); m != "" {
+		return m
 	}
+	return BackendUnknown
 }
 
 // Issued counts credentials issued for a client; action is create, update

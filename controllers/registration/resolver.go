@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -22,9 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/registrar/endpoint"
-	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
 
 // Path prefixes of the two server kinds under the endpoint's base URL.
@@ -54,6 +52,9 @@ type Resolver struct {
 	Clock                    clock.PassiveClock
 	// TTL bounds how long a resolved configuration is reused (default 5s).
 	TTL time.Duration
+	// Backends give the endpoint what it needs from a server's backend
+	// (ConfigureEndpoint), and check a registration before it is stored.
+	Backends *backend.Registry
 
 	mu    sync.Mutex
 	cache map[string]cachedServer
@@ -145,7 +146,7 @@ func (r *Resolver) now() time.Time {
 }
 
 // errMisconfigured marks a server whose endpoint cannot be served as configured.
-var errMisconfigured = errors.New("registration endpoint misconfigured")
+var errMisconfigured = backend.ErrEndpointMisconfigured
 
 // build turns a server object into an endpoint configuration.
 func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*endpoint.Server, error) {
@@ -188,37 +189,19 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 		}
 		srv.InitialAccessTokenHashes = hashes
 	}
-	if st := spec.Stateless; st != nil {
-		ref := oauthv1alpha1.StatelessKeySecret(obj, r.ClusterResourceNamespace)
-		sec := &corev1.Secret{}
-		if err := r.Client.Get(ctx, ref, sec); err != nil {
-			return nil, fmt.Errorf("reading the key Secret %s: %w", ref, err)
-		}
-		keys, err := sci.ParseKeySet(sec.Data[statelessbackend.KeySetDataKey])
-		if err != nil {
-			return nil, fmt.Errorf("parsing the key Secret %s: %w", ref, err)
-		}
-		srv.Keys = keys
-		// Ids minted by the endpoint are used at the authorization server,
-		// as the reconciler's are.
-		srv.ClientIDIssuer = st.Issuer
-		srv.ClientIDAudience = st.EffectiveAudience()
-		if srv.Storage == endpoint.StorageStateless && st.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
-			// Ids encrypted to the authorization server's key cannot be
-			// read back by the endpoint (RFC 7592 reads), and signed-only
-			// ids would need the derivation keys that mode keeps from it.
-			return nil, fmt.Errorf("%w: Stateless storage cannot serve encryption.mode RecipientKey; use Stateful storage", errMisconfigured)
-		}
-		srv.SigningAlgorithm = st.EffectiveSigningAlgorithm()
-		srv.ClientIDLifetime = st.EffectiveLifetime()
-		srv.Encrypt = st.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated
+	be, err := r.Backends.For(obj)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errMisconfigured, err)
+	}
+	if err := be.ConfigureEndpoint(ctx, obj, srv); err != nil {
+		return nil, err
 	}
 	// Clients registered here get their tokens from the authorization
 	// server: the upstream one of a dynamic server, the one named by
 	// spec.stateless.authorizationServer of a stateless one.
 	srv.AuthorizationEndpoint = obj.GetStatus().AuthorizationEndpoint
 	srv.TokenEndpoint = obj.GetStatus().TokenEndpoint
-	if spec.Stateless == nil && srv.Storage == endpoint.Storage(oauthv1alpha1.StorageStateless) {
+	if srv.Keys == nil && srv.Storage == endpoint.StorageStateless {
 		return nil, fmt.Errorf("%w: Stateless storage needs a stateless server", errMisconfigured)
 	}
 	if srv.Storage == endpoint.StorageStateless && len(srv.Policy.SingleInstanceSoftwareIDs) > 0 {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
@@ -50,12 +49,6 @@ type Store struct {
 	notifier notifier
 	notified bool // WatchCache was called
 
-	// Stateless is the stateless backend the reconciler mints with; the
-	// Store dry-mints with it (checkMint), sharing its parsed keys. Nil
-	// builds a private one on first use (tests).
-	Stateless *statelessbackend.Backend
-
-	minterOnce sync.Once
 }
 
 var (
@@ -143,25 +136,21 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 // OAuthClient would be created, fail with InvalidMetadata (a Warning Event
 // and an error in the log) and be deleted again.
 func (s *Store) checkMint(ctx context.Context, obj oauthv1alpha1.ServerObject, spec *oauthv1alpha1.OAuthClientSpec) error {
-	if obj.GetSpec().Stateless == nil {
-		return nil
+	be, err := s.Resolver.Backends.For(obj)
+	if err != nil {
+		return nil // the reconciler reports the server's backend
 	}
 	md, errs := clientmeta.FromSpec(spec)
 	if len(errs) > 0 {
 		return nil // the API server refuses the object with these errors
 	}
-	s.minterOnce.Do(func() {
-		if s.Stateless == nil {
-			s.Stateless = &statelessbackend.Backend{Reader: s.Client, ClusterResourceNamespace: s.Resolver.ClusterResourceNamespace, Clock: s.Resolver.Clock}
-		}
-	})
-	err := s.Stateless.CheckMint(ctx, obj, md)
+	err = be.CheckIssue(ctx, obj, md)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, sci.ErrTooLarge):
 		return endpoint.ClientIDTooLarge()
-	case errors.Is(err, statelessbackend.ErrUnusableClientKeys):
+	case errors.Is(err, backend.ErrUnusableClientKeys):
 		return endpoint.UnusableClientKeys()
 	}
 	// The reconciler could not mint either (no keys yet, an invalid

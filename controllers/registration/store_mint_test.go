@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
@@ -83,7 +84,9 @@ func newMintFixture(t *testing.T) *mintFixture {
 				return c.Delete(ctx, obj, opts...)
 			},
 		}).Build()
-	res := &Resolver{Client: c, APIReader: c, BaseURL: "https://reg.example", ClusterResourceNamespace: "clientreg-system"}
+	stateless := &statelessbackend.Backend{Reader: c, ClusterResourceNamespace: "clientreg-system"}
+	res := &Resolver{Client: c, APIReader: c, BaseURL: "https://reg.example", ClusterResourceNamespace: "clientreg-system",
+		Backends: new(backend.Registry).MustRegister(oauthv1alpha1.MemberStateless, stateless)}
 	f.store = &Store{Client: c, APIReader: c, Resolver: res, WaitTimeout: 200 * time.Millisecond, PollInterval: 10 * time.Millisecond}
 	if f.srv, err = res.Lookup(context.Background(), ServerPath(as)); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -46,6 +47,8 @@ type Options struct {
 	Reader client.Reader
 	// Policy is the metadata validation policy; pass the reconciler's.
 	Policy metadata.Policy
+	// Backends validate and default their member of server specs.
+	Backends *backend.Registry
 }
 
 // SetupWithManager registers the validating webhooks of the three kinds and
@@ -54,20 +57,24 @@ type Options struct {
 // deletionPolicy, rotation.overlap) are in the CRD schema, and the RFC 7591
 // defaults are applied when validating, never written into the spec.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if opts.Backends == nil {
+		// Server specs would pass unchecked.
+		return fmt.Errorf("the webhooks need the backends (Options.Backends) to validate server specs")
+	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &oauthv1alpha1.OAuthClient{}).
 		WithValidator(&OAuthClientValidator{Reader: opts.Reader, Policy: opts.Policy}).
 		Complete(); err != nil {
 		return fmt.Errorf("registering the OAuthClient webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &oauthv1alpha1.AuthorizationServer{}).
-		WithValidator(ServerValidator[*oauthv1alpha1.AuthorizationServer]{}).
-		WithDefaulter(ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{}).
+		WithValidator(ServerValidator[*oauthv1alpha1.AuthorizationServer]{Backends: opts.Backends}).
+		WithDefaulter(ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{Backends: opts.Backends}).
 		Complete(); err != nil {
 		return fmt.Errorf("registering the AuthorizationServer webhooks: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &oauthv1alpha1.ClusterAuthorizationServer{}).
-		WithValidator(ServerValidator[*oauthv1alpha1.ClusterAuthorizationServer]{}).
-		WithDefaulter(ServerDefaulter[*oauthv1alpha1.ClusterAuthorizationServer]{}).
+		WithValidator(ServerValidator[*oauthv1alpha1.ClusterAuthorizationServer]{Backends: opts.Backends}).
+		WithDefaulter(ServerDefaulter[*oauthv1alpha1.ClusterAuthorizationServer]{Backends: opts.Backends}).
 		Complete(); err != nil {
 		return fmt.Errorf("registering the ClusterAuthorizationServer webhooks: %w", err)
 	}

@@ -71,7 +71,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 1
 	}
-	if err := SetupWithManager(mgr, Options{Reader: mgr.GetAPIReader()}); err != nil {
+	if err := SetupWithManager(mgr, Options{Reader: mgr.GetAPIReader(), Backends: testBackends}); err != nil {
 		fmt.Fprintln(os.Stderr, "webhooks:", err)
 		return 1
 	}

@@ -46,7 +46,7 @@ func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 		}()), "spec.stateless.issuer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			errs, _ := ValidateServer(tc.obj)
+			errs, _ := ValidateServer(testBackends, tc.obj)
 			found := false
 			for _, e := range errs {
 				found = found || e.Field == tc.path
@@ -67,7 +67,7 @@ func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 		})
 	}
 	// A URL without user information is still shown, so the user sees what is wrong.
-	errs, _ := ValidateServer(nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
+	errs, _ := ValidateServer(testBackends, nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
 		s := statelessSpec()
 		s.Stateless.Issuer = "https://issuer.example.com/?q=1"
 		return s

@@ -394,9 +394,9 @@ func TestServerValidate(t *testing.T) {
 			var err error
 			switch o := tc.obj.(type) {
 			case *oauthv1alpha1.AuthorizationServer:
-				warnings, err = ServerValidator[*oauthv1alpha1.AuthorizationServer]{}.ValidateCreate(context.Background(), o)
+				warnings, err = ServerValidator[*oauthv1alpha1.AuthorizationServer]{Backends: testBackends}.ValidateCreate(context.Background(), o)
 			case *oauthv1alpha1.ClusterAuthorizationServer:
-				warnings, err = ServerValidator[*oauthv1alpha1.ClusterAuthorizationServer]{}.ValidateCreate(context.Background(), o)
+				warnings, err = ServerValidator[*oauthv1alpha1.ClusterAuthorizationServer]{Backends: testBackends}.ValidateCreate(context.Background(), o)
 			}
 			wantErrors(t, err, tc.paths...)
 			if tc.warning != "" && !strings.Contains(strings.Join(warnings, "\n"), tc.warning) {
@@ -413,7 +413,7 @@ func TestServerValidate(t *testing.T) {
 }
 
 func TestServerValidateUpdate(t *testing.T) {
-	v := ServerValidator[*oauthv1alpha1.AuthorizationServer]{}
+	v := ServerValidator[*oauthv1alpha1.AuthorizationServer]{Backends: testBackends}
 	bad := nsServer(statelessSpec())
 	bad.Spec.Stateless.KeySecretName = "Bad!"
 	t.Run("unchanged invalid spec: metadata-only update allowed", func(t *testing.T) {
@@ -443,7 +443,7 @@ func TestServerValidateUpdate(t *testing.T) {
 func TestServerDefault(t *testing.T) {
 	ctx := context.Background()
 	s := nsServer(statelessSpec())
-	if err := (ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{}).Default(ctx, s); err != nil {
+	if err := (ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{Backends: testBackends}).Default(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Spec.Stateless.KeySecretName; got != "idp-stateless-keys" {
@@ -451,7 +451,7 @@ func TestServerDefault(t *testing.T) {
 	}
 	c := clusterServer(statelessSpec())
 	c.Spec.Stateless.KeySecretName = "mine"
-	if err := (ServerDefaulter[*oauthv1alpha1.ClusterAuthorizationServer]{}).Default(ctx, c); err != nil {
+	if err := (ServerDefaulter[*oauthv1alpha1.ClusterAuthorizationServer]{Backends: testBackends}).Default(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Spec.Stateless.KeySecretName; got != "mine" {
@@ -459,7 +459,7 @@ func TestServerDefault(t *testing.T) {
 	}
 	d := nsServer(dynamicSpec())
 	before := d.DeepCopy()
-	if err := (ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{}).Default(ctx, d); err != nil {
+	if err := (ServerDefaulter[*oauthv1alpha1.AuthorizationServer]{Backends: testBackends}).Default(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	if d.Spec.Stateless != nil || d.Spec.DynamicRegistration.ResyncInterval != before.Spec.DynamicRegistration.ResyncInterval {

@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,6 +109,10 @@ type Backend struct {
 	// authorization server accepting the ids (spec.stateless.
 	// authorizationServer); nil means registrar/dcr's real client.
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
+	// Secrets reads (past the cache) and writes the servers' key Secrets.
+	Secrets backend.SecretStore
+	// Recorder records key rotations on the server objects.
+	Recorder events.EventRecorder
 
 	mu      sync.Mutex
 	entries map[types.UID]*entry
@@ -297,7 +302,7 @@ func (b *Backend) Delete(context.Context, *backend.Request) error { return nil }
 
 // ErrUnusableClientKeys marks a CheckMint refusal of the client's jwks or
 // jwks_uri as its cnf claim (sci.ConfirmationFor).
-var ErrUnusableClientKeys = errors.New("jwks or jwks_uri cannot be used as the client's key")
+var ErrUnusableClientKeys = backend.ErrUnusableClientKeys
 
 // keyError is a sci.ConfirmationFor refusal; it matches ErrUnusableClientKeys.
 type keyError struct{ err error }
