@@ -80,6 +80,7 @@ bench: test-binaries interop-deps ## Run the benchmarks (stateless minting, envt
 	go test -run '^$$' -bench . -benchtime 2000x ./registrar/stateless
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkStatelessClients' -benchtime 1x -timeout 30m ./controllers
 	CLIENTREG_BENCH_N=$${CLIENTREG_BENCH_N:-1000} KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkDynamicClients' -benchtime 1x -timeout 30m ./controllers/interop
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -run '^$$' -bench 'BenchmarkScale' -benchtime 1x -timeout 150m ./test/scale
 
 # The kill matrix (test/chaos): its size, and CHAOS_SEED to replay a run's schedule.
 CHAOS_KILLS ?= 100
