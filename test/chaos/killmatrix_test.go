@@ -90,6 +90,10 @@ type epoch struct {
 	k int
 	// delay is the jitter after k registrations, or the delay of afterDelay.
 	delay time.Duration
+	// fallback is the delay of an afterRegistrations kill in a life that
+	// was given no registration to do (no new client, and no Ready object
+	// to rotate).
+	fallback time.Duration
 	// restartAPIServer restarts the API server after the trigger, with the
 	// manager running: down for apiDown, then the manager lives afterRestart
 	// more.
@@ -121,6 +125,7 @@ func makePlan(cfg config) []epoch {
 		}
 		ep.apiDown = time.Duration(rng.IntN(1000)) * time.Millisecond
 		ep.afterRestart = time.Duration(rng.IntN(1500)) * time.Millisecond
+		ep.fallback = time.Duration(rng.IntN(1500)) * time.Millisecond
 	}
 	return plan
 }
@@ -242,23 +247,30 @@ func (m *matrix) runEpoch(e int, ep epoch) {
 		m.createServer(mgr)
 	}
 	m.createClients(ep.newClients)
-	m.rotateAndDelete(e, ep.rotations, ep.deletions)
+	rotated := m.rotateAndDelete(e, ep.rotations, ep.deletions)
 
-	switch ep.trigger {
+	// k is at most the registrations this life was given, so that it is
+	// reached; the timeout only guards against a manager that stopped
+	// registering.
+	tr, k, delay := ep.trigger, min(ep.k, len(ep.newClients)+rotated), ep.delay
+	if tr == afterRegistrations && k == 0 {
+		tr, delay = afterDelay, ep.fallback
+	}
+	switch tr {
 	case afterRegistrations:
 		deadline := time.Now().Add(triggerTimeout)
-		for m.p.Stats(t).Register-regs0 < ep.k {
+		for m.p.Stats(t).Register-regs0 < k {
 			m.requireAlive(mgr)
 			if time.Now().After(deadline) {
 				m.triggerTimeouts++
-				t.Logf("epoch %d: the provider did not receive %d registrations within %s; killing anyway", e, ep.k, triggerTimeout)
+				t.Logf("epoch %d: the provider did not receive %d registrations within %s; killing anyway", e, k, triggerTimeout)
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(ep.delay)
+		time.Sleep(delay)
 	case afterDelay:
-		time.Sleep(time.Until(started.Add(ep.delay)))
+		time.Sleep(time.Until(started.Add(delay)))
 	}
 	if ep.restartAPIServer {
 		m.restartAPIServer(ep.apiDown)
@@ -269,7 +281,7 @@ func (m *matrix) runEpoch(e int, ep epoch) {
 		t.Fatal(err)
 	}
 	m.kills++
-	m.byTrigger[ep.trigger]++
+	m.byTrigger[tr]++
 
 	// What the kill interrupted, seen from the provider: clients it
 	// registered that no Secret holds, new since the last kill. The kill
@@ -395,9 +407,10 @@ func (m *matrix) createClients(idx []int) {
 // RegistrationIncomplete condition, the only record of its orphan, with it
 // (the finalizer deletes what the Secret holds), and the orphan could no
 // longer be told from a lost credential.
-func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
+// It returns the number of objects it rotated.
+func (m *matrix) rotateAndDelete(e, rotations, deletions int) int {
 	if rotations+deletions == 0 {
-		return
+		return 0
 	}
 	ctx := context.Background()
 	var list oauthv1alpha1.OAuthClientList
@@ -411,6 +424,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 	}
 	sort.Strings(eligible)
 	m.pick.Shuffle(len(eligible), func(i, j int) { eligible[i], eligible[j] = eligible[j], eligible[i] })
+	rotated := 0
 	for j, name := range eligible {
 		switch {
 		case j < rotations:
@@ -421,6 +435,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 				return k8s.Patch(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}, client.RawPatch(types.MergePatchType, patch))
 			})
 			m.rotations++
+			rotated++
 		case j < rotations+deletions:
 			m.retry("deleting "+name, func() error {
 				return client.IgnoreNotFound(k8s.Delete(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}))
@@ -428,6 +443,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 			m.deleted[name] = true
 		}
 	}
+	return rotated
 }
 
 // restartAPIServer stops the API server (etcd stays up), waits down, starts
