@@ -19,11 +19,6 @@ func condFalse(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
 	backend.ConditionFalse(conds, gen, t, reason, msg)
 }
 
-// condUnknown marks a condition as not yet known.
-func condUnknown(conds *[]metav1.Condition, gen int64, t, reason, msg string) {
-	backend.SetCondition(conds, gen, t, metav1.ConditionUnknown, reason, msg)
-}
-
 // markReady sets Ready=True and removes Reconciling and Stalled.
 func markReady(conds *[]metav1.Condition, gen int64, reason, msg string) {
 	condTrue(conds, gen, oauthv1alpha1.ConditionReady, reason, msg)

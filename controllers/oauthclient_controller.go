@@ -278,8 +278,8 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	w := r.secrets()
 	key := client.ObjectKey{Namespace: obj.Namespace, Name: obj.Spec.SecretName}
 	abandon := obj.Annotations[oauthv1alpha1.AnnotationAbandonRegistration] == "true"
-	switch {
-	case obj.Spec.DeletionPolicy == oauthv1alpha1.DeletionPolicyOrphan:
+	switch obj.Spec.DeletionPolicy {
+	case oauthv1alpha1.DeletionPolicyOrphan:
 		if err := w.orphan(ctx, obj, key); err != nil {
 			return ctrl.Result{}, err
 		}

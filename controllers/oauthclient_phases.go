@@ -210,7 +210,7 @@ func (p *clientPhase) issueDecided(ctx context.Context, state *storedState, obs 
 	if d.answersRequest != "" {
 		state.rotationSeen = d.answersRequest
 	}
-	if err := p.issue(ctx, p.request(state), state, d.action, d.why); err != nil {
+	if err := p.issue(ctx, p.request(state), state, d.action); err != nil {
 		state.rotationSeen = prevSeen
 		return err
 	}
@@ -380,7 +380,7 @@ func (p *clientPhase) patchMetadata(ctx context.Context, what string, change fun
 }
 
 // issue runs the chosen action and persists its result at once.
-func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *storedState, act action, why string) error {
+func (p *clientPhase) issue(ctx context.Context, req *backend.Request, state *storedState, act action) error {
 	// Backends call it only right before they really register (Create,
 	// Rotate, or an Update that has to re-register).
 	req.BeforeRegister = p.markPending

@@ -168,7 +168,7 @@ func (r *OAuthClientReconciler) adoptedCredentials(ctx context.Context, obj *oau
 		return nil, err
 	}
 	if s == nil {
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonAdoptionFailed, Err: fmt.Errorf("Secret %q named by spec.adoptFrom does not exist", key.Name), RetryAfter: secretConflictRecheck}
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonAdoptionFailed, Err: fmt.Errorf("the Secret %q named by spec.adoptFrom does not exist", key.Name), RetryAfter: secretConflictRecheck}
 	}
 	if owner := metav1.GetControllerOf(s); owner != nil && owner.UID != obj.UID {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonAdoptionFailed, "Secret %q named by spec.adoptFrom is controlled by %s %s", key.Name, owner.Kind, owner.Name)

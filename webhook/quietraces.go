@@ -8,6 +8,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
+// QuietCertRaces wraps the manager's logger so that the certificate
+// rotator's harmless races are logged at debug level (V(1)) as what they
+// are, with the error text and no stack trace; every other error, including
+// the rotator's, stays an error.
+//
 // The certificate rotator (open-policy-agent/cert-controller) runs on every
 // replica and writes one Secret and two webhook configurations; the API
 // server's optimistic concurrency decides who wins, and the others retry. On
@@ -16,10 +21,6 @@ import (
 // as errors with stack traces ("Operation cannot be fulfilled on secrets ...",
 // "Cert secret is not well-formed, missing ca.crt"), and so does
 // controller-runtime when the rotator's reconcile returns the conflict.
-//
-// QuietCertRaces wraps the manager's logger so that exactly these are logged
-// at debug level (V(1)) as what they are, with the error text and no stack
-// trace; every other error, including the rotator's, stays an error.
 func QuietCertRaces(l logr.Logger) logr.Logger {
 	if l.GetSink() == nil {
 		return l

@@ -104,16 +104,16 @@ func CABundleErrors(p *field.Path, bundle []byte) field.ErrorList {
 	return errs
 }
 
-// DurationErrors refuses negative durations and, when min > 0, positive
-// ones below min (zeroMeans says what 0 does).
-func DurationErrors(p *field.Path, d *metav1.Duration, min time.Duration, zeroMeans string) field.ErrorList {
+// DurationErrors refuses negative durations and, when lowest > 0, positive
+// ones below lowest (zeroMeans says what 0 does).
+func DurationErrors(p *field.Path, d *metav1.Duration, lowest time.Duration, zeroMeans string) field.ErrorList {
 	switch {
 	case d == nil || d.Duration == 0:
 		return nil
 	case d.Duration < 0:
 		return field.ErrorList{field.Invalid(p, d.Duration.String(), "must not be negative")}
-	case min > 0 && d.Duration < min:
-		return field.ErrorList{field.Invalid(p, d.Duration.String(), fmt.Sprintf("must be %s or at least %s", zeroMeans, min))}
+	case lowest > 0 && d.Duration < lowest:
+		return field.ErrorList{field.Invalid(p, d.Duration.String(), fmt.Sprintf("must be %s or at least %s", zeroMeans, lowest))}
 	}
 	return nil
 }

@@ -308,7 +308,7 @@ func (as *statelessAS) verifyIDToken(raw, clientID, nonce string) error {
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return fmt.Errorf("provider JWKS: %w", err)
 	}
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return fmt.Errorf("id_token: %w", err)
 	}

@@ -146,7 +146,7 @@ func procStatus(field string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading process status: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		name, val, ok := strings.Cut(sc.Text(), ":")
@@ -276,16 +276,16 @@ func cpuTimes() map[string]time.Duration {
 		}
 		// pid (comm) state ppid ... utime(14) stime(15), comm may hold spaces.
 		s := string(raw)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
+		lparen, rparen := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lparen < 0 || rparen < lparen {
 			continue
 		}
-		fields := strings.Fields(s[close+1:])
+		fields := strings.Fields(s[rparen+1:])
 		if len(fields) < 13 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(fields[1])
-		name := s[open+1 : close]
+		name := s[lparen+1 : rparen]
 		switch {
 		case pid == self:
 			name = "self"

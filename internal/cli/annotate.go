@@ -22,7 +22,7 @@ The value acted upon is recorded in status.observedRotationRequest, so the
 annotation never has to be removed. A stateless client gets a new id and secret;
 a dynamically registered one is registered anew, the old registration staying
 valid for spec.rotation.overlap.`,
-		func(cmd *cobra.Command) {},
+		func(*cobra.Command) {},
 		o.rotate)
 }
 
@@ -37,7 +37,7 @@ client registered at the time shown by '`+o.commandName+` status oauthclient NAM
 `+oauthv1alpha1.AnnotationRecoverRegistration+` to the attempt id in
 status.pendingRegistration, so nobody has to copy it by hand. It refuses when
 the client is not in RegistrationIncomplete.`,
-		func(cmd *cobra.Command) {},
+		func(*cobra.Command) {},
 		o.recover)
 }
 

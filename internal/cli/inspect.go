@@ -151,7 +151,7 @@ func (o *Options) inspect(ctx context.Context, clientName, secretName string) er
 
 	id := string(sec.Data[names.ClientID])
 	if id == "" {
-		return fmt.Errorf("Secret %s/%s holds no client id under %q", sec.Namespace, sec.Name, names.ClientID)
+		return fmt.Errorf("the Secret %s/%s holds no client id under %q", sec.Namespace, sec.Name, names.ClientID)
 	}
 	if owner != nil && owner.Status.ClientID != "" && owner.Status.ClientID != id {
 		p.line("Warning: the OAuthClient's status.clientID differs from the client id in the Secret (a write in progress?)")

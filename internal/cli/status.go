@@ -254,10 +254,9 @@ func (o *Options) statusServer(ctx context.Context, kind oauthv1alpha1.ServerKin
 // summary prints the Ready line and its message: the answer to "why".
 func (o *Options) summary(p *printer, conds []metav1.Condition, generation, observed int64) {
 	rc := meta.FindStatusCondition(conds, oauthv1alpha1.ConditionReady)
-	switch {
-	case rc == nil:
+	if rc == nil {
 		p.kv("  ", "Ready", "unknown: no Ready condition yet (is the operator running?)")
-	default:
+	} else {
 		p.kv("  ", "Ready", "%s, %s", rc.Status, orDash(rc.Reason))
 		switch {
 		case rc.Message == "":

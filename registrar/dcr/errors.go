@@ -245,8 +245,8 @@ func allDigits(s string) bool {
 // sanitize makes server-supplied text safe for Error(): every secret is
 // replaced by "[REDACTED]", invalid UTF-8 is replaced, control and format
 // characters become spaces, runs of white space collapse, and the result is
-// cut to max characters (the last one an ellipsis when cut).
-func sanitize(s string, max int, secrets []string) string {
+// cut to limit characters (the last one an ellipsis when cut).
+func sanitize(s string, limit int, secrets []string) string {
 	s = redact(s, secrets)
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
@@ -263,11 +263,11 @@ func sanitize(s string, max int, secrets []string) string {
 		b.WriteRune(r)
 	}
 	out := b.String()
-	if utf8.RuneCountInString(out) <= max {
+	if utf8.RuneCountInString(out) <= limit {
 		return out
 	}
 	runes := []rune(out)
-	return string(runes[:max-1]) + "…"
+	return string(runes[:limit-1]) + "…"
 }
 
 // redact replaces every non-empty secret in s by "[REDACTED]".

@@ -29,18 +29,17 @@ const (
 )
 
 type badCase struct {
-	name        string
-	method      string // default POST
-	path        string // default /oauth/register
-	ct          string // default application/json
-	noCT        bool
-	auth        []string
-	body        string
-	status      int
-	code        string
-	challenge   int
-	allow       string // expected Allow header, if any
-	headerCount int    // extra Authorization headers (duplicates auth[0])
+	name      string
+	method    string // default POST
+	path      string // default /oauth/register
+	ct        string // default application/json
+	noCT      bool
+	auth      []string
+	body      string
+	status    int
+	code      string
+	challenge int
+	allow     string // expected Allow header, if any
 }
 
 // badFixture registers the clients the table refers to and returns the

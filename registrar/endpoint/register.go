@@ -51,13 +51,13 @@ func requireJSON(r *http.Request) error {
 // readBody reads the capped request body: 413 invalid_client_metadata when
 // it is larger than MaxBodyBytes (REG-45).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := h.maxBody()
+	limit := h.maxBody()
 	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: string(metadata.CodeInvalidClientMetadata),
-		Description: "the request body exceeds " + strconv.FormatInt(max, 10) + " bytes"}
-	if r.ContentLength > max {
+		Description: "the request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -209,12 +209,12 @@ func (h *Handler) Register(ctx context.Context, srv *Server, md *metadata.Metada
 	if h.Store == nil {
 		return nil, unavailable(errors.New("no store for a Stateful server"))
 	}
-	if max := srv.Policy.MaxClients; max > 0 {
+	if maxClients := srv.Policy.MaxClients; maxClients > 0 {
 		n, err := h.Store.Count(ctx, srv)
 		if err != nil {
 			return nil, err
 		}
-		if n >= max {
+		if n >= maxClients {
 			return nil, &Error{Status: http.StatusForbidden, Code: CodeAccessDenied,
 				Description: "this server has reached its maximum number of registrations"}
 		}

@@ -172,7 +172,9 @@ func CheckPublicKey(key any) error {
 	case *rsa.PublicKey:
 		return checkRSA(k.N, int64(k.E))
 	case *ecdsa.PublicKey:
-		if k.Curve == nil || k.X == nil || k.Y == nil {
+		// The nil checks read the deprecated coordinates only to avoid the
+		// panic ECDH would raise on a key without them.
+		if k.Curve == nil || k.X == nil || k.Y == nil { //nolint:staticcheck // SA1019: nil check only, see above.
 			return errECPoint
 		}
 		// ECDH rejects a point off the curve (and the point at infinity).

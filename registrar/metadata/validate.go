@@ -64,10 +64,10 @@ func (v *validator) add(member string, index int, detail, value string) {
 // plain checks a string value's length, encoding and characters (REG-45). It
 // reports at most one error and returns whether s passed. Values are shown
 // only when show is set (never for secrets or statements).
-func (v *validator) plain(member string, index int, s string, max int, show bool) bool {
+func (v *validator) plain(member string, index int, s string, maxLen int, show bool) bool {
 	detail := ""
 	switch {
-	case len(s) > max:
+	case len(s) > maxLen:
 		detail, show = "is too long", false // REG-45
 	case !utf8.ValidString(s):
 		detail = "must be valid UTF-8"
@@ -86,8 +86,8 @@ func (v *validator) plain(member string, index int, s string, max int, show bool
 
 // list checks a list's length (REG-45). It returns false when the list is too
 // long; its elements are then not examined.
-func (v *validator) list(member string, items []string, max int) bool {
-	if len(items) > max {
+func (v *validator) list(member string, items []string, maxItems int) bool {
+	if len(items) > maxItems {
 		v.add(member, -1, "has too many entries", "")
 		return false
 	}

@@ -218,7 +218,8 @@ func (k *Key) validate() error {
 func checkPrivateKey(alg string, raw any) error {
 	switch alg {
 	case AlgES256, AlgECDHESA256KW:
-		if k, ok := raw.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() && k.D != nil {
+		// k.D is read only to tell a private key without its scalar.
+		if k, ok := raw.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() && k.D != nil { //nolint:staticcheck // SA1019: nil check only.
 			return nil
 		}
 		return fmt.Errorf("%s needs an EC P-256 private key", alg)

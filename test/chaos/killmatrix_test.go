@@ -90,6 +90,10 @@ type epoch struct {
 	k int
 	// delay is the jitter after k registrations, or the delay of afterDelay.
 	delay time.Duration
+	// fallback is the delay of an afterRegistrations kill in a life that
+	// was given no registration to do (no new client, and no Ready object
+	// to rotate).
+	fallback time.Duration
 	// restartAPIServer restarts the API server after the trigger, with the
 	// manager running: down for apiDown, then the manager lives afterRestart
 	// more.
@@ -99,7 +103,7 @@ type epoch struct {
 
 // makePlan derives the whole schedule from the seed.
 func makePlan(cfg config) []epoch {
-	rng := rand.New(rand.NewPCG(uint64(cfg.seed), 0x6b696c6c)) //nolint:gosec // a reproducible schedule, not a secret
+	rng := rand.New(rand.NewPCG(uint64(cfg.seed), 0x6b696c6c))
 	plan := make([]epoch, cfg.kills)
 	for i := range cfg.clients {
 		e := rng.IntN(cfg.kills)
@@ -121,6 +125,7 @@ func makePlan(cfg config) []epoch {
 		}
 		ep.apiDown = time.Duration(rng.IntN(1000)) * time.Millisecond
 		ep.afterRestart = time.Duration(rng.IntN(1500)) * time.Millisecond
+		ep.fallback = time.Duration(rng.IntN(1500)) * time.Millisecond
 	}
 	return plan
 }
@@ -142,13 +147,11 @@ type matrix struct {
 	rotations int
 
 	kills, triggerTimeouts int
-	// inFlightKills counts kills after which an object showed a
-	// registration in flight (Registered=False, Registering); registering
-	// sums those objects.
-	inFlightKills, registering int
-	// registeringSeen is the resourceVersion at which an object was last
-	// counted as Registering.
-	registeringSeen map[string]string
+	// answerLostKills counts kills after which the provider held a client
+	// that no Secret held (and had not before the kill); unstored holds
+	// those clients.
+	answerLostKills int
+	unstored        map[string]bool
 	byTrigger       map[trigger]int
 	apiRestarts     []time.Duration
 }
@@ -170,11 +173,11 @@ func TestKillMatrix(t *testing.T) {
 	p := oidcprovider.Start(t, oidcprovider.Options{})
 	m := &matrix{
 		t: t, cfg: cfg, p: p, bin: managerproc.Build(t),
-		ns:              testutil.NewNamespace(t, k8s),
-		pick:            rand.New(rand.NewPCG(uint64(cfg.seed), 0x7069636b)), //nolint:gosec // reproducible choices
-		deleted:         map[string]bool{},
-		byTrigger:       map[trigger]int{},
-		registeringSeen: map[string]string{},
+		ns:        testutil.NewNamespace(t, k8s),
+		pick:      rand.New(rand.NewPCG(uint64(cfg.seed), 0x7069636b)),
+		deleted:   map[string]bool{},
+		byTrigger: map[trigger]int{},
+		unstored:  map[string]bool{},
 	}
 	m.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
 	if err := managerproc.WriteKubeconfig(restCfg, m.kubeconfig); err != nil {
@@ -217,11 +220,11 @@ func TestKillMatrix(t *testing.T) {
 	}
 
 	st := p.Stats(t)
-	t.Logf("kill matrix (seed %d): %d kills (%d %s, %d %s; %d triggers timed out), %d after which a registration was in flight (%d objects Registering at the kill); "+
+	t.Logf("kill matrix (seed %d): %d kills (%d %s, %d %s; %d triggers timed out), %d between a registration's answer and its Secret write (%d clients unstored); "+
 		"API server restarts %v; %d clients created, %d rotations, %d deleted; %d RegistrationIncomplete, %d orphans deleted at the provider; "+
 		"provider saw %d registrations, %d RFC 7592 reads, %d updates, %d deletes, %d token requests; chaos %s, settle+checks+recovery %s, total %s",
 		cfg.seed, m.kills, m.byTrigger[afterRegistrations], afterRegistrations, m.byTrigger[afterDelay], afterDelay, m.triggerTimeouts,
-		m.inFlightKills, m.registering, m.apiRestarts, cfg.clients, m.rotations, len(m.deleted), incomplete, nOrphans,
+		m.answerLostKills, len(m.unstored), m.apiRestarts, cfg.clients, m.rotations, len(m.deleted), incomplete, nOrphans,
 		st.Register, st.Read, st.Update, st.Delete, st.Token,
 		chaosDone.Sub(begin).Round(time.Millisecond), time.Since(chaosDone).Round(time.Millisecond), time.Since(begin).Round(time.Millisecond))
 }
@@ -244,23 +247,30 @@ func (m *matrix) runEpoch(e int, ep epoch) {
 		m.createServer(mgr)
 	}
 	m.createClients(ep.newClients)
-	m.rotateAndDelete(e, ep.rotations, ep.deletions)
+	rotated := m.rotateAndDelete(e, ep.rotations, ep.deletions)
 
-	switch ep.trigger {
+	// k is at most the registrations this life was given, so that it is
+	// reached; the timeout only guards against a manager that stopped
+	// registering.
+	tr, k, delay := ep.trigger, min(ep.k, len(ep.newClients)+rotated), ep.delay
+	if tr == afterRegistrations && k == 0 {
+		tr, delay = afterDelay, ep.fallback
+	}
+	switch tr {
 	case afterRegistrations:
 		deadline := time.Now().Add(triggerTimeout)
-		for m.p.Stats(t).Register-regs0 < ep.k {
+		for m.p.Stats(t).Register-regs0 < k {
 			m.requireAlive(mgr)
 			if time.Now().After(deadline) {
 				m.triggerTimeouts++
-				t.Logf("epoch %d: the provider did not receive %d registrations within %s; killing anyway", e, ep.k, triggerTimeout)
+				t.Logf("epoch %d: the provider did not receive %d registrations within %s; killing anyway", e, k, triggerTimeout)
 				break
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(ep.delay)
+		time.Sleep(delay)
 	case afterDelay:
-		time.Sleep(time.Until(started.Add(ep.delay)))
+		time.Sleep(time.Until(started.Add(delay)))
 	}
 	if ep.restartAPIServer {
 		m.restartAPIServer(ep.apiDown)
@@ -271,30 +281,31 @@ func (m *matrix) runEpoch(e int, ep epoch) {
 		t.Fatal(err)
 	}
 	m.kills++
-	m.byTrigger[ep.trigger]++
+	m.byTrigger[tr]++
 
-	// What the kill interrupted: objects whose registration request had
-	// been marked and had no stored outcome in status yet, counted once per
-	// write (an object nobody reconciled between two kills still shows
-	// the same one). Observed through the Registered condition only; the
-	// checks do not depend on this figure.
-	var list oauthv1alpha1.OAuthClientList
-	m.retry("listing the OAuthClients after a kill", func() error { return k8s.List(context.Background(), &list, client.InNamespace(m.ns)) })
+	// What the kill interrupted, seen from the provider: clients it
+	// registered that no Secret holds, new since the last kill. The kill
+	// landed between the provider's answer and the Secret write; no later
+	// manager can store them. (A kill between the in-flight mark and the
+	// request leaves nothing at the provider; both end RegistrationIncomplete.
+	// A Secret write the API server was still serving may land after this
+	// list: the figure is for the log, the checks do not depend on it.)
+	var secrets corev1.SecretList
+	m.retry("listing the Secrets after a kill", func() error { return k8s.List(context.Background(), &secrets, client.InNamespace(m.ns)) })
+	held := map[string]bool{}
+	for _, s := range secrets.Items {
+		held[string(s.Data[oauthv1alpha1.DefaultKeyClientID])] = true
+		held[string(s.Data["previous_client_id"])] = true
+	}
 	n := 0
-	for i := range list.Items {
-		o := &list.Items[i]
-		c := meta.FindStatusCondition(o.Status.Conditions, oauthv1alpha1.ConditionRegistered)
-		if c == nil || c.Reason != oauthv1alpha1.ReasonRegistering {
-			continue
-		}
-		if m.registeringSeen[o.Name] != o.ResourceVersion {
-			m.registeringSeen[o.Name] = o.ResourceVersion
+	for _, c := range m.p.ClientsInfo(t) {
+		if !held[c.ClientID] && !m.unstored[c.ClientID] {
+			m.unstored[c.ClientID] = true
 			n++
 		}
 	}
 	if n > 0 {
-		m.inFlightKills++
-		m.registering += n
+		m.answerLostKills++
 	}
 }
 
@@ -391,12 +402,15 @@ func (m *matrix) createClients(idx []int) {
 
 // rotateAndDelete sets the rotate annotation on some Ready objects and
 // deletes others. Only objects that are Ready with every rotation request
-// answered are chosen: a deleted object must have had nothing in flight
-// (deleting one whose registration result was lost would take the record
-// of its orphan with it; see the package README section).
-func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
+// answered are chosen: a deleted object must have had nothing in flight.
+// Deleting one whose registration result was lost takes its
+// RegistrationIncomplete condition, the only record of its orphan, with it
+// (the finalizer deletes what the Secret holds), and the orphan could no
+// longer be told from a lost credential.
+// It returns the number of objects it rotated.
+func (m *matrix) rotateAndDelete(e, rotations, deletions int) int {
 	if rotations+deletions == 0 {
-		return
+		return 0
 	}
 	ctx := context.Background()
 	var list oauthv1alpha1.OAuthClientList
@@ -410,6 +424,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 	}
 	sort.Strings(eligible)
 	m.pick.Shuffle(len(eligible), func(i, j int) { eligible[i], eligible[j] = eligible[j], eligible[i] })
+	rotated := 0
 	for j, name := range eligible {
 		switch {
 		case j < rotations:
@@ -420,6 +435,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 				return k8s.Patch(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}, client.RawPatch(types.MergePatchType, patch))
 			})
 			m.rotations++
+			rotated++
 		case j < rotations+deletions:
 			m.retry("deleting "+name, func() error {
 				return client.IgnoreNotFound(k8s.Delete(ctx, &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}))
@@ -427,6 +443,7 @@ func (m *matrix) rotateAndDelete(e, rotations, deletions int) {
 			m.deleted[name] = true
 		}
 	}
+	return rotated
 }
 
 // restartAPIServer stops the API server (etcd stays up), waits down, starts

@@ -43,7 +43,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(certDir)
+	defer func() { _ = os.RemoveAll(certDir) }()
 	env = &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
 	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certDir}
 	// A graceful stop waits for the open watches (every manager's

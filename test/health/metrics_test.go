@@ -30,7 +30,7 @@ func TestMetricsScrapedFromManager(t *testing.T) {
 	needEnvtest(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
-	idp := newFakeIdP(t)
+	idp := newFakeIDP(t)
 	mgr := startManager(t)
 	before := testutil.Scrape(t, mgr.metricsURL)
 
@@ -134,10 +134,10 @@ func delta(before, after map[string]float64, series string) float64 {
 	return after[series] - before[series]
 }
 
-// fakeIdP is a minimal RFC 7591/7592 server over TLS: discovery, register
+// fakeIDP is a minimal RFC 7591/7592 server over TLS: discovery, register
 // (refusing a client named "reject me" with invalid_client_metadata), read,
 // update and delete, echoing the metadata it was given.
-type fakeIdP struct {
+type fakeIDP struct {
 	srv      *httptest.Server
 	caPEM    []byte
 	mu       sync.Mutex
@@ -145,22 +145,22 @@ type fakeIdP struct {
 	rejected int
 }
 
-func newFakeIdP(t *testing.T) *fakeIdP {
+func newFakeIDP(t *testing.T) *fakeIDP {
 	t.Helper()
-	f := &fakeIdP{clients: map[string]map[string]any{}}
+	f := &fakeIDP{clients: map[string]map[string]any{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	f.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
 	return f
 }
 
-func (f *fakeIdP) rejectedCount() int {
+func (f *fakeIDP) rejectedCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.rejected
 }
 
-func (f *fakeIdP) serve(w http.ResponseWriter, r *http.Request) {
+func (f *fakeIDP) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	write := func(code int, v any) {

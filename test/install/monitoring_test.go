@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -222,7 +222,7 @@ func checkQuery(t reporter, where, expr string, s registeredSeries) []string {
 			}
 			all = append(all, ls...)
 			for _, m := range vs.LabelMatchers {
-				if m.Name != labels.MetricName && !slices.Contains(ls, m.Name) {
+				if m.Name != model.MetricNameLabel && !slices.Contains(ls, m.Name) {
 					errorf("%s: %s has no label %q (in %q)", where, vs.Name, m.Name, expr)
 				}
 			}

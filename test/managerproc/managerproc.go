@@ -295,7 +295,7 @@ func (p *Proc) Tail(n int) string {
 	if err != nil {
 		return fmt.Sprintf("(reading %s: %v)", p.logPath, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Sprintf("(reading %s: %v)", p.logPath, err)

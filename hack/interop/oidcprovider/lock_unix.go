@@ -16,11 +16,11 @@ func lockFile(path string) (func(), error) {
 		return nil, fmt.Errorf("npm install lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
+		_ = f.Close() // the flock error is the one to report
 		return nil, fmt.Errorf("npm install lock %s: %w", path, err)
 	}
 	return func() {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
+		_ = f.Close()
 	}, nil
 }

@@ -399,7 +399,7 @@ func (p *Provider) DeleteClient(t testing.TB, clientID string) bool {
 	if err != nil {
 		t.Fatalf("oidcprovider: DELETE client %s: %v%s", clientID, err, p.stderrSuffix())
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	switch resp.StatusCode {
 	case http.StatusNoContent:
@@ -752,7 +752,6 @@ func filteredEnv() []string {
 	return out
 }
 
-// requireNode skips (CI unset) or fails (CI set) when node is not on PATH.
 // RequireNode skips the test when node is not on PATH, or fails it when CI
 // is set (CI must run the interop tests).
 func RequireNode(t testing.TB) { t.Helper(); requireNode(t) }
@@ -760,6 +759,7 @@ func RequireNode(t testing.TB) { t.Helper(); requireNode(t) }
 // Dir returns hack/interop, where the npm project and its scripts live.
 func Dir(t testing.TB) string { t.Helper(); return interopDir(t) }
 
+// requireNode skips (CI unset) or fails (CI set) when node is not on PATH.
 func requireNode(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {

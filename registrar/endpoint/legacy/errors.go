@@ -38,9 +38,9 @@ var renamed = map[string]string{
 	string(metadata.CodeUnapprovedSoftwareStatement): CodeInvalidConfigurationParameter,
 }
 
-// LegacyCode returns the draft error code the legacy handler sends for the
+// Code returns the draft error code the legacy handler sends for the
 // final code.
-func LegacyCode(final string) string {
+func Code(final string) string {
 	if c, ok := renamed[final]; ok {
 		return c
 	}
@@ -48,7 +48,7 @@ func LegacyCode(final string) string {
 }
 
 // toLegacy maps err to the draft answer: endpoint.AsError, the code renamed
-// by LegacyCode, and for metadata errors a description that names the
+// by Code, and for metadata errors a description that names the
 // parameter as the client sent it (used maps final member names to request
 // parameter names).
 func toLegacy(err error, used map[string]string) *endpoint.Error {
@@ -57,7 +57,7 @@ func toLegacy(err error, used map[string]string) *endpoint.Error {
 		return nil
 	}
 	out := *e
-	out.Code = LegacyCode(e.Code)
+	out.Code = Code(e.Code)
 	var list metadata.ErrorList
 	if errors.As(err, &list) && len(list) > 0 {
 		p := *list.Primary()

@@ -385,8 +385,8 @@ func TestLegacyCode(t *testing.T) {
 		"temporarily_unavailable":       "temporarily_unavailable",
 		CodeInvalidType:                 CodeInvalidType,
 	} {
-		if got := LegacyCode(final); got != want {
-			t.Errorf("LegacyCode(%s) = %s, want %s", final, got, want)
+		if got := Code(final); got != want {
+			t.Errorf("Code(%s) = %s, want %s", final, got, want)
 		}
 	}
 }

@@ -169,13 +169,13 @@ func mediaType(r *http.Request) (string, bool) {
 // invalid_client_metadata (renamed invalid_configuration_parameter) when it
 // is larger.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	max := h.maxBody()
+	limit := h.maxBody()
 	tooLarge := &endpoint.Error{Status: http.StatusRequestEntityTooLarge, Code: string(metadata.CodeInvalidClientMetadata),
-		Description: "the request body exceeds " + strconv.FormatInt(max, 10) + " bytes"}
-	if r.ContentLength > max {
+		Description: "the request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+	if r.ContentLength > limit {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

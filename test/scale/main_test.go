@@ -1,0 +1,52 @@
+package scale
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/clientreg/clientreg/controllers/testutil"
+)
+
+var (
+	// restCfg and k8s are the shared API server; nil when no benchmark
+	// runs (the benchmarks then skip).
+	restCfg *rest.Config
+	k8s     client.Client
+)
+
+// clusterNS is the manager's --cluster-resource-namespace.
+const clusterNS = "clientreg-system"
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+// run starts envtest only when benchmarks were asked for (-test.bench): the
+// unit tests of this package need no API server, and `make test` runs them
+// without paying for one.
+func run(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		return m.Run()
+	}
+	if ok, code := testutil.RequireAssets(); !ok {
+		if code != 0 {
+			return code
+		}
+		return m.Run() // the benchmarks skip
+	}
+	testutil.SetLogger()
+	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
+	cfg, c, err := testutil.StartEnv(env, clusterNS)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	restCfg, k8s = cfg, c
+	return m.Run()
+}
