@@ -118,6 +118,7 @@ func DurationErrors(p *field.Path, d *metav1.Duration, lowest time.Duration, zer
 	return nil
 }
 
+// NameErrors checks a Secret or object name (a DNS-1123 subdomain).
 func NameErrors(p *field.Path, name string) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range validation.IsDNS1123Subdomain(name) {
@@ -145,6 +146,7 @@ func NamespaceErrors(obj oauthv1alpha1.ServerObject, p *field.Path, ns, what str
 	return errs
 }
 
+// SecretKeySelectorErrors checks a reference to one key of a Secret.
 func SecretKeySelectorErrors(obj oauthv1alpha1.ServerObject, p *field.Path, ref *oauthv1alpha1.SecretKeySelector) field.ErrorList {
 	errs := NameErrors(p.Child("name"), ref.Name)
 	for _, msg := range validation.IsConfigMapKey(ref.Key) {
