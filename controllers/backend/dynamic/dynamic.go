@@ -326,37 +326,8 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		return backend.Observation{}, err
 	}
 	now := b.now()
-	uid := clientUID(req)
-	b.mu.Lock()
-	last, read := b.reads[uid]
-	if !read && b.SpreadFirstReads && uid != "" && st.Digest == digest {
-		// First sight of a client in this process (a manager start or a
-		// new leader), whose stored state answers the spec: trust it until
-		// a point of the first resync interval chosen by the client's UID,
-		// so reads after a restart arrive spread evenly, as in steady state.
-		if b.started.IsZero() {
-			b.started = now
-		}
-		last, read = b.started.Add(spreadOffset(uid, e.resync)-e.resync), true
-		if b.reads == nil {
-			b.reads = map[types.UID]time.Time{}
-		}
-		b.reads[uid] = last
-	}
-	b.mu.Unlock()
-	if read && now.Before(last.Add(e.resync)) {
-		obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: last.Add(e.resync)}
-		if !obs.UpToDate {
-			obs.Message = "the spec changed"
-		}
-		if !bytes.Equal(st.CABundle, e.caBundle) {
-			// The server's trust roots changed (or were never stored with
-			// these credentials): store them, deletion needs them.
-			fresh := *st
-			fresh.CABundle = e.caBundle
-			obs.Refreshed = &fresh
-		}
-		return obs, nil
+	if last, ok := b.lastRead(req, e, digest, now); ok && now.Before(last.Add(e.resync)) {
+		return trusted(st, e, digest, last), nil
 	}
 	if st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
 		return backend.Observation{}, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "the stored registration has no registration_client_uri or registration_access_token; it cannot be managed")
@@ -377,6 +348,53 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		return b.observeFailed(e, err)
 	}
 	b.markRead(clientUID(req), now)
+	return compared(req, reg, e, digest, now), nil
+}
+
+// lastRead returns when the client was last read at the server, if it was
+// in this process. A client seen for the first time (a manager start or a
+// new leader) whose stored state answers the spec is trusted until a point
+// of the first resync interval chosen by its UID (SpreadFirstReads), so
+// reads after a restart arrive spread evenly, as in steady state.
+func (b *Backend) lastRead(req *backend.Request, e *serverEntry, digest string, now time.Time) (time.Time, bool) {
+	uid := clientUID(req)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	last, read := b.reads[uid]
+	if read || !b.SpreadFirstReads || uid == "" || req.Stored.Digest != digest {
+		return last, read
+	}
+	if b.started.IsZero() {
+		b.started = now
+	}
+	last = b.started.Add(spreadOffset(uid, e.resync) - e.resync)
+	if b.reads == nil {
+		b.reads = map[types.UID]time.Time{}
+	}
+	b.reads[uid] = last
+	return last, true
+}
+
+// trusted is the observation of stored credentials between reads: they
+// exist, and are current when they were issued for this digest.
+func trusted(st *backend.Credentials, e *serverEntry, digest string, last time.Time) backend.Observation {
+	obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: last.Add(e.resync)}
+	if !obs.UpToDate {
+		obs.Message = "the spec changed"
+	}
+	if !bytes.Equal(st.CABundle, e.caBundle) {
+		// The server's trust roots changed (or were never stored with these
+		// credentials): store them, deletion needs them.
+		fresh := *st
+		fresh.CABundle = e.caBundle
+		obs.Refreshed = &fresh
+	}
+	return obs
+}
+
+// compared is the observation of a registration read at the server.
+func compared(req *backend.Request, reg *dcr.Registration, e *serverEntry, digest string, now time.Time) backend.Observation {
+	st := req.Stored
 	obs := backend.Observation{Exists: true, NextCheck: now.Add(e.resync)}
 	fresh := merge(st, reg, e.caBundle, now)
 	matches := metadataMatches(req.Metadata, reg.Metadata)
@@ -396,7 +414,7 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 	if !sameCredentials(st, fresh) {
 		obs.Refreshed = fresh
 	}
-	return obs, nil
+	return obs
 }
 
 // observeFailed maps a failed read onto the policy.

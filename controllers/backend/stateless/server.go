@@ -130,39 +130,78 @@ func (b *Backend) reconcileAuthorizationServer(ctx context.Context, obj oauthv1a
 	return res
 }
 
-// reconcileStatelessKeys keeps the key Secret current: an active signing key
-// of the configured algorithm (and an encryption key in Generated mode),
-// rotated on the interval, retired keys pruned once every id they signed has
-// expired. The Secret is written before the status publishes anything.
+// reconcileKeys keeps the key Secret current: an active signing key of the
+// configured algorithm (and an encryption key in Generated mode), rotated on
+// the interval, retired keys pruned once every id they signed has expired.
+// The Secret is written before the status publishes anything. It returns
+// when to come back (the next rotation or prune; zero for never).
 func (b *Backend) reconcileKeys(ctx context.Context, obj oauthv1alpha1.ServerObject) (time.Duration, error) {
 	spec, st, gen := obj.GetSpec().Stateless, obj.GetStatus(), obj.GetGeneration()
 	now := b.Clock.Now()
-	mode := spec.EffectiveEncryptionMode()
-	if mode == oauthv1alpha1.EncryptionRecipientKey {
+	if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
 		if _, _, err := RecipientKey(spec); err != nil {
 			backend.ConditionFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonInvalidSpec, err.Error())
 			return 0, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
 		}
 	}
-
 	ref := oauthv1alpha1.StatelessKeySecret(obj, b.ClusterResourceNamespace)
-	existing, err := b.Secrets.Get(ctx, ref)
+	keys, existed, err := b.readKeys(ctx, obj, ref)
 	if err != nil {
 		return 0, err
+	}
+	changed, nextRotation, err := b.rotateKeys(obj, keys, now)
+	if err != nil {
+		return 0, err
+	}
+	if changed || !existed {
+		if err := b.storeKeys(ctx, obj, ref, keys); err != nil {
+			return 0, err
+		}
+	}
+	if err := publishKeys(obj, ref, keys, nextRotation); err != nil {
+		return 0, err
+	}
+	next := nextRotation
+	if p := keys.NextPrune(); !p.IsZero() && (next.IsZero() || p.Before(next)) {
+		next = p
+	}
+	// Come back for the next rotation or prune.
+	if next.IsZero() {
+		return 0, nil
+	}
+	return max(next.Sub(now), time.Second), nil
+}
+
+// readKeys reads the key set from the key Secret; an absent Secret is an
+// empty set. A Secret the server does not control is left alone.
+func (b *Backend) readKeys(ctx context.Context, obj oauthv1alpha1.ServerObject, ref types.NamespacedName) (*sci.KeySet, bool, error) {
+	st, gen := obj.GetStatus(), obj.GetGeneration()
+	existing, err := b.Secrets.Get(ctx, ref)
+	if err != nil {
+		return nil, false, err
 	}
 	if existing != nil && !b.Secrets.Owns(existing, obj.(client.Object)) {
 		msg := fmt.Sprintf("key Secret %s exists and is not controlled by this server; it is left untouched", ref)
 		backend.ConditionFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeySecretConflict, msg)
-		return 0, &backend.PendingError{Reason: oauthv1alpha1.ReasonKeySecretConflict, Err: fmt.Errorf("%s", msg), RetryAfter: backend.ConflictRecheck}
+		return nil, false, &backend.PendingError{Reason: oauthv1alpha1.ReasonKeySecretConflict, Err: fmt.Errorf("%s", msg), RetryAfter: backend.ConflictRecheck}
 	}
-	keys := &sci.KeySet{}
-	if existing != nil && len(existing.Data[KeySetDataKey]) > 0 {
-		if keys, err = sci.ParseKeySet(existing.Data[KeySetDataKey]); err != nil {
-			backend.ConditionFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "the key Secret cannot be parsed; delete it to start over (existing ids then stop verifying)")
-			return 0, backend.Permanent(oauthv1alpha1.ReasonKeysFailed, "parsing key Secret %s: %v", ref, err)
-		}
+	if existing == nil || len(existing.Data[KeySetDataKey]) == 0 {
+		return &sci.KeySet{}, existing != nil, nil
 	}
+	keys, err := sci.ParseKeySet(existing.Data[KeySetDataKey])
+	if err != nil {
+		backend.ConditionFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "the key Secret cannot be parsed; delete it to start over (existing ids then stop verifying)")
+		return nil, false, backend.Permanent(oauthv1alpha1.ReasonKeysFailed, "parsing key Secret %s: %v", ref, err)
+	}
+	return keys, true, nil
+}
 
+// rotateKeys makes sure keys has an active key of every configured use and
+// algorithm, rotates those older than the interval and prunes the retired
+// ones no id needs. It reports whether keys changed and when the next
+// rotation is due.
+func (b *Backend) rotateKeys(obj oauthv1alpha1.ServerObject, keys *sci.KeySet, now time.Time) (bool, time.Time, error) {
+	spec := obj.GetSpec().Stateless
 	// A retired key stays published for the id lifetime plus a margin, so a
 	// verifier that allows clock leeway never sees the key go before its ids.
 	lifetime := spec.EffectiveLifetime()
@@ -175,7 +214,7 @@ func (b *Backend) reconcileKeys(ctx context.Context, obj oauthv1alpha1.ServerObj
 		alg string
 	}
 	wanted := []want{{use: "sig", alg: spec.EffectiveSigningAlgorithm()}}
-	if mode == oauthv1alpha1.EncryptionGenerated {
+	if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated {
 		wanted = append(wanted, want{use: "enc", alg: EncryptionKeyAlgorithm})
 	}
 	changed := false
@@ -183,67 +222,66 @@ func (b *Backend) reconcileKeys(ctx context.Context, obj oauthv1alpha1.ServerObj
 	for _, k := range wanted {
 		c, err := keys.Ensure(k.use, k.alg, now, lifetime)
 		if err != nil {
-			return 0, fmt.Errorf("generating %s key: %w", k.use, err)
+			return false, time.Time{}, fmt.Errorf("generating %s key: %w", k.use, err)
 		}
 		changed = changed || c
+		if interval <= 0 {
+			continue
+		}
 		active, _ := keys.Active(k.use)
-		if interval > 0 {
-			due := active.CreatedAt.Add(interval)
-			if !now.Before(due) {
-				if err := keys.Rotate(k.use, k.alg, now, lifetime); err != nil {
-					return 0, fmt.Errorf("rotating %s key: %w", k.use, err)
-				}
-				changed = true
-				backend.Eventf(b.Recorder, obj.(runtime.Object), corev1.EventTypeNormal, "KeyRotated", "Rotate", "rotated the %s key", k.use)
-				active, _ = keys.Active(k.use)
-				due = active.CreatedAt.Add(interval)
+		due := active.CreatedAt.Add(interval)
+		if !now.Before(due) {
+			if err := keys.Rotate(k.use, k.alg, now, lifetime); err != nil {
+				return false, time.Time{}, fmt.Errorf("rotating %s key: %w", k.use, err)
 			}
-			if nextRotation.IsZero() || due.Before(nextRotation) {
-				nextRotation = due
-			}
+			changed = true
+			backend.Eventf(b.Recorder, obj.(runtime.Object), corev1.EventTypeNormal, "KeyRotated", "Rotate", "rotated the %s key", k.use)
+			active, _ = keys.Active(k.use)
+			due = active.CreatedAt.Add(interval)
+		}
+		if nextRotation.IsZero() || due.Before(nextRotation) {
+			nextRotation = due
 		}
 	}
 	// Drop keys of a use no longer configured once their ids have expired.
 	if keys.Prune(now) {
 		changed = true
 	}
+	return changed, nextRotation, nil
+}
 
-	if changed || existing == nil {
-		raw, err := keys.Marshal()
-		if err != nil {
-			return 0, fmt.Errorf("encoding key set: %w", err)
-		}
-		desired := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{KeySetDataKey: raw},
-		}
-		if err := b.Secrets.Write(ctx, obj.(client.Object), desired); err != nil {
-			backend.ConditionFalse(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "writing the key Secret failed; retrying")
-			return 0, err
-		}
-		logf.FromContext(ctx).Info("stored keys", "server", klog.KObj(obj), "secret", ref.String(), "keys", len(keys.Keys))
+// storeKeys writes keys to the key Secret.
+func (b *Backend) storeKeys(ctx context.Context, obj oauthv1alpha1.ServerObject, ref types.NamespacedName, keys *sci.KeySet) error {
+	raw, err := keys.Marshal()
+	if err != nil {
+		return fmt.Errorf("encoding key set: %w", err)
 	}
+	desired := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{KeySetDataKey: raw},
+	}
+	if err := b.Secrets.Write(ctx, obj.(client.Object), desired); err != nil {
+		backend.ConditionFalse(&obj.GetStatus().Conditions, obj.GetGeneration(), oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysFailed, "writing the key Secret failed; retrying")
+		return err
+	}
+	logf.FromContext(ctx).Info("stored keys", "server", klog.KObj(obj), "secret", ref.String(), "keys", len(keys.Keys))
+	return nil
+}
 
+// publishKeys puts the public keys and their states in status.
+func publishKeys(obj oauthv1alpha1.ServerObject, ref types.NamespacedName, keys *sci.KeySet, nextRotation time.Time) error {
+	st := obj.GetStatus()
 	jwks, err := keys.PublicJWKS()
 	if err != nil {
-		return 0, fmt.Errorf("publishing JWKS: %w", err)
+		return fmt.Errorf("publishing JWKS: %w", err)
 	}
 	st.JWKS = compactJSON(jwks)
 	st.Keys = keyStatuses(keys)
 	st.KeySecretRef = &oauthv1alpha1.SecretReference{Name: ref.Name, Namespace: ref.Namespace}
 	st.NextKeyRotationTime = metaTime(nextRotation)
-	backend.ConditionTrue(&st.Conditions, gen, oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysReady, fmt.Sprintf("%d key(s) published", len(st.Keys)))
-
-	next := nextRotation
-	if p := keys.NextPrune(); !p.IsZero() && (next.IsZero() || p.Before(next)) {
-		next = p
-	}
-	// Come back for the next rotation or prune.
-	if next.IsZero() {
-		return 0, nil
-	}
-	return max(next.Sub(now), time.Second), nil
+	backend.ConditionTrue(&st.Conditions, obj.GetGeneration(), oauthv1alpha1.ConditionKeysReady, oauthv1alpha1.ReasonKeysReady, fmt.Sprintf("%d key(s) published", len(st.Keys)))
+	return nil
 }
 
 // keyStatuses lists the keys for status.keys.

@@ -173,25 +173,8 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 		Clock:      b.Clock,
 	}
 	settings := map[string]any{"iss": spec.Issuer, "aud": spec.EffectiveAudience(), "alg": alg, "lifetime": e.lifetime.String(), "enc": string(spec.EffectiveEncryptionMode())}
-	switch spec.EffectiveEncryptionMode() {
-	case oauthv1alpha1.EncryptionGenerated:
-		enc, ok := keys.Active(sci.KeyUse("enc"))
-		if !ok {
-			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active encryption key yet", server.GetName()), RetryAfter: 5 * time.Second}
-		}
-		pub := enc.Private.Public()
-		cfg.Encryption = &sci.EncryptionConfig{Recipient: pub, KeyID: enc.ID}
-	case oauthv1alpha1.EncryptionRecipientKey:
-		k, _, err := RecipientKey(spec)
-		if err != nil {
-			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
-		}
-		cfg.Encryption = &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}
-		tp, err := k.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
-		}
-		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
+	if cfg.Encryption, err = encryption(server, keys, settings); err != nil {
+		return nil, err
 	}
 	if e.minter, err = sci.NewMinter(cfg); err != nil {
 		if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
@@ -214,6 +197,32 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 	b.entries[server.GetUID()] = e
 	b.mu.Unlock()
 	return e, nil
+}
+
+// encryption is how ids of server are encrypted (nil: they are not), and
+// records what identifies it in settings.
+func encryption(server oauthv1alpha1.ServerObject, keys *sci.KeySet, settings map[string]any) (*sci.EncryptionConfig, error) {
+	spec := server.GetSpec().Stateless
+	switch spec.EffectiveEncryptionMode() {
+	case oauthv1alpha1.EncryptionGenerated:
+		enc, ok := keys.Active(sci.KeyUse("enc"))
+		if !ok {
+			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active encryption key yet", server.GetName()), RetryAfter: 5 * time.Second}
+		}
+		return &sci.EncryptionConfig{Recipient: enc.Private.Public(), KeyID: enc.ID}, nil
+	case oauthv1alpha1.EncryptionRecipientKey:
+		k, _, err := RecipientKey(spec)
+		if err != nil {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
+		}
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
+		}
+		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
+		return &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}, nil
+	}
+	return nil, nil
 }
 
 // Forget drops cached state of a deleted server.
