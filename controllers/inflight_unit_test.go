@@ -361,3 +361,39 @@ func TestOwnMarkDoesNotTriggerAReconcile(t *testing.T) {
 		t.Fatal("a user's annotation did not trigger a reconcile")
 	}
 }
+
+// A lost registration is recorded by an Event when it is found, and again
+// when the object that was its only record is deleted.
+func TestLostRegistrationIsRecordedBeforeTheObjectGoes(t *testing.T) {
+	h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) {
+		if err := c.SetRegistrationAttempt(oauthv1alpha1.PendingRegistration{ID: "e5", StartedAt: metav1.NewTime(t0), Endpoint: "https://idp.example/reg"}); err != nil {
+			t.Fatal(err)
+		}
+	}))
+	h.be.ObserveFunc = observeStored(true, true)
+	h.be.DeleteFunc = func(context.Context, *backend.Request) error { return nil }
+	events := func() string {
+		var all []string
+		for len(h.rec.Events) > 0 {
+			all = append(all, <-h.rec.Events)
+		}
+		return strings.Join(all, "\n")
+	}
+	_, _ = h.reconcile(t)
+	if got := events(); !strings.Contains(got, "Warning RegistrationIncomplete") || !strings.Contains(got, "e5") {
+		t.Fatalf("no Warning Event when the lost registration is found: %q", got)
+	}
+	_, _ = h.reconcile(t)
+	if got := events(); got != "" {
+		t.Fatalf("the Event is repeated on every reconcile: %q", got)
+	}
+	if err := h.c.Delete(context.Background(), h.get(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.reconcile(t); err != nil || !h.gone(t) {
+		t.Fatalf("deletion: %v, gone %v", err, h.gone(t))
+	}
+	if got := events(); !strings.Contains(got, "Warning RegistrationLeftAtServer") || !strings.Contains(got, "e5") || !strings.Contains(got, "https://idp.example/reg") {
+		t.Fatalf("the deletion does not name the registration left at the server: %q", got)
+	}
+}

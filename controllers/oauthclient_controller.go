@@ -303,6 +303,13 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 	r.written.Delete(obj.UID)
 	r.Metrics.ForgetClient(obj.Namespace, obj.Name)
 	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
+	if pr := obj.UnresolvedRegistration(); pr != nil {
+		// The object was the only record of that request: say what may be
+		// left at the server before it goes.
+		eventf(r.Recorder, obj, corev1.EventTypeWarning, "RegistrationLeftAtServer", "Delete",
+			"deleted with registration attempt %s unresolved (sent to %s at %s, no result stored): the server may hold a client it created, which the operator cannot see or delete; check the server",
+			pr.ID, pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339))
+	}
 	log.V(1).Info("deleted", "oauthclient", klog.KObj(obj), "deletionPolicy", obj.Spec.DeletionPolicy)
 	return ctrl.Result{}, nil
 }

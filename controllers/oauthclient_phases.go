@@ -281,6 +281,11 @@ func (p *clientPhase) resolvePending(ctx context.Context, state *storedState) er
 	default:
 		msg := fmt.Sprintf("a registration request sent to %s at %s (attempt %s) has no stored result: the server may hold a client this operator cannot see or delete. "+
 			"Check the server, then set the annotation %s=%s to register again", pr.Endpoint, pr.StartedAt.UTC().Format(time.RFC3339), pr.ID, oauthv1alpha1.AnnotationRecoverRegistration, pr.ID)
+		if prev := p.obj.Status.PendingRegistration; prev == nil || prev.ID != pr.ID {
+			// Found now (a manager stopped between the request and its
+			// result): an Event records it, as for a request that got no answer.
+			eventf(p.r.Recorder, p.obj, corev1.EventTypeWarning, oauthv1alpha1.ReasonRegistrationIncomplete, "Register", "%s", msg)
+		}
 		p.obj.Status.PendingRegistration = pr
 		condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistrationIncomplete, msg)
 		return backend.Permanent(oauthv1alpha1.ReasonRegistrationIncomplete, "%s", msg)
