@@ -91,6 +91,10 @@ func newMintFixture(t *testing.T) *mintFixture {
 	if f.srv, err = res.Lookup(context.Background(), ServerPath(as)); err != nil {
 		t.Fatal(err)
 	}
+	if f.srv.Crypto == nil || f.srv.Crypto.Minter == nil {
+		// The endpoint mints with the reconciler's minter, built once.
+		t.Fatal("the resolved server does not carry the stateless backend's minter")
+	}
 	if f.srv.Keys == nil || f.srv.Storage != endpoint.StorageStateful {
 		t.Fatalf("fixture server: %+v", f.srv)
 	}

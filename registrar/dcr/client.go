@@ -98,6 +98,30 @@ func NewClient(cfg Config) (*Client, error) {
 		return c, nil
 	}
 
+	hc, err := newHTTPClient(cfg, c.timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.hc = hc
+	return c, nil
+}
+
+// NewHTTPClient is the http.Client NewClient builds for cfg (cfg.HTTPClient
+// aside), for other requests to the same server: TLS 1.2 minimum, the CA
+// bundle (or system roots), proxy from the environment, keep-alives,
+// timeouts, and redirects never followed.
+func NewHTTPClient(cfg Config) (*http.Client, error) {
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("dcr: negative Timeout %v", cfg.Timeout)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	return newHTTPClient(cfg, timeout)
+}
+
+func newHTTPClient(cfg Config, timeout time.Duration) (*http.Client, error) {
 	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(cfg.CABundle) > 0 {
 		pool := x509.NewCertPool()
@@ -111,7 +135,7 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		tlsConfig.RootCAs = pool
 	}
-	dialTimeout := min(c.timeout, 10*time.Second)
+	dialTimeout := min(timeout, 10*time.Second)
 	transport := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -125,14 +149,13 @@ func NewClient(cfg Config) (*Client, error) {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: c.timeout,
+		ResponseHeaderTimeout: timeout,
 	}
-	c.hc = &http.Client{
+	return &http.Client{
 		Transport:     transport,
-		Timeout:       c.timeout,
+		Timeout:       timeout,
 		CheckRedirect: noRedirects,
-	}
-	return c, nil
+	}, nil
 }
 
 // CloseIdleConnections closes the idle connections of the Client's pool; call

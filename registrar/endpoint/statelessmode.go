@@ -65,35 +65,24 @@ func (h *Handler) cryptoFor(srv *Server) (*statelessCrypto, error) {
 var errKeysNotReady = errors.New("stateless keys are not ready")
 
 func (h *Handler) buildCrypto(srv *Server) (*statelessCrypto, error) {
-	if srv.Keys == nil {
-		return nil, fmt.Errorf("%w: no key set", errKeysNotReady)
-	}
-	sig, ok := srv.Keys.Active(stateless.UseSignature)
-	if !ok {
-		return nil, fmt.Errorf("%w: no active signing key", errKeysNotReady)
-	}
-	cfg := stateless.MinterConfig{
-		Issuer:     srv.idIss(),
-		Audience:   srv.idAud(),
-		SigningKey: *sig,
-		Lifetime:   srv.ClientIDLifetime,
-		Clock:      h.clock(),
-	}
-	if srv.Encrypt {
-		ec, ok := srv.Keys.EncryptionConfig()
-		if !ok {
-			return nil, fmt.Errorf("%w: no active encryption key", errKeysNotReady)
+	c := srv.Crypto
+	if c == nil {
+		var err error
+		c, err = stateless.NewCrypto(srv.Keys, stateless.IDSettings{
+			Issuer: srv.idIss(), Audience: srv.idAud(), Lifetime: srv.ClientIDLifetime, EncryptToKeySet: srv.Encrypt, Clock: h.clock(),
+		})
+		if errors.Is(err, stateless.ErrKeysNotReady) {
+			return nil, fmt.Errorf("%w: %v", errKeysNotReady, err)
 		}
-		cfg.Encryption = ec
+		if err != nil {
+			return nil, err
+		}
 	}
-	minter, err := stateless.NewMinter(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("building the client id minter: %w", err)
+	if c.Verifier == nil {
+		return nil, fmt.Errorf("%w: ids encrypted to another party's key cannot be read back", errKeysNotReady)
 	}
-	verifier, err := stateless.VerifierFromKeySet(srv.idIss(), srv.idAud(), srv.Keys, h.clock())
-	if err != nil {
-		return nil, fmt.Errorf("building the client id verifier: %w", err)
-	}
+	sig := c.SigningKey
+	minter, verifier := c.Minter, c.Verifier
 	signer, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(sig.Algorithm), Key: sig.Private.Key},
 		(&jose.SignerOptions{}).WithType(TypeRegistrationAccessToken).WithHeader("kid", sig.ID),

@@ -64,6 +64,10 @@ type Server struct {
 	// Stateless storage, and published at Path/jwks whenever set. Nil for
 	// dynamic servers.
 	Keys *stateless.KeySet
+	// Crypto, when set, is the minter and verifier of Keys for this server's
+	// ids, shared with whoever else mints them (the operator's reconciler);
+	// nil builds them from Keys and the settings below on first use.
+	Crypto *stateless.Crypto
 	// SigningAlgorithm is the configured signing algorithm of Keys; ids are
 	// signed with the active "sig" key, whatever its algorithm.
 	SigningAlgorithm string

@@ -9,12 +9,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -116,12 +113,13 @@ func (b *Backend) entry(server oauthv1alpha1.ServerObject) (*serverEntry, error)
 		return e, nil
 	}
 	timeout := spec.EffectiveTimeout()
-	cfg := dcr.Config{CABundle: spec.CABundle, Timeout: timeout, UserAgent: UserAgent}
+	cfg := clientConfig(spec.CABundle, timeout)
 	reg, err := backend.NewRegistrar(b.NewRegistrar, cfg)
 	if err != nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.dynamicRegistration: %v", err)
 	}
-	probe, err := probeClient(spec.CABundle, timeout)
+	// The probe is a plain GET, with the registrar's HTTP settings.
+	probe, err := dcr.NewHTTPClient(cfg)
 	if err != nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.dynamicRegistration.caBundle: %v", err)
 	}
@@ -638,7 +636,8 @@ func (b *Backend) Delete(ctx context.Context, req *backend.Request) error {
 // public CA since the Secret was written; the host name is verified anyway).
 func (b *Backend) deleter(req *backend.Request) (dcr.Registrar, error) {
 	stored := req.Stored.CABundle
-	cfg := dcr.Config{Timeout: DefaultTimeout, UserAgent: UserAgent, CABundle: stored, WithSystemRoots: true}
+	cfg := clientConfig(stored, DefaultTimeout)
+	cfg.WithSystemRoots = true
 	if req.Server != nil && req.Server.GetSpec().DynamicRegistration != nil {
 		e, err := b.entry(req.Server)
 		switch {
@@ -749,19 +748,8 @@ func sameSet(a, b any) bool {
 	return reflect.DeepEqual(key(as), key(bs))
 }
 
-// probeClient is a plain HTTPS client with the server's CA bundle.
-func probeClient(caBundle []byte, timeout time.Duration) (*http.Client, error) {
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caBundle) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caBundle) {
-			return nil, errors.New("no PEM certificate found")
-		}
-		tlsCfg.RootCAs = pool
-	}
-	return &http.Client{
-		Timeout:       timeout,
-		Transport:     &http.Transport{TLSClientConfig: tlsCfg, Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}, nil
+// clientConfig is the one configuration of this backend's clients of a
+// server: the registrar, its probe and the one-off deletion client.
+func clientConfig(caBundle []byte, timeout time.Duration) dcr.Config {
+	return dcr.Config{CABundle: caBundle, Timeout: timeout, UserAgent: UserAgent}
 }

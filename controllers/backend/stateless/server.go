@@ -69,16 +69,13 @@ func (b *Backend) ConfigureEndpoint(ctx context.Context, obj oauthv1alpha1.Serve
 		// need the derivation keys that mode keeps from it.
 		return fmt.Errorf("%w: Stateless storage cannot serve encryption.mode RecipientKey; use Stateful storage", backend.ErrEndpointMisconfigured)
 	}
-	ref := oauthv1alpha1.StatelessKeySecret(obj, b.ClusterResourceNamespace)
-	sec := &corev1.Secret{}
-	if err := b.Reader.Get(ctx, ref, sec); err != nil {
-		return fmt.Errorf("reading the key Secret %s: %w", ref, err)
-	}
-	keys, err := sci.ParseKeySet(sec.Data[KeySetDataKey])
+	// The keys, minter and verifier the reconciler mints with: parsed and
+	// built once per version of the key Secret, for both.
+	e, err := b.load(ctx, obj)
 	if err != nil {
-		return fmt.Errorf("parsing the key Secret %s: %w", ref, err)
+		return err
 	}
-	srv.Keys = keys
+	srv.Keys, srv.Crypto = e.keys, e.crypto
 	srv.ClientIDIssuer = st.Issuer
 	srv.ClientIDAudience = st.EffectiveAudience()
 	srv.SigningAlgorithm = st.EffectiveSigningAlgorithm()

@@ -125,9 +125,11 @@ var _ backend.Backend = (*Backend)(nil)
 // entry caches the minter and verifier built from one version of a key Secret
 // and server spec, so 1000 clients do not parse keys 1000 times.
 type entry struct {
-	version    string
-	minter     *sci.Minter
-	verifier   *sci.Verifier // nil when ids are encrypted to a key the operator does not hold
+	version string
+	keys    *sci.KeySet
+	// crypto's Verifier is nil when ids are encrypted to a key the operator
+	// does not hold.
+	crypto     *sci.Crypto
 	issuer     string
 	lifetime   time.Duration
 	settingsID string
@@ -160,32 +162,20 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 		return nil, fmt.Errorf("parsing key Secret %s: %w", ref, err)
 	}
 	alg := spec.EffectiveSigningAlgorithm()
-	sig, ok := keys.Active(sci.KeyUse("sig"))
-	if !ok || sig.Algorithm != alg {
-		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active %s signing key yet", server.GetName(), alg), RetryAfter: 5 * time.Second}
-	}
-	e := &entry{version: version, issuer: spec.Issuer, lifetime: spec.EffectiveLifetime()}
-	cfg := sci.MinterConfig{
-		Issuer:     spec.Issuer,
-		Audience:   spec.EffectiveAudience(),
-		SigningKey: *sig,
-		Lifetime:   e.lifetime,
-		Clock:      b.Clock,
-	}
+	e := &entry{version: version, issuer: spec.Issuer, lifetime: spec.EffectiveLifetime(), keys: keys}
 	settings := map[string]any{"iss": spec.Issuer, "aud": spec.EffectiveAudience(), "alg": alg, "lifetime": e.lifetime.String(), "enc": string(spec.EffectiveEncryptionMode())}
-	if cfg.Encryption, err = encryption(server, keys, settings); err != nil {
+	ids := sci.IDSettings{Issuer: spec.Issuer, Audience: spec.EffectiveAudience(), Lifetime: e.lifetime, Algorithm: alg, Clock: b.Clock,
+		EncryptToKeySet: spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionGenerated}
+	if ids.Recipient, err = recipient(spec, settings); err != nil {
 		return nil, err
 	}
-	if e.minter, err = sci.NewMinter(cfg); err != nil {
-		if spec.EffectiveEncryptionMode() == oauthv1alpha1.EncryptionRecipientKey {
-			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey cannot be used: %v", err)
-		}
-		return nil, fmt.Errorf("building minter for server %s: %w", server.GetName(), err)
-	}
-	if spec.EffectiveEncryptionMode() != oauthv1alpha1.EncryptionRecipientKey {
-		if e.verifier, err = sci.VerifierFromKeySet(spec.Issuer, spec.EffectiveAudience(), keys, b.Clock); err != nil {
-			return nil, fmt.Errorf("building verifier for server %s: %w", server.GetName(), err)
-		}
+	switch e.crypto, err = sci.NewCrypto(keys, ids); {
+	case errors.Is(err, sci.ErrKeysNotReady):
+		return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s: %w", server.GetName(), err), RetryAfter: 5 * time.Second}
+	case err != nil && ids.Recipient != nil:
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey cannot be used: %v", err)
+	case err != nil:
+		return nil, fmt.Errorf("server %s: %w", server.GetName(), err)
 	}
 	raw, _ := json.Marshal(settings)
 	e.settingsID = string(raw)
@@ -199,30 +189,22 @@ func (b *Backend) load(ctx context.Context, server oauthv1alpha1.ServerObject) (
 	return e, nil
 }
 
-// encryption is how ids of server are encrypted (nil: they are not), and
-// records what identifies it in settings.
-func encryption(server oauthv1alpha1.ServerObject, keys *sci.KeySet, settings map[string]any) (*sci.EncryptionConfig, error) {
-	spec := server.GetSpec().Stateless
-	switch spec.EffectiveEncryptionMode() {
-	case oauthv1alpha1.EncryptionGenerated:
-		enc, ok := keys.Active(sci.KeyUse("enc"))
-		if !ok {
-			return nil, &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("server %s has no active encryption key yet", server.GetName()), RetryAfter: 5 * time.Second}
-		}
-		return &sci.EncryptionConfig{Recipient: enc.Private.Public(), KeyID: enc.ID}, nil
-	case oauthv1alpha1.EncryptionRecipientKey:
-		k, _, err := RecipientKey(spec)
-		if err != nil {
-			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
-		}
-		tp, err := k.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
-		}
-		settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
-		return &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}, nil
+// recipient is the key ids are encrypted to in mode RecipientKey (nil in
+// the other modes), and records its thumbprint in settings.
+func recipient(spec *oauthv1alpha1.StatelessServer, settings map[string]any) (*sci.EncryptionConfig, error) {
+	if spec.EffectiveEncryptionMode() != oauthv1alpha1.EncryptionRecipientKey {
+		return nil, nil
 	}
-	return nil, nil
+	k, _, err := RecipientKey(spec)
+	if err != nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
+	}
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
+	}
+	settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
+	return &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}, nil
 }
 
 // Forget drops cached state of a deleted server.
@@ -266,13 +248,13 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		return backend.Observation{}, err
 	}
 	obs := backend.Observation{Exists: true, UpToDate: true}
-	if e.verifier != nil {
-		c, err := e.verifier.Verify(req.Stored.ClientID)
+	if e.crypto.Verifier != nil {
+		c, err := e.crypto.Verifier.Verify(req.Stored.ClientID)
 		if err != nil {
 			return backend.Observation{Message: "the stored client id no longer verifies with the server's keys"}, nil
 		}
 		if req.Metadata != nil && metadata.WithDefaults(req.Metadata, metadata.Policy{}).NeedsSecret() {
-			if req.Stored.ClientSecret == "" || e.verifier.CheckSecret(c, req.Stored.ClientSecret) != nil {
+			if req.Stored.ClientSecret == "" || e.crypto.Verifier.CheckSecret(c, req.Stored.ClientSecret) != nil {
 				return backend.Observation{Message: "the stored client secret does not match the client id"}, nil
 			}
 		}
@@ -349,7 +331,7 @@ func (b *Backend) mintID(ctx context.Context, server oauthv1alpha1.ServerObject,
 	if err != nil {
 		return nil, nil, &keyError{err}
 	}
-	m, err := e.minter.Mint(sci.MintRequest{Reg: reg, Confidential: defaulted.NeedsSecret(), Confirmation: cnf})
+	m, err := e.crypto.Minter.Mint(sci.MintRequest{Reg: reg, Confidential: defaulted.NeedsSecret(), Confirmation: cnf})
 	if err != nil {
 		return nil, nil, fmt.Errorf("minting client id: %w", err)
 	}
