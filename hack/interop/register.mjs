@@ -22,57 +22,24 @@
 // Everything else goes to stderr.
 
 import process from 'node:process';
-import * as util from 'node:util';
+import { emit, readInput, start } from './scriptio.mjs';
 
-// Keep stdout a single line whatever a library logs.
-const toStderr = (...args) => { process.stderr.write(`${util.format(...args)}\n`); };
-console.log = toStderr;
-console.info = toStderr;
-console.debug = toStderr;
-console.dir = (obj, opts) => { process.stderr.write(`${util.inspect(obj, opts)}\n`); };
-
-function fatal(msg) {
-  process.stderr.write(`register.mjs: ${msg}\n`);
-  process.exit(2);
-}
-
-// Certificate checks must be real: refuse to run with them switched off.
-if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
-  fatal('NODE_TLS_REJECT_UNAUTHORIZED=0 is set; refusing to run without certificate verification');
-}
+const fatal = start('register.mjs');
 
 // Per-request timeout (openid-client's default is 3500 ms, too tight on a
 // loaded CI machine); the Go side bounds the whole run at 60 s.
 const REQUEST_TIMEOUT_MS = 15000;
 
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseInput(text) {
-  let input;
-  try {
-    input = JSON.parse(text);
-  } catch (err) {
-    fatal(`stdin is not JSON: ${err.message}`);
-  }
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) fatal('stdin must be a JSON object');
-  if (typeof input.issuer !== 'string' || input.issuer === '') fatal('"issuer" must be a non-empty string');
+function parseInput(input) {
   if (typeof input.caPEM !== 'string' || !input.caPEM.includes('-----BEGIN CERTIFICATE-----')) {
     fatal('"caPEM" must be a PEM certificate (the only trust anchor)');
   }
-  const iat = input.initialAccessToken;
-  if (iat !== undefined && iat !== null && typeof iat !== 'string') fatal('"initialAccessToken" must be a string or null');
-  const md = input.metadata;
-  if (md === null || typeof md !== 'object' || Array.isArray(md)) fatal('"metadata" must be a JSON object');
   if (input.read !== undefined && typeof input.read !== 'boolean') fatal('"read" must be a boolean');
   return {
     issuer: input.issuer,
     caPEM: input.caPEM,
-    initialAccessToken: iat || undefined,
-    metadata: md,
+    initialAccessToken: input.initialAccessToken,
+    metadata: input.metadata,
     read: input.read === true,
   };
 }
@@ -109,11 +76,7 @@ function failure(err) {
   return out;
 }
 
-function emit(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(0));
-}
-
-const input = parseInput(await readStdin());
+const input = parseInput(await readInput(fatal));
 
 // Loaded after the console redirection (static imports are hoisted).
 const { Issuer, custom } = await import('openid-client');

@@ -32,53 +32,22 @@
 
 import * as https from 'node:https';
 import process from 'node:process';
-import * as util from 'node:util';
+import { emit, readInput, start } from './scriptio.mjs';
 
-const toStderr = (...args) => { process.stderr.write(`${util.format(...args)}\n`); };
-console.log = toStderr;
-console.info = toStderr;
-console.debug = toStderr;
-console.dir = (obj, opts) => { process.stderr.write(`${util.inspect(obj, opts)}\n`); };
-
-function fatal(msg) {
-  process.stderr.write(`register6.mjs: ${msg}\n`);
-  process.exit(2);
-}
-
-if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
-  fatal('NODE_TLS_REJECT_UNAUTHORIZED=0 is set; refusing to run without certificate verification');
-}
+const fatal = start('register6.mjs');
 
 const REQUEST_TIMEOUT_S = 15;
 
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseInput(text) {
-  let input;
-  try {
-    input = JSON.parse(text);
-  } catch (err) {
-    fatal(`stdin is not JSON: ${err.message}`);
-  }
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) fatal('stdin must be a JSON object');
-  if (typeof input.issuer !== 'string' || input.issuer === '') fatal('"issuer" must be a non-empty string');
+function parseInput(input) {
   if (!Array.isArray(input.caPEMs) || !input.caPEMs.length
     || !input.caPEMs.every((p) => typeof p === 'string' && p.includes('-----BEGIN CERTIFICATE-----'))) {
     fatal('"caPEMs" must be a non-empty array of PEM certificates (the only trust anchors)');
   }
-  const iat = input.initialAccessToken;
-  if (iat !== undefined && iat !== null && typeof iat !== 'string') fatal('"initialAccessToken" must be a string or null');
-  const md = input.metadata;
-  if (md === null || typeof md !== 'object' || Array.isArray(md)) fatal('"metadata" must be a JSON object');
   return {
     issuer: input.issuer,
     ca: input.caPEMs,
-    initialAccessToken: iat || undefined,
-    metadata: md,
+    initialAccessToken: input.initialAccessToken,
+    metadata: input.metadata,
     token: input.token === true,
     scope: typeof input.scope === 'string' ? input.scope : undefined,
   };
@@ -142,11 +111,7 @@ async function failure(step, err) {
   return out;
 }
 
-function emit(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`, () => process.exit(0));
-}
-
-const input = parseInput(await readStdin());
+const input = parseInput(await readInput(fatal));
 const client = await import('openid-client-6');
 const options = { [client.customFetch]: caFetch(input.ca), timeout: REQUEST_TIMEOUT_S };
 const server = new URL(input.issuer);

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"io"
 	"net"
 	"net/http"
@@ -39,6 +38,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 

@@ -11,7 +11,7 @@
 //
 // # Decisions
 //
-// These are deliberate; PROTOCOL.md and SERVER-QUIRKS.md ask for them to be
+// These are deliberate; docs/requirements.md and SERVER-QUIRKS.md ask for them to be
 // written down.
 //
 //   - Redirects are never followed, for any method, discovery included. A 3xx

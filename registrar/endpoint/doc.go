@@ -5,6 +5,8 @@
 // package: the Kubernetes-backed Resolver and Store live elsewhere; this
 // package ships StaticResolver and FakeStore for tests.
 //
+// Requirement ids such as REG-02 or MGT-07 are catalogued in docs/requirements.md.
+//
 // # Routes
 //
 // For a server with Path P and issuer I (= base URL + P):
@@ -34,7 +36,7 @@
 // fetch → single-instance software → MaxClients → Store.Create or stateless
 // minting. Validation rules live only in package metadata.
 //
-// # Decisions (PROTOCOL.md asks for them to be written down)
+// # Decisions (docs/requirements.md asks for them to be written down)
 //
 //   - Wrong or missing Content-Type: 415 invalid_request (REG-02). A form
 //     body without a LegacyHandler is refused the same way.

@@ -23,7 +23,7 @@ import (
 	"github.com/clientreg/clientreg/registrar/stateless"
 )
 
-// Fixture bodies of PROTOCOL.md §0.
+// Fixture bodies of docs/requirements.md (Conventions).
 const (
 	bodyV = `{"redirect_uris":["https://client.example.org/cb"]}`
 	bodyP = `{"redirect_uris":["https://client.example.org/cb"],"token_endpoint_auth_method":"none"}`

@@ -13,7 +13,7 @@ import (
 
 // putForbidden are the members RFC 7592 §2.2 says a PUT "MUST NOT include";
 // the endpoint refuses such a request with invalid_client_metadata (MGT-12,
-// PROTOCOL.md Appendix B.7) rather than silently ignoring them.
+// docs/requirements.md B.7) rather than silently ignoring them.
 var putForbidden = []string{
 	"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at",
 }

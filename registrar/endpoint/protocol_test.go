@@ -15,7 +15,7 @@ import (
 	"github.com/clientreg/clientreg/registrar/endpoint"
 )
 
-// Tests named after the PROTOCOL.md requirement they check, with its test
+// Tests named after the requirement they check (docs/requirements.md), with its test
 // bodies. Bad-input cases are in TestBadInputs.
 
 func TestREG01(t *testing.T) {

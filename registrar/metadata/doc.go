@@ -3,6 +3,8 @@
 // the clientreg reconciler, its admission webhook and its HTTP registration
 // endpoint. It has no Kubernetes dependencies.
 //
+// Requirement ids such as REG-06 are catalogued in docs/requirements.md.
+//
 // The pipeline for a registration request body is
 //
 //	m, err := metadata.Decode(body, false) // strict JSON, type errors (REG-06)
@@ -11,7 +13,7 @@
 //
 // followed by m.MarshalJSON() to echo the registered metadata (RSP-06).
 //
-// Design decisions (PROTOCOL.md asks for them to be written down):
+// Design decisions (docs/requirements.md asks for them to be written down):
 //
 //   - Redirect URIs are stored and compared verbatim; a URL is parsed only to be
 //     checked and is never re-serialized (REG-11, SEC-02). Redirect URIs must be
@@ -20,7 +22,7 @@
 //   - Native clients (OIDC application_type "native") may register claimed
 //     "https" redirect URIs in addition to private-use schemes and http loopback
 //     URIs, following RFC 8252 §7.2 over the narrower OIDC Registration §2 text
-//     (PROTOCOL.md Appendix B.6).
+//     (docs/requirements.md B.6).
 //   - http redirect URIs are accepted only for loopback hosts: IPv4 127.0.0.0/8
 //     and [::1] literals always, the name "localhost" only when
 //     Policy.AllowLocalhostName is set (RFC 8252 §8.3 marks it NOT RECOMMENDED).
@@ -34,7 +36,7 @@
 //     that precedence, so the first entry always carries the list's code.
 //   - Limits (REG-45): a list longer than its limit yields one
 //     invalid_client_metadata error and its elements are not examined further;
-//     this includes too many redirect_uris (PROTOCOL.md REG-45 expects ICM). A
+//     this includes too many redirect_uris (the REG-45 test expects ICM). A
 //     single over-long redirect URI is a redirect URI problem and yields
 //     invalid_redirect_uri. Lengths are counted in bytes. The request body size
 //     itself must be capped by the caller (for example http.MaxBytesReader).

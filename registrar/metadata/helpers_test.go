@@ -14,7 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Fixture bodies from PROTOCOL.md §0.
+// Fixture bodies from docs/requirements.md (Conventions).
 const (
 	bodyV = `{"redirect_uris":["https://client.example.org/cb"]}`
 	bodyP = `{"redirect_uris":["https://client.example.org/cb"],"token_endpoint_auth_method":"none"}`

@@ -14,7 +14,7 @@ const (
 	IRU = CodeInvalidRedirectURI
 )
 
-// protocolCase is one PROTOCOL.md test body pushed through
+// protocolCase is one docs/requirements.md test body pushed through
 // Decode + WithDefaults + Validate. code "" means the registration succeeds.
 type protocolCase struct {
 	id     string

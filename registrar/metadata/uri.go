@@ -52,7 +52,7 @@ var forbiddenSchemes = map[string]bool{
 // "web" or "") using the implicit grant (implicit = true) may use only https,
 // with neither localhost nor a loopback address; a native client may use
 // private-use schemes, http loopback, and also claimed https URIs (RFC 8252
-// §7.2; PROTOCOL.md Appendix B.6 decision: allowed). Without OIDC,
+// §7.2; docs/requirements.md B.6 decision: allowed). Without OIDC,
 // applicationType and implicit are ignored.
 func ValidateRedirectURI(raw string, applicationType string, implicit bool, p Policy) *FieldError {
 	r := uriRule{

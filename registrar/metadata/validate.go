@@ -114,7 +114,7 @@ func (v *validator) redirectURIs() {
 		return
 	}
 	if len(uris) > v.l.redirects {
-		// REG-45: a limit, reported as invalid_client_metadata (PROTOCOL.md REG-45 test).
+		// REG-45: a limit, reported as invalid_client_metadata (the REG-45 test).
 		v.errs = append(v.errs, &FieldError{Member: mRedirectURIs, Index: -1,
 			Code: CodeInvalidClientMetadata, Detail: "has too many entries"})
 		return

@@ -1,7 +1,9 @@
 // Package stateless mints and verifies stateless OAuth 2.0 client
-// identifiers (draft-bradley-oauth-stateless-client-id; PROTOCOL.md §5,
-// SCI-xx) and manages the key set that signs and encrypts them. It imports no
-// Kubernetes package: only the standard library and go-jose v4.
+// identifiers (draft-bradley-oauth-stateless-client-id) and manages the key
+// set that signs and encrypts them. It imports no Kubernetes package: only
+// the standard library and go-jose v4.
+//
+// Requirement ids such as SCI-04 are catalogued in docs/requirements.md.
 //
 // # Format
 //

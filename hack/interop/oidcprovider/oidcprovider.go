@@ -32,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"io"
 	"net/http"
 	"net/url"
@@ -40,12 +39,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 )
 
 // PinnedVersion is the exact oidc-provider version in hack/interop/package.json.
@@ -348,11 +350,7 @@ func (p *Provider) HTTPClient() *http.Client { return p.client }
 // Clients returns the ids of the clients the provider currently holds, sorted.
 func (p *Provider) Clients(t testing.TB) []string {
 	t.Helper()
-	var ids []string
-	if err := p.admin("/__admin/clients", &ids); err != nil {
-		t.Fatalf("oidcprovider: %v", err)
-	}
-	return ids
+	return adminGet[[]string](t, p, "/__admin/clients")
 }
 
 // ClientInfo is one client the provider holds, as its admin endpoint shows
@@ -371,10 +369,7 @@ type ClientInfo struct {
 // created, by its client_name.
 func (p *Provider) ClientsInfo(t testing.TB) []ClientInfo {
 	t.Helper()
-	var raw []map[string]any
-	if err := p.admin("/__admin/client-metadata", &raw); err != nil {
-		t.Fatalf("oidcprovider: %v", err)
-	}
+	raw := adminGet[[]map[string]any](t, p, "/__admin/client-metadata")
 	out := make([]ClientInfo, 0, len(raw))
 	for _, md := range raw {
 		c := ClientInfo{Metadata: md}
@@ -414,11 +409,7 @@ func (p *Provider) DeleteClient(t testing.TB, clientID string) bool {
 // Stats returns the request counters of the running provider process.
 func (p *Provider) Stats(t testing.TB) Stats {
 	t.Helper()
-	var s Stats
-	if err := p.admin("/__admin/stats", &s); err != nil {
-		t.Fatalf("oidcprovider: %v", err)
-	}
-	return s
+	return adminGet[Stats](t, p, "/__admin/stats")
 }
 
 // Read is one RFC 7592 read (GET /reg/{client_id}) the provider received.
@@ -488,11 +479,17 @@ type JWKSSource struct {
 // Options.Stateless).
 func (p *Provider) StatelessSources(t testing.TB) []JWKSSource {
 	t.Helper()
-	var s []JWKSSource
-	if err := p.admin("/__admin/stateless", &s); err != nil {
+	return adminGet[[]JWKSSource](t, p, "/__admin/stateless")
+}
+
+// adminGet decodes the answer of the admin endpoint path; a failure fails t.
+func adminGet[T any](t testing.TB, p *Provider, path string) T {
+	t.Helper()
+	var v T
+	if err := p.admin(path, &v); err != nil {
 		t.Fatalf("oidcprovider: %v", err)
 	}
-	return s
+	return v
 }
 
 func (p *Provider) admin(path string, into any) error {
@@ -737,15 +734,18 @@ func (p *Provider) stderrSuffix() string {
 // filteredEnv is the test process's environment minus the variables the
 // provider reads, so that a developer's shell cannot leak into it.
 func filteredEnv() []string {
-	drop := map[string]bool{
-		"HOST": true, "PORT": true, "TLS_CERT": true, "TLS_KEY": true, "ADMIN_TOKEN": true,
-		"IAT": true, "ISSUER": true, "ROTATE_RAT": true, "EXIT_ON_STDIN_EOF": true,
-		"CONFIG_FILE": true, "NODE_EXTRA_CA_CERTS": true, "NODE_TLS_REJECT_UNAUTHORIZED": true, "NODE_OPTIONS": true,
-	}
+	return EnvWithout("HOST", "PORT", "TLS_CERT", "TLS_KEY", "ADMIN_TOKEN",
+		"IAT", "ISSUER", "ROTATE_RAT", "EXIT_ON_STDIN_EOF",
+		"CONFIG_FILE", "NODE_EXTRA_CA_CERTS", "NODE_TLS_REJECT_UNAUTHORIZED", "NODE_OPTIONS")
+}
+
+// EnvWithout is the test process's environment minus the named variables,
+// for the node processes the harnesses start.
+func EnvWithout(names ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if !drop[k] {
+		if !slices.Contains(names, k) {
 			out = append(out, kv)
 		}
 	}

@@ -60,7 +60,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -109,14 +108,7 @@ type Result struct {
 // client is reported in the Result, not as a test failure.
 func Register(t testing.TB, issuer string, caPEM []byte, initialAccessToken string, metadata map[string]any, read bool) Result {
 	t.Helper()
-	oidcprovider.RequireNode(t)
-	dir := oidcprovider.Dir(t)
-	if _, err := os.Stat(filepath.Join(dir, "register.mjs")); err != nil {
-		t.Fatalf("openidclient: %s/register.mjs not found: %v", dir, err)
-	}
-	if err := oidcprovider.EnsureDeps(dir); err != nil {
-		t.Fatalf("openidclient: %v", err)
-	}
+	dir := scriptDir(t, "register.mjs")
 	if metadata == nil {
 		metadata = map[string]any{}
 	}
@@ -130,36 +122,63 @@ func Register(t testing.TB, issuer string, caPEM []byte, initialAccessToken stri
 	if initialAccessToken != "" {
 		in.InitialAccessToken = &initialAccessToken
 	}
+	stdout, stderr := runScript(t, dir, "register.mjs", in, true)
+	res, err := parseOutput(stdout)
+	if err != nil {
+		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr)
+	}
+	if !res.OK {
+		t.Logf("openidclient: register.mjs stderr:\n%s", stderr)
+	}
+	return res
+}
+
+// scriptDir returns hack/interop after checking that script is there and
+// that the npm dependencies are installed; no node skips (or, in CI, fails)
+// t.
+func scriptDir(t testing.TB, script string) string {
+	t.Helper()
+	oidcprovider.RequireNode(t)
+	dir := oidcprovider.Dir(t)
+	if _, err := os.Stat(filepath.Join(dir, script)); err != nil {
+		t.Fatalf("openidclient: %s/%s not found: %v", dir, script, err)
+	}
+	if err := oidcprovider.EnsureDeps(dir); err != nil {
+		t.Fatalf("openidclient: %v", err)
+	}
+	return dir
+}
+
+// runScript runs `node script` in dir with in, JSON-encoded, on its stdin and
+// returns what it printed. A failed or timed-out run fails t; its stdout is
+// quoted in that message only when showStdout (it may hold a client secret).
+func runScript(t testing.TB, dir, script string, in any, showStdout bool) (stdout []byte, stderr string) {
+	t.Helper()
 	stdin, err := json.Marshal(in)
 	if err != nil {
 		t.Fatalf("openidclient: encoding the input: %v", err)
 	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "register.mjs")
+	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = dir
 	cmd.Env = filteredEnv()
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
 	cmd.WaitDelay = 5 * time.Second
 	runErr := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("openidclient: node register.mjs did not finish within %s; stderr:\n%s", runTimeout, stderr.String())
+		t.Fatalf("openidclient: node %s did not finish within %s; stderr:\n%s", script, runTimeout, errOut.String())
 	}
 	if runErr != nil {
-		t.Fatalf("openidclient: node register.mjs: %v; stdout: %q; stderr:\n%s", runErr, stdout.String(), stderr.String())
+		if showStdout {
+			t.Fatalf("openidclient: node %s: %v; stdout: %q; stderr:\n%s", script, runErr, out.String(), errOut.String())
+		}
+		t.Fatalf("openidclient: node %s: %v; stderr:\n%s", script, runErr, errOut.String())
 	}
-	res, err := parseOutput(stdout.Bytes())
-	if err != nil {
-		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr.String())
-	}
-	if !res.OK {
-		t.Logf("openidclient: register.mjs stderr:\n%s", stderr.String())
-	}
-	return res
+	return out.Bytes(), errOut.String()
 }
 
 // parseOutput decodes register.mjs's stdout, which must be exactly one JSON
@@ -184,19 +203,6 @@ func parseOutput(out []byte) (Result, error) {
 // filteredEnv is the test process's environment minus the variables that could
 // weaken or widen certificate verification or inject code into node.
 func filteredEnv() []string {
-	drop := map[string]bool{
-		"NODE_TLS_REJECT_UNAUTHORIZED": true,
-		"NODE_EXTRA_CA_CERTS":          true,
-		"NODE_OPTIONS":                 true,
-		"SSL_CERT_FILE":                true,
-		"SSL_CERT_DIR":                 true,
-	}
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if !drop[k] {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return oidcprovider.EnvWithout("NODE_TLS_REJECT_UNAUTHORIZED", "NODE_EXTRA_CA_CERTS", "NODE_OPTIONS",
+		"SSL_CERT_FILE", "SSL_CERT_DIR")
 }

@@ -2,16 +2,9 @@ package openidclient
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
 // PinnedVersion6 is the exact openid-client 6 version, installed as the npm
@@ -67,14 +60,7 @@ func (r ResultV6) ClientSecret() string { s, _ := r.Registered["client_secret"].
 // is reported in the result.
 func RegisterV6(t testing.TB, issuer string, caPEMs [][]byte, initialAccessToken string, metadata map[string]any, token bool, scope string) ResultV6 {
 	t.Helper()
-	oidcprovider.RequireNode(t)
-	dir := oidcprovider.Dir(t)
-	if _, err := os.Stat(filepath.Join(dir, "register6.mjs")); err != nil {
-		t.Fatalf("openidclient: %s/register6.mjs not found: %v", dir, err)
-	}
-	if err := oidcprovider.EnsureDeps(dir); err != nil {
-		t.Fatalf("openidclient: %v", err)
-	}
+	dir := scriptDir(t, "register6.mjs")
 	if metadata == nil {
 		metadata = map[string]any{}
 	}
@@ -89,33 +75,13 @@ func RegisterV6(t testing.TB, issuer string, caPEMs [][]byte, initialAccessToken
 	if scope != "" {
 		in["scope"] = scope
 	}
-	stdin, err := json.Marshal(in)
+	stdout, stderr := runScript(t, dir, "register6.mjs", in, false)
+	res, err := parseV6(stdout)
 	if err != nil {
-		t.Fatalf("openidclient: encoding the input: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "register6.mjs")
-	cmd.Dir = dir
-	cmd.Env = filteredEnv()
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("openidclient: node register6.mjs did not finish within %s; stderr:\n%s", runTimeout, stderr.String())
-	}
-	if runErr != nil {
-		t.Fatalf("openidclient: node register6.mjs: %v; stderr:\n%s", runErr, stderr.String())
-	}
-	res, err := parseV6(stdout.Bytes())
-	if err != nil {
-		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr.String())
+		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr)
 	}
 	if !res.OK {
-		t.Logf("openidclient: register6.mjs stderr:\n%s", stderr.String())
+		t.Logf("openidclient: register6.mjs stderr:\n%s", stderr)
 	}
 	return res
 }

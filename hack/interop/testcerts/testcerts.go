@@ -22,10 +22,6 @@ import (
 // 127.0.0.1 (IP SAN) and localhost signed by it, all PEM.
 func New() (caPEM, certPEM, keyPEM []byte, err error) {
 	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "clientreg interop test CA"},
@@ -35,18 +31,6 @@ func New() (caPEM, certPEM, keyPEM []byte, err error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, nil, err
 	}
 	srvTmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -58,7 +42,11 @@ func New() (caPEM, certPEM, keyPEM []byte, err error) {
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:     []string{"localhost"},
 	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	caKey, caCert, err := issue(caTmpl, nil, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	srvKey, srvCert, err := issue(srvTmpl, caCert, caKey)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -66,10 +54,31 @@ func New() (caPEM, certPEM, keyPEM []byte, err error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvDER})
+	caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srvCert.Raw})
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	return caPEM, certPEM, keyPEM, nil
+}
+
+// issue makes a P-256 key and a certificate for it from tmpl, signed by
+// parent's key, or self-signed when parent is nil.
+func issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, cert, nil
 }
 
 func serial() *big.Int {
