@@ -73,9 +73,15 @@ lint: $(GOLANGCI_LINT) ## gofmt check, go vet and golangci-lint (.golangci.yml).
 test-binaries: ## Build kube-apiserver (version-stamped) and etcd from their Go modules into bin/ (kept when current).
 	hack/build-test-binaries.sh >/dev/null
 
+# The race detector runs on the packages whose caches and clients are shared
+# between reconciles and requests (the backends, the protocol code); the
+# envtest packages would double a cold make test.
+RACE_PACKAGES ?= ./registrar/... ./controllers/backend/...
+
 .PHONY: test
-test: test-binaries $(CONTROLLER_GEN) lint interop-deps integrations-test ## Run every test (unit, envtest, generated-file check, node integration, short fuzz).
+test: test-binaries $(CONTROLLER_GEN) lint interop-deps integrations-test ## Run every test (unit, envtest, generated-file check, node integration, race detector on the concurrent caches, short fuzz).
 	CONTROLLER_GEN=$(CONTROLLER_GEN) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+	go test -race $(RACE_PACKAGES)
 	go test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 	go test -run '^$$' -fuzz '^FuzzCheckJWK$$' -fuzztime $(FUZZTIME) ./registrar/metadata
 	go test -run '^$$' -fuzz '^FuzzRegister$$' -fuzztime $(FUZZTIME) ./registrar/endpoint
