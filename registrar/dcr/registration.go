@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clientreg/clientreg/registrar/internal/jsonenc"
 )
 
 // Register creates a client at endpoint (RFC 7591 §3.1): a POST of the JSON
@@ -277,19 +279,13 @@ func updateBody(req UpdateRequest) ([]byte, error) {
 
 // mustString encodes s as a JSON string.
 func mustString(s string) json.RawMessage {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return json.RawMessage(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	b, _ := jsonenc.Marshal(s) // a string always encodes
+	return b
 }
 
 // encodeObject encodes members as one JSON object (keys sorted) without HTML
 // escaping, so URLs with "&" go out as written.
 func encodeObject(members map[string]json.RawMessage) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(members) // members were decoded from valid JSON
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	b, _ := jsonenc.Marshal(members) // members were decoded from valid JSON
+	return b
 }

@@ -43,6 +43,19 @@ func bearerToken(r *http.Request) (token string, present bool, err *Error) {
 	return tok, true, nil
 }
 
+// requiredBearer is bearerToken for a request that must carry a token: a
+// missing one is the bare challenge of missingToken.
+func requiredBearer(r *http.Request) (string, *Error) {
+	tok, present, e := bearerToken(r)
+	if e != nil {
+		return "", e
+	}
+	if !present {
+		return "", missingToken()
+	}
+	return tok, nil
+}
+
 // isB64Token reports whether s matches RFC 6750 §2.1 b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isB64Token(s string) bool {
@@ -98,12 +111,9 @@ func CheckInitialAccessToken(srv *Server, r *http.Request) error {
 	if srv.Open {
 		return nil
 	}
-	tok, present, e := bearerToken(r)
+	tok, e := requiredBearer(r)
 	if e != nil {
 		return e
-	}
-	if !present {
-		return missingToken()
 	}
 	sum := hashToken(tok)
 	found := 0

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/clientreg/clientreg/registrar/internal/jsonenc"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -114,7 +115,7 @@ func (h *Handler) serveDiscovery(w http.ResponseWriter, r *http.Request, srv *Se
 			Description: "no authorization server endpoints are known for this issuer: discover the authorization server that accepts its client ids"})
 		return
 	}
-	b, err := encodeJSON(d)
+	b, err := jsonenc.Marshal(d)
 	if err != nil {
 		h.writeErr(w, serverError(err))
 		return

@@ -153,7 +153,15 @@ func (f *FakeStore) Create(_ context.Context, srv *Server, md *metadata.Metadata
 
 // Get returns a copy of the registration, or ErrNotFound.
 func (f *FakeStore) Get(_ context.Context, srv *Server, handle string) (*Registration, error) {
-	if err := f.hook("get"); err != nil {
+	return f.stored("get", srv, handle, func(reg *Registration) (*Registration, error) {
+		return copyRegistration(reg), nil
+	})
+}
+
+// stored runs the hook of op, then fn with f.mu held and the registration
+// stored under srv and handle; ErrNotFound when there is none.
+func (f *FakeStore) stored(op string, srv *Server, handle string, fn func(reg *Registration) (*Registration, error)) (*Registration, error) {
+	if err := f.hook(op); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -162,40 +170,33 @@ func (f *FakeStore) Get(_ context.Context, srv *Server, handle string) (*Registr
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return copyRegistration(reg), nil
+	return fn(reg)
 }
 
 // Update replaces the metadata (unless md is nil) and the token hash (unless
 // newRATHash is nil). A client that newly needs a secret gets one; a secret
 // is otherwise kept.
 func (f *FakeStore) Update(_ context.Context, srv *Server, handle string, md *metadata.Metadata, newRATHash *[32]byte) (*Registration, error) {
-	if err := f.hook("update"); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	reg, ok := f.regs[fakeKey(srv, handle)]
-	if !ok {
-		return nil, ErrNotFound
-	}
-	next := copyRegistration(reg)
-	if md != nil {
-		next.Metadata = md.DeepCopy()
-		next.SoftwareStatement = md.SoftwareStatement
-		if md.NeedsSecret() && next.ClientSecret == "" {
-			s, err := randomString(32)
-			if err != nil {
-				return nil, err
+	return f.stored("update", srv, handle, func(reg *Registration) (*Registration, error) {
+		next := copyRegistration(reg)
+		if md != nil {
+			next.Metadata = md.DeepCopy()
+			next.SoftwareStatement = md.SoftwareStatement
+			if md.NeedsSecret() && next.ClientSecret == "" {
+				s, err := randomString(32)
+				if err != nil {
+					return nil, err
+				}
+				next.ClientSecret = s
 			}
-			next.ClientSecret = s
 		}
-	}
-	if newRATHash != nil {
-		next.RATHash = *newRATHash
-	}
-	f.regs[fakeKey(srv, handle)] = next
-	f.ops++
-	return copyRegistration(next), nil
+		if newRATHash != nil {
+			next.RATHash = *newRATHash
+		}
+		f.regs[fakeKey(srv, handle)] = next
+		f.ops++
+		return copyRegistration(next), nil
+	})
 }
 
 // Delete removes the registration, or returns ErrNotFound.

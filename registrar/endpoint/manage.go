@@ -58,13 +58,9 @@ func (h *Handler) serveClient(w http.ResponseWriter, r *http.Request, srv *Serve
 		h.writeErr(w, methodNotAllowed(allow, "the client configuration endpoint accepts GET, PUT and DELETE"))
 		return
 	}
-	tok, present, e := bearerToken(r)
+	tok, e := requiredBearer(r)
 	if e != nil {
 		h.writeErr(w, e)
-		return
-	}
-	if !present {
-		h.writeErr(w, missingToken())
 		return
 	}
 	if h.Store == nil {
@@ -224,13 +220,9 @@ func checkUpdateMembers(members map[string]json.RawMessage, reg *Registration) e
 // handle is the client id; the token must be this client's registration
 // access token (see verifyRAT).
 func (h *Handler) readStatelessClient(w http.ResponseWriter, r *http.Request, srv *Server, clientID string) {
-	tok, present, e := bearerToken(r)
+	tok, e := requiredBearer(r)
 	if e != nil {
 		h.writeErr(w, e)
-		return
-	}
-	if !present {
-		h.writeErr(w, missingToken())
 		return
 	}
 	c, err := h.cryptoFor(srv)

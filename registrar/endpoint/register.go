@@ -51,7 +51,13 @@ func requireJSON(r *http.Request) error {
 // readBody reads the capped request body: 413 invalid_client_metadata when
 // it is larger than MaxBodyBytes (REG-45).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := h.maxBody()
+	return ReadBody(w, r, h.maxBody())
+}
+
+// ReadBody reads r's body, at most limit bytes: an *Error 413
+// invalid_client_metadata when it is larger (REG-45), 400 invalid_request
+// when it cannot be read.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	tooLarge := &Error{Status: http.StatusRequestEntityTooLarge, Code: string(metadata.CodeInvalidClientMetadata),
 		Description: "the request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
 	if r.ContentLength > limit {

@@ -2,12 +2,12 @@ package endpoint
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/clientreg/clientreg/registrar/internal/jsonenc"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
@@ -50,7 +50,7 @@ func (c *ClientInformation) MarshalJSON() ([]byte, error) {
 	buf.WriteByte('{')
 	first := true
 	member := func(name string, v any) error {
-		b, err := encodeJSON(v)
+		b, err := jsonenc.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", name, err)
 		}
@@ -107,17 +107,6 @@ func (c *ClientInformation) MarshalJSON() ([]byte, error) {
 	}
 	buf.WriteByte('}')
 	return buf.Bytes(), nil
-}
-
-// encodeJSON marshals v without HTML escaping and without a trailing newline.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // writeClientInformation writes info with status (201 or 200) and the

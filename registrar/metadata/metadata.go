@@ -6,6 +6,8 @@ import (
 	"errors"
 	"sort"
 	"strings"
+
+	"github.com/clientreg/clientreg/registrar/internal/jsonenc"
 )
 
 // Wire names of the members this package understands.
@@ -266,7 +268,7 @@ func (m *Metadata) MarshalJSON() ([]byte, error) {
 	}
 	var out []kv
 	add := func(key string, v any) error {
-		b, err := encodeJSON(v)
+		b, err := jsonenc.Marshal(v)
 		if err != nil {
 			return err
 		}
@@ -330,7 +332,7 @@ func (m *Metadata) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		k, err := encodeJSON(e.key)
+		k, err := jsonenc.Marshal(e.key)
 		if err != nil {
 			return nil, err
 		}
@@ -352,17 +354,6 @@ func (m *Metadata) UnmarshalJSON(data []byte) error {
 	}
 	*m = *d
 	return nil
-}
-
-// encodeJSON marshals v without HTML escaping and without a trailing newline.
-func encodeJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // compactJSON validates raw and returns a compacted copy.
@@ -467,20 +458,36 @@ func (m *Metadata) NeedsSecret() bool {
 // symmetricAlgMember returns the first OIDC algorithm member that names a
 // symmetric (client-secret based) algorithm, or "".
 func (m *Metadata) symmetricAlgMember() string {
-	for _, a := range []struct{ name, v string }{
-		{mIDTokenSignedResponseAlg, m.IDTokenSignedResponseAlg},
-		{mIDTokenEncryptedResponseAlg, m.IDTokenEncryptedResponseAlg},
-		{mUserinfoSignedResponseAlg, m.UserinfoSignedResponseAlg},
-		{mUserinfoEncryptedResponseAlg, m.UserinfoEncryptedResponseAlg},
-		{mRequestObjectSigningAlg, m.RequestObjectSigningAlg},
-		{mRequestObjectEncryptionAlg, m.RequestObjectEncryptionAlg},
-		{mTokenEndpointAuthSigningAlg, m.TokenEndpointAuthSigningAlg},
-	} {
-		if isSymmetricAlg(a.v) {
+	for _, a := range m.algMembers() {
+		if !a.enc && isSymmetricAlg(a.val) {
 			return a.name
 		}
 	}
 	return ""
+}
+
+// algMember is an OpenID Connect algorithm member: its name and value, and
+// whether it names a content encryption ("enc") rather than an "alg".
+type algMember struct {
+	name, val string
+	enc       bool
+}
+
+// algMembers returns the OpenID Connect signing and encryption algorithm
+// members, set or not.
+func (m *Metadata) algMembers() [10]algMember {
+	return [10]algMember{
+		{mIDTokenSignedResponseAlg, m.IDTokenSignedResponseAlg, false},
+		{mIDTokenEncryptedResponseAlg, m.IDTokenEncryptedResponseAlg, false},
+		{mIDTokenEncryptedResponseEnc, m.IDTokenEncryptedResponseEnc, true},
+		{mUserinfoSignedResponseAlg, m.UserinfoSignedResponseAlg, false},
+		{mUserinfoEncryptedResponseAlg, m.UserinfoEncryptedResponseAlg, false},
+		{mUserinfoEncryptedResponseEnc, m.UserinfoEncryptedResponseEnc, true},
+		{mRequestObjectSigningAlg, m.RequestObjectSigningAlg, false},
+		{mRequestObjectEncryptionAlg, m.RequestObjectEncryptionAlg, false},
+		{mRequestObjectEncryptionEnc, m.RequestObjectEncryptionEnc, true},
+		{mTokenEndpointAuthSigningAlg, m.TokenEndpointAuthSigningAlg, false},
+	}
 }
 
 // isSymmetricAlg reports whether a JWS or JWE "alg" value uses a shared secret.

@@ -2,8 +2,10 @@ package metadata
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -402,12 +404,7 @@ func (v *validator) humanReadable() {
 		v.add("", -1, "has too many language-tagged members", "")
 		return
 	}
-	names := make([]string, 0, len(v.m.Localized))
-	for k := range v.m.Localized {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(v.m.Localized)) {
 		val := v.m.Localized[name]
 		base, tag, _ := strings.Cut(name, "#")
 		switch {
@@ -497,19 +494,7 @@ func (v *validator) oidc() {
 		v.add(mSectorIdentifierURI, -1, "is required for pairwise clients whose redirect_uris use more than one host", "")
 	}
 
-	algs := []struct{ name, val string }{
-		{mIDTokenSignedResponseAlg, m.IDTokenSignedResponseAlg},
-		{mIDTokenEncryptedResponseAlg, m.IDTokenEncryptedResponseAlg},
-		{mIDTokenEncryptedResponseEnc, m.IDTokenEncryptedResponseEnc},
-		{mUserinfoSignedResponseAlg, m.UserinfoSignedResponseAlg},
-		{mUserinfoEncryptedResponseAlg, m.UserinfoEncryptedResponseAlg},
-		{mUserinfoEncryptedResponseEnc, m.UserinfoEncryptedResponseEnc},
-		{mRequestObjectSigningAlg, m.RequestObjectSigningAlg},
-		{mRequestObjectEncryptionAlg, m.RequestObjectEncryptionAlg},
-		{mRequestObjectEncryptionEnc, m.RequestObjectEncryptionEnc},
-		{mTokenEndpointAuthSigningAlg, m.TokenEndpointAuthSigningAlg},
-	}
-	for _, a := range algs {
+	for _, a := range m.algMembers() {
 		if a.val != "" && v.plain(a.name, -1, a.val, v.l.str, true) && strings.ContainsAny(a.val, " ,") {
 			v.add(a.name, -1, "must be a single algorithm name", shown(a.val))
 		}
@@ -614,12 +599,7 @@ func (v *validator) extra() {
 		v.add("", -1, "has too many unrecognized members", "")
 		return
 	}
-	names := make([]string, 0, len(v.m.Extra))
-	for k := range v.m.Extra {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(v.m.Extra)) {
 		raw := v.m.Extra[name]
 		switch {
 		case name == "" || len(name) > v.l.str:

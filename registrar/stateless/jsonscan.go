@@ -153,71 +153,31 @@ func (s *jscan) value(depth int) error {
 		return errJSON
 	}
 	switch c := s.b[s.i]; {
-	case c == '{':
+	case c == '{' || c == '[':
 		if depth >= maxJSONDepth {
 			return errJSON
 		}
-		s.i++
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == '}' {
-			s.i++
+		closer := byte(']')
+		if c == '{' {
+			closer = '}'
+		}
+		if s.open(closer) {
 			return nil
 		}
 		for {
-			if _, _, err := s.str(); err != nil {
-				return err
+			if c == '{' {
+				if _, _, err := s.str(); err != nil {
+					return err
+				}
+				if err := s.colon(); err != nil {
+					return err
+				}
 			}
-			s.ws()
-			if s.i >= len(s.b) || s.b[s.i] != ':' {
-				return errJSON
-			}
-			s.i++
-			s.ws()
 			if err := s.value(depth + 1); err != nil {
 				return err
 			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return errJSON
-			}
-			switch s.b[s.i] {
-			case ',':
-				s.i++
-				s.ws()
-			case '}':
-				s.i++
-				return nil
-			default:
-				return errJSON
-			}
-		}
-	case c == '[':
-		if depth >= maxJSONDepth {
-			return errJSON
-		}
-		s.i++
-		s.ws()
-		if s.i < len(s.b) && s.b[s.i] == ']' {
-			s.i++
-			return nil
-		}
-		for {
-			if err := s.value(depth + 1); err != nil {
+			if done, err := s.next(closer); done || err != nil {
 				return err
-			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return errJSON
-			}
-			switch s.b[s.i] {
-			case ',':
-				s.i++
-				s.ws()
-			case ']':
-				s.i++
-				return nil
-			default:
-				return errJSON
 			}
 		}
 	case c == '"':
@@ -244,11 +204,7 @@ func (s *jscan) members(fn func(name string) error) error {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return errJSON
 	}
-	s.i++
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-	} else {
+	if !s.open('}') {
 		for {
 			start, end, err := s.str()
 			if err != nil {
@@ -260,29 +216,19 @@ func (s *jscan) members(fn func(name string) error) error {
 					return err
 				}
 			}
-			s.ws()
-			if s.i >= len(s.b) || s.b[s.i] != ':' {
-				return errJSON
+			if err := s.colon(); err != nil {
+				return err
 			}
-			s.i++
-			s.ws()
 			if err := fn(name); err != nil {
 				return err
 			}
-			s.ws()
-			if s.i >= len(s.b) {
-				return errJSON
+			done, err := s.next('}')
+			if err != nil {
+				return err
 			}
-			if s.b[s.i] == ',' {
-				s.i++
-				s.ws()
-				continue
+			if done {
+				break
 			}
-			if s.b[s.i] != '}' {
-				return errJSON
-			}
-			s.i++
-			break
 		}
 	}
 	s.ws()
@@ -290,6 +236,48 @@ func (s *jscan) members(fn func(name string) error) error {
 		return errJSON
 	}
 	return nil
+}
+
+// open steps over the opening bracket at s.i and reports whether closer
+// follows at once (an empty object or array), stepping over it too.
+func (s *jscan) open(closer byte) bool {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == closer {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// colon steps over the ':' after a member name and the whitespace around it.
+func (s *jscan) colon() error {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != ':' {
+		return errJSON
+	}
+	s.i++
+	s.ws()
+	return nil
+}
+
+// next steps over what follows an element of an object or array: a ','
+// (more elements follow) or closer (done).
+func (s *jscan) next(closer byte) (done bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, errJSON
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.ws()
+		return false, nil
+	case closer:
+		s.i++
+		return true, nil
+	}
+	return false, errJSON
 }
 
 // stringValue scans a string value and returns it unescaped.

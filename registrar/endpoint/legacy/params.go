@@ -169,22 +169,7 @@ func mediaType(r *http.Request) (string, bool) {
 // invalid_client_metadata (renamed invalid_configuration_parameter) when it
 // is larger.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	limit := h.maxBody()
-	tooLarge := &endpoint.Error{Status: http.StatusRequestEntityTooLarge, Code: string(metadata.CodeInvalidClientMetadata),
-		Description: "the request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
-	if r.ContentLength > limit {
-		return nil, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
-		return nil, &endpoint.Error{Status: http.StatusBadRequest, Code: endpoint.CodeInvalidRequest,
-			Description: "the request body could not be read"}
-	}
-	return body, nil
+	return endpoint.ReadBody(w, r, h.maxBody())
 }
 
 // malformed is the answer to a body that cannot be parsed, like the final
