@@ -35,13 +35,7 @@ function parseInput(input) {
     fatal('"caPEM" must be a PEM certificate (the only trust anchor)');
   }
   if (input.read !== undefined && typeof input.read !== 'boolean') fatal('"read" must be a boolean');
-  return {
-    issuer: input.issuer,
-    caPEM: input.caPEM,
-    initialAccessToken: input.initialAccessToken,
-    metadata: input.metadata,
-    read: input.read === true,
-  };
+  return { ...input, read: input.read === true };
 }
 
 // bodyOf returns the HTTP response body attached to an openid-client error:

@@ -44,10 +44,8 @@ function parseInput(input) {
     fatal('"caPEMs" must be a non-empty array of PEM certificates (the only trust anchors)');
   }
   return {
-    issuer: input.issuer,
+    ...input,
     ca: input.caPEMs,
-    initialAccessToken: input.initialAccessToken,
-    metadata: input.metadata,
     token: input.token === true,
     scope: typeof input.scope === 'string' ? input.scope : undefined,
   };

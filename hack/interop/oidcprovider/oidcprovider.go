@@ -804,9 +804,17 @@ var depsMu sync.Mutex
 func EnsureDeps(dir string) error { return ensureDeps(dir) }
 
 func ensureDeps(dir string) error {
+	return npmCI(dir, func() bool { return depsInstalled(dir) },
+		"install npm, or run `npm ci --prefix hack/interop`", "the pinned dependencies of package.json")
+}
+
+// npmCI runs `npm ci` in dir unless ok reports its dependencies installed,
+// under depsMu and a file lock that other test processes share. noNPM says
+// what to do when npm is not on PATH; pinned names what ok checks.
+func npmCI(dir string, ok func() bool, noNPM, pinned string) error {
 	depsMu.Lock()
 	defer depsMu.Unlock()
-	if depsInstalled(dir) {
+	if ok() {
 		return nil
 	}
 	unlock, err := lockFile(filepath.Join(os.TempDir(), "clientreg-interop-npm-"+shortHash(dir)+".lock"))
@@ -814,12 +822,12 @@ func ensureDeps(dir string) error {
 		return err
 	}
 	defer unlock()
-	if depsInstalled(dir) {
+	if ok() {
 		return nil
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return fmt.Errorf("%s/node_modules is missing or stale and npm is not on PATH: install npm, or run `npm ci --prefix hack/interop` (%v)", dir, err)
+		return fmt.Errorf("%s/node_modules is missing or stale and npm is not on PATH: %s (%v)", dir, noNPM, err)
 	}
 	cmd := exec.Command(npm, "ci", "--prefix", dir, "--no-audit", "--no-fund")
 	cmd.Dir = dir
@@ -829,23 +837,35 @@ func ensureDeps(dir string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("npm ci --prefix %s: %v\n%s", dir, err, out.String())
 	}
-	if !depsInstalled(dir) {
-		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules does not hold the pinned dependencies of package.json", dir)
+	if !ok() {
+		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules does not hold %s", dir, pinned)
 	}
 	return nil
 }
 
-// depsInstalled reports whether node_modules holds every dependency of
-// package.json at exactly its pinned version.
+// depsInstalled reports whether package.json pins oidc-provider at
+// PinnedVersion and node_modules holds every dependency of package.json at
+// exactly its pinned version.
 func depsInstalled(dir string) bool {
+	deps, ok := pinnedDeps(dir)
+	return ok && deps["oidc-provider"] == PinnedVersion && allInstalled(dir, deps)
+}
+
+// pinnedDeps returns the dependencies of dir/package.json.
+func pinnedDeps(dir string) (map[string]string, bool) {
 	var manifest struct {
 		Dependencies map[string]string `json:"dependencies"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
-	if err != nil || json.Unmarshal(b, &manifest) != nil || manifest.Dependencies["oidc-provider"] != PinnedVersion {
-		return false
+	if err != nil || json.Unmarshal(b, &manifest) != nil {
+		return nil, false
 	}
-	for name, want := range manifest.Dependencies {
+	return manifest.Dependencies, true
+}
+
+// allInstalled reports whether dir/node_modules holds every one of deps.
+func allInstalled(dir string, deps map[string]string) bool {
+	for name, want := range deps {
 		if !installed(dir, name, want) {
 			return false
 		}
@@ -881,53 +901,14 @@ func installed(dir, name, want string) bool {
 // imports the integration from there, and the integration resolves its own
 // dependencies from its own directory.
 func ensureIntegrationDeps(dir string) error {
-	depsMu.Lock()
-	defer depsMu.Unlock()
-	ok := func() bool {
-		var manifest struct {
-			Dependencies map[string]string `json:"dependencies"`
-		}
-		b, err := os.ReadFile(filepath.Join(dir, "package.json"))
-		if err != nil || json.Unmarshal(b, &manifest) != nil {
-			return false
-		}
-		for name, want := range manifest.Dependencies {
-			if !installed(dir, name, want) {
-				return false
-			}
-		}
-		return true
-	}
 	if _, err := os.Stat(filepath.Join(dir, "index.mjs")); err != nil {
 		return fmt.Errorf("the stateless-id integration is not at %s: %w", dir, err)
 	}
-	if ok() {
-		return nil
+	ok := func() bool {
+		deps, ok := pinnedDeps(dir)
+		return ok && allInstalled(dir, deps)
 	}
-	unlock, err := lockFile(filepath.Join(os.TempDir(), "clientreg-interop-npm-"+shortHash(dir)+".lock"))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if ok() {
-		return nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return fmt.Errorf("%s/node_modules is missing or stale and npm is not on PATH: run `npm ci --prefix %s` (%v)", dir, dir, err)
-	}
-	cmd := exec.Command(npm, "ci", "--prefix", dir, "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("npm ci --prefix %s: %v\n%s", dir, err, out.String())
-	}
-	if !ok() {
-		return fmt.Errorf("npm ci --prefix %s succeeded but node_modules does not hold the pinned dependencies", dir)
-	}
-	return nil
+	return npmCI(dir, ok, "run `npm ci --prefix "+dir+"`", "the pinned dependencies")
 }
 
 func shortHash(s string) string {

@@ -122,14 +122,11 @@ func Register(t testing.TB, issuer string, caPEM []byte, initialAccessToken stri
 	if initialAccessToken != "" {
 		in.InitialAccessToken = &initialAccessToken
 	}
-	stdout, stderr := runScript(t, dir, "register.mjs", in, true)
-	res, err := parseOutput(stdout)
-	if err != nil {
-		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr)
-	}
-	if !res.OK {
-		t.Logf("openidclient: register.mjs stderr:\n%s", stderr)
-	}
+	var res Result
+	runScript(t, dir, "register.mjs", in, true, func(stdout []byte) (ok bool, err error) {
+		res, err = parseOutput(stdout)
+		return res.OK, err
+	})
 	return res
 }
 
@@ -150,9 +147,11 @@ func scriptDir(t testing.TB, script string) string {
 }
 
 // runScript runs `node script` in dir with in, JSON-encoded, on its stdin and
-// returns what it printed. A failed or timed-out run fails t; its stdout is
-// quoted in that message only when showStdout (it may hold a client secret).
-func runScript(t testing.TB, dir, script string, in any, showStdout bool) (stdout []byte, stderr string) {
+// hands what it printed to parse. A failed or timed-out run, or a parse
+// error, fails t; the stdout of a failed run is quoted in that message only
+// when showStdout (it may hold a client secret). The script's stderr is
+// logged when parse reports the run not ok.
+func runScript(t testing.TB, dir, script string, in any, showStdout bool, parse func(stdout []byte) (ok bool, err error)) {
 	t.Helper()
 	stdin, err := json.Marshal(in)
 	if err != nil {
@@ -178,7 +177,13 @@ func runScript(t testing.TB, dir, script string, in any, showStdout bool) (stdou
 		}
 		t.Fatalf("openidclient: node %s: %v; stderr:\n%s", script, runErr, errOut.String())
 	}
-	return out.Bytes(), errOut.String()
+	ok, err := parse(out.Bytes())
+	if err != nil {
+		t.Fatalf("openidclient: %v; stderr:\n%s", err, errOut.String())
+	}
+	if !ok {
+		t.Logf("openidclient: %s stderr:\n%s", script, errOut.String())
+	}
 }
 
 // parseOutput decodes register.mjs's stdout, which must be exactly one JSON

@@ -75,14 +75,11 @@ func RegisterV6(t testing.TB, issuer string, caPEMs [][]byte, initialAccessToken
 	if scope != "" {
 		in["scope"] = scope
 	}
-	stdout, stderr := runScript(t, dir, "register6.mjs", in, false)
-	res, err := parseV6(stdout)
-	if err != nil {
-		t.Fatalf("openidclient: %v; stderr:\n%s", err, stderr)
-	}
-	if !res.OK {
-		t.Logf("openidclient: register6.mjs stderr:\n%s", stderr)
-	}
+	var res ResultV6
+	runScript(t, dir, "register6.mjs", in, false, func(stdout []byte) (ok bool, err error) {
+		res, err = parseV6(stdout)
+		return res.OK, err
+	})
 	return res
 }
 
