@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/internal/cli"
 )
 
 // dynamicClient is an OAuthClient of a dynamicRegistration server, with its
@@ -35,7 +36,7 @@ func (d *demo) showDynamic(ctx context.Context, k8s client.Client, samples []sam
 			continue
 		}
 		ref := oauthv1alpha1.ServerReference{Kind: kind, Name: s.obj.GetName()}
-		server, err := getServer(ctx, k8s, s.obj.GetNamespace(), ref)
+		server, err := cli.GetServer(ctx, k8s, s.obj.GetNamespace(), ref)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
+	"github.com/clientreg/clientreg/internal/cli"
 )
 
 // endpointTLS is the certificate the embedded registration endpoint serves:
@@ -160,7 +161,7 @@ func endpointServer(ctx context.Context, k8s client.Client, samples []sample) (o
 		if kind != oauthv1alpha1.KindAuthorizationServer && kind != oauthv1alpha1.KindClusterAuthorizationServer {
 			continue
 		}
-		server, err := getServer(ctx, k8s, s.obj.GetNamespace(), oauthv1alpha1.ServerReference{Kind: kind, Name: s.obj.GetName()})
+		server, err := cli.GetServer(ctx, k8s, s.obj.GetNamespace(), oauthv1alpha1.ServerReference{Kind: kind, Name: s.obj.GetName()})
 		if err != nil {
 			return nil, err
 		}

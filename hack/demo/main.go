@@ -54,10 +54,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
+	"github.com/clientreg/clientreg/hack/inprocess"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
@@ -331,18 +331,7 @@ func samplesOrigin(samples []sample) string {
 // election, serving the registration endpoint as endpoint says. It returns a channel that receives the result of mgr.Start, and a
 // function that stops the manager and waits for it.
 func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, endpoint *controllers.EndpointOptions) (<-chan error, func(), error) {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
-		Cache:                  controllers.CacheOptions(),
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating manager: %w", err)
-	}
-	mgrCtx, cancel := context.WithCancel(ctx)
-	err = controllers.Setup(mgrCtx, mgr, controllers.Options{
+	mgr, err := inprocess.New(ctx, cfg, scheme, controllers.Options{
 		ClusterResourceNamespace: clusterResourceNamespace,
 		Endpoint:                 endpoint,
 		// A registry of its own: nothing scrapes it, and nothing global is
@@ -350,24 +339,10 @@ func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme,
 		MetricsRegisterer: prometheus.NewRegistry(),
 	})
 	if err != nil {
-		cancel()
-		return nil, nil, fmt.Errorf("setting up controllers: %w", err)
+		return nil, nil, err
 	}
-	result := make(chan error, 1)
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		err := mgr.Start(mgrCtx)
-		if err == nil {
-			err = errors.New("manager exited")
-		}
-		result <- err
-	}()
-	stop := func() {
-		cancel()
-		<-finished
-	}
-	return result, stop, nil
+	mgr.Start()
+	return mgr.Done(), func() { mgr.Stop(0) }, nil
 }
 
 // ensureNamespace creates the namespace unless it exists.

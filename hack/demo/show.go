@@ -24,6 +24,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/internal/cli"
 	"github.com/clientreg/clientreg/internal/cli/clientid"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -203,7 +204,7 @@ func show(ctx context.Context, k8s client.Client, samples []sample, out io.Write
 
 func showServer(ctx context.Context, k8s client.Client, s sample, out io.Writer) error {
 	ref := oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.ServerKind(s.obj.GetKind()), Name: s.obj.GetName()}
-	server, err := getServer(ctx, k8s, s.obj.GetNamespace(), ref)
+	server, err := cli.GetServer(ctx, k8s, s.obj.GetNamespace(), ref)
 	if err != nil {
 		return err
 	}
@@ -226,14 +227,6 @@ func showServer(ctx context.Context, k8s client.Client, s sample, out io.Writer)
 	return nil
 }
 
-func getServer(ctx context.Context, k8s client.Client, clientNamespace string, ref oauthv1alpha1.ServerReference) (oauthv1alpha1.ServerObject, error) {
-	server, key := oauthv1alpha1.ServerFor(ref, clientNamespace)
-	if err := k8s.Get(ctx, key, server.(client.Object)); err != nil {
-		return nil, fmt.Errorf("reading %s %s: %w", server.ServerKind(), qualified(key.Namespace, key.Name), err)
-	}
-	return server, nil
-}
-
 // showClient prints one OAuthClient: status, Secret (masked) and client id,
 // decoded and verified. The returned error is a verification failure.
 func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, out io.Writer) error {
@@ -241,7 +234,7 @@ func showClient(ctx context.Context, k8s client.Client, key client.ObjectKey, ou
 	if err := k8s.Get(ctx, key, c); err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
-	server, err := getServer(ctx, k8s, c.Namespace, c.Spec.ServerRef)
+	server, err := cli.GetServer(ctx, k8s, c.Namespace, c.Spec.ServerRef)
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/hack/inprocess"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
@@ -61,10 +61,8 @@ type harness struct {
 	tmpDir  string
 	api     apiCounter
 	baseURL string
-	// startManager starts the manager; stopManager stops it and waits.
-	startManager func()
-	stopManager  func()
-	mgrDone      <-chan error
+	// mgr is the manager, prepared by newHarness and started by run.
+	mgr *inprocess.Manager
 	// rawIdle and pairIdle are the raw create rates measured before the manager started.
 	rawIdle, pairIdle, storedIdle *rawResult
 	// costs are single-request costs measured before the manager started.
@@ -119,46 +117,13 @@ func newHarness(ctx context.Context, opts *options, log logr.Logger, assets stri
 	h.baseURL = "https://" + l.Addr().String()
 	mgrCfg := rest.CopyConfig(h.cfg)
 	mgrCfg.Wrap(h.api.wrap)
-	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
-		Scheme:                 h.scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
-		Cache:                  controllers.CacheOptions(),
-	})
-	if err != nil {
-		_ = l.Close()
-		return h, fmt.Errorf("creating the manager: %w", err)
-	}
-	mgrCtx, cancel := context.WithCancel(ctx)
-	h.cleanup = append(h.cleanup, cancel)
-	err = controllers.Setup(mgrCtx, mgr, controllers.Options{
+	h.mgr, err = inprocess.New(ctx, mgrCfg, h.scheme, controllers.Options{
 		ClusterResourceNamespace: clusterResourceNamespace,
 		Endpoint:                 &controllers.EndpointOptions{BaseURL: h.baseURL, CertFile: certFile, KeyFile: keyFile, Listener: l},
 	})
 	if err != nil {
 		_ = l.Close()
-		return h, fmt.Errorf("setting up the controllers: %w", err)
-	}
-	done := make(chan error, 1)
-	finished := make(chan struct{})
-	h.mgrDone = done
-	h.startManager = func() {
-		go func() {
-			defer close(finished)
-			err := mgr.Start(mgrCtx)
-			if err == nil {
-				err = errors.New("manager exited")
-			}
-			done <- err
-		}()
-		h.stopManager = func() {
-			cancel()
-			select {
-			case <-finished:
-			case <-time.After(30 * time.Second):
-			}
-		}
+		return h, err
 	}
 
 	pool := x509.NewCertPool()
@@ -181,8 +146,8 @@ func newHarness(ctx context.Context, opts *options, log logr.Logger, assets stri
 
 // close stops the manager and the control plane and removes temporary files.
 func (h *harness) close() {
-	if h.stopManager != nil {
-		h.stopManager()
+	if h.mgr != nil {
+		h.mgr.Stop(30 * time.Second)
 	}
 	for i := len(h.cleanup) - 1; i >= 0; i-- {
 		h.cleanup[i]()
@@ -308,7 +273,7 @@ func (h *harness) runAll(ctx context.Context) ([]*modeResult, error) {
 		}
 	}
 
-	h.startManager()
+	h.mgr.Start()
 	if rawIdleNS != "" {
 		// The manager reconciles those objects first (ServerNotFound);
 		// let it finish so it does not overlap the first mode.
@@ -676,7 +641,7 @@ func (h *harness) poll(ctx context.Context, timeout time.Duration, f func() (boo
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("gave up after %s: %w", timeout, ctx.Err())
-		case err := <-h.mgrDone:
+		case err := <-h.mgr.Done():
 			return fmt.Errorf("the manager stopped: %w", err)
 		case <-t.C:
 		}

@@ -172,6 +172,17 @@ func usageError(format string, args ...any) error {
 	return &usageErr{msg: fmt.Sprintf(format, args...)}
 }
 
+// needsKind is the RunE of a command that only groups its kinds (inspect
+// secret, status oauthclient, ...): a usage error naming the kinds.
+func needsKind(kinds string) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError("unknown kind %q for %s: use %s", args[0], cmd.CommandPath(), kinds)
+		}
+		return usageError("%s needs a kind: %s", cmd.CommandPath(), kinds)
+	}
+}
+
 // exactlyOneName is the Args check of commands taking one object name.
 func exactlyOneName(what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {

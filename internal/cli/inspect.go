@@ -37,12 +37,7 @@ Every secret (client_secret, registration_access_token, previous_*, any key
 not known to be public) is shown only as its length and a short SHA-256
 fingerprint, never its value. Exit status 1 when the id does not verify.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("unknown kind %q for %s: use secret or oauthclient", args[0], cmd.CommandPath())
-			}
-			return usageError("%s needs a kind: secret or oauthclient", cmd.CommandPath())
-		},
+		RunE: needsKind("secret or oauthclient"),
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "secret NAME",
@@ -103,7 +98,7 @@ func (o *Options) inspect(ctx context.Context, clientName, secretName string) er
 		if ref.Kind == "" {
 			ref.Kind = oauthv1alpha1.KindAuthorizationServer
 		}
-		server, serverErr = getServer(ctx, c, owner.Namespace, ref)
+		server, serverErr = GetServer(ctx, c, owner.Namespace, ref)
 		if serverErr != nil {
 			p.kv("  ", "Server", "%s %s: %v", ref.Kind, ref.Name, serverErr)
 		} else {

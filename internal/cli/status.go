@@ -32,12 +32,7 @@ is (not) Ready, in one screen: its conditions, its recent events, the
 registration in flight, deletion progress, the next rotation, and for servers
 the published keys. Secrets are never printed.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("unknown kind %q for %s: use oauthclient, authorizationserver or clusterauthorizationserver", args[0], cmd.CommandPath())
-			}
-			return usageError("%s needs a kind: oauthclient, authorizationserver or clusterauthorizationserver", cmd.CommandPath())
-		},
+		RunE: needsKind("oauthclient, authorizationserver or clusterauthorizationserver"),
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "oauthclient NAME",
@@ -68,8 +63,9 @@ the published keys. Secrets are never printed.`,
 	return cmd
 }
 
-// getServer reads the server an OAuthClient in clientNamespace refers to.
-func getServer(ctx context.Context, c client.Client, clientNamespace string, ref oauthv1alpha1.ServerReference) (oauthv1alpha1.ServerObject, error) {
+// GetServer reads the server an OAuthClient in clientNamespace refers to
+// (the demo shows servers the same way).
+func GetServer(ctx context.Context, c client.Client, clientNamespace string, ref oauthv1alpha1.ServerReference) (oauthv1alpha1.ServerObject, error) {
 	server, key := oauthv1alpha1.ServerFor(ref, clientNamespace)
 	if err := c.Get(ctx, key, server.(client.Object)); err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", server.ServerKind(), qualified(key.Namespace, key.Name), err)
@@ -91,7 +87,7 @@ func (o *Options) statusClient(ctx context.Context, name string) error {
 	if serverRef.Kind == "" {
 		serverRef.Kind = oauthv1alpha1.KindAuthorizationServer
 	}
-	server, serverErr := getServer(ctx, c, obj.Namespace, serverRef)
+	server, serverErr := GetServer(ctx, c, obj.Namespace, serverRef)
 	switch {
 	case serverErr == nil:
 		ready := "no Ready condition yet"
@@ -185,7 +181,7 @@ func (o *Options) statusServer(ctx context.Context, kind oauthv1alpha1.ServerKin
 			return err
 		}
 	}
-	server, err := getServer(ctx, c, ns, oauthv1alpha1.ServerReference{Kind: kind, Name: name})
+	server, err := GetServer(ctx, c, ns, oauthv1alpha1.ServerReference{Kind: kind, Name: name})
 	if err != nil {
 		return err
 	}
