@@ -10,11 +10,10 @@
 # namespace and the cluster resource namespace), so the manager has no
 # cluster-wide access to Secrets.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/sync-chart-lib.sh"
 SRC="${RBAC_SRC:-${ROOT}/config/rbac/role.yaml}"
 DST="${CHART_RBAC_FILE:-${ROOT}/charts/clientreg/templates/rbac/clusterrole.yaml}"
-mkdir -p "$(dirname "${DST}")"
-grep -q '^  name: clientreg-manager-role$' "${SRC}" || { echo "${SRC}: no ClusterRole clientreg-manager-role" >&2; exit 1; }
+sync_chart_prepare "${SRC}" "${DST}" '^  name: clientreg-manager-role$' 'ClusterRole clientreg-manager-role'
 TMP="$(mktemp)"
 trap 'rm -f "${TMP}" "${TMP}.secrets"' EXIT
 awk -v secrets_out="${TMP}.secrets" '

@@ -255,6 +255,11 @@ func craft(key sci.Key, alg jose.SignatureAlgorithm, signKey any, hdr map[string
 	must(err)
 	payload, err := json.Marshal(claims)
 	must(err)
+	return sign(signer, payload)
+}
+
+// sign signs payload and serializes the JWS compactly.
+func sign(signer jose.Signer, payload []byte) string {
 	jws, err := signer.Sign(payload)
 	must(err)
 	s, err := jws.CompactSerialize()
@@ -536,11 +541,7 @@ func craftRawPayload(key sci.Key, payload []byte) string {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(key.Algorithm), Key: key.Private.Key},
 		(&jose.SignerOptions{}).WithType(sci.TypeClientID).WithHeader("kid", key.ID))
 	must(err)
-	jws, err := signer.Sign(payload)
-	must(err)
-	s, err := jws.CompactSerialize()
-	must(err)
-	return s
+	return sign(signer, payload)
 }
 
 // nonCanonical sets unused trailing bits of the signature segment (whose
