@@ -62,6 +62,21 @@ object is deleted (at once if it is being deleted). Requires --yes.`,
 	return cmd
 }
 
+// oauthClientCommand builds the subcommand "VERB oauthclient NAME", which
+// runs run with the name.
+func (o *Options) oauthClientCommand(verb, short string, run func(ctx context.Context, name string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:     "oauthclient NAME",
+		Aliases: []string{"oauthclients", "oac"},
+		Short:   short,
+		Example: fmt.Sprintf("  %s %s oauthclient billing -n apps", o.commandName, verb),
+		Args:    exactlyOneName("OAuthClient"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), args[0])
+		},
+	}
+}
+
 // oauthClientVerb builds "VERB oauthclient NAME". The kind is spelled out,
 // as in cmctl, so that commands on other kinds can follow. flags adds the
 // subcommand's flags; run gets the object read from the cluster.
@@ -71,29 +86,16 @@ func oauthClientVerb(o *Options, verb, short, long string, flags func(*cobra.Com
 		Short: short,
 		Long:  long,
 		Args:  cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageError("unknown kind %q for %s: use oauthclient", args[0], cmd.CommandPath())
-			}
-			return usageError("%s needs a kind: oauthclient", cmd.CommandPath())
-		},
+		RunE:  needsKind("oauthclient"),
 	}
-	sub := &cobra.Command{
-		Use:     "oauthclient NAME",
-		Aliases: []string{"oauthclients", "oac"},
-		Short:   short,
-		Long:    long,
-		Example: fmt.Sprintf("  %s %s oauthclient billing -n apps", o.commandName, verb),
-		Args:    exactlyOneName("OAuthClient"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			c, obj, err := o.getOAuthClient(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return run(ctx, c, obj)
-		},
-	}
+	sub := o.oauthClientCommand(verb, short, func(ctx context.Context, name string) error {
+		c, obj, err := o.getOAuthClient(ctx, name)
+		if err != nil {
+			return err
+		}
+		return run(ctx, c, obj)
+	})
+	sub.Long = long
 	flags(sub)
 	cmd.AddCommand(sub)
 	return cmd

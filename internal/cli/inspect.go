@@ -48,16 +48,9 @@ fingerprint, never its value. Exit status 1 when the id does not verify.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.inspect(cmd.Context(), "", args[0])
 		},
-	}, &cobra.Command{
-		Use:     "oauthclient NAME",
-		Aliases: []string{"oauthclients", "oac"},
-		Short:   "Inspect the credentials Secret of an OAuthClient",
-		Example: fmt.Sprintf("  %s inspect oauthclient billing -n apps", o.commandName),
-		Args:    exactlyOneName("OAuthClient"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.inspect(cmd.Context(), args[0], "")
-		},
-	})
+	}, o.oauthClientCommand("inspect", "Inspect the credentials Secret of an OAuthClient", func(ctx context.Context, name string) error {
+		return o.inspect(ctx, name, "")
+	}))
 	return cmd
 }
 

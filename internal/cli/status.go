@@ -34,16 +34,7 @@ the published keys. Secrets are never printed.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needsKind("oauthclient, authorizationserver or clusterauthorizationserver"),
 	}
-	cmd.AddCommand(&cobra.Command{
-		Use:     "oauthclient NAME",
-		Aliases: []string{"oauthclients", "oac"},
-		Short:   "Status of an OAuthClient",
-		Example: fmt.Sprintf("  %s status oauthclient billing -n apps", o.commandName),
-		Args:    exactlyOneName("OAuthClient"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return o.statusClient(cmd.Context(), args[0])
-		},
-	})
+	cmd.AddCommand(o.oauthClientCommand("status", "Status of an OAuthClient", o.statusClient))
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
 		use, aliases, example := "authorizationserver NAME", []string{"authorizationservers", "oas"}, "idp -n apps"
 		if kind == oauthv1alpha1.KindClusterAuthorizationServer {

@@ -707,19 +707,22 @@ func (proc *process) stop() {
 // stderr (oidc-provider's notices, the stateless integration's refusal
 // reasons, errors), for test diagnostics; "" when it is not running.
 func (p *Provider) Stderr() string {
-	p.mu.Lock()
-	proc := p.proc
-	p.mu.Unlock()
+	proc := p.running()
 	if proc == nil {
 		return ""
 	}
 	return proc.tail.String()
 }
 
-func (p *Provider) stderrSuffix() string {
+// running returns the provider process, nil when none runs.
+func (p *Provider) running() *process {
 	p.mu.Lock()
-	proc := p.proc
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	return p.proc
+}
+
+func (p *Provider) stderrSuffix() string {
+	proc := p.running()
 	if proc == nil {
 		return " (provider not running)"
 	}
