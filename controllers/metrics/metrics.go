@@ -54,45 +54,55 @@ type Metrics struct {
 // reused, so every Metrics built for one Registerer counts into the same
 // series.
 func New(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{}
-	var err error
-	if m.registrations, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "registrations_total",
-		Help:      "Credentials issued for OAuthClients, by server kind, backend and action (create, update, rotate).",
-	}, []string{"server_kind", "backend", "action"})); err != nil {
-		return nil, err
+	r := &registering{reg: reg}
+	m := &Metrics{
+		registrations: add(r, counter("registrations_total",
+			"Credentials issued for OAuthClients, by server kind, backend and action (create, update, rotate).",
+			"server_kind", "backend", "action")),
+		failures: add(r, counter("registration_failures_total",
+			"OAuthClient reconciles that ended with Ready=False, by backend and condition reason.",
+			"backend", "reason")),
+		remoteDuration: add(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      "remote_request_duration_seconds",
+			Help:      "Duration of calls to remote authorization servers (discovery, RFC 7591 register, RFC 7592 read, update, delete), by operation and outcome.",
+			Buckets:   []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"operation", "outcome"})),
+		secretExpiry: add(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "client_secret_expires_timestamp_seconds",
+			Help:      "When the credentials of an OAuthClient expire (status.clientSecretExpiresAt), in Unix seconds; absent when they never expire.",
+		}, []string{"namespace", "name"})),
+		endpointRequests: add(r, counter("endpoint_requests_total",
+			"Requests served by the embedded registration endpoint, by operation (register, read, update, delete, discovery, jwks, other) and HTTP status code.",
+			"operation", "code")),
 	}
-	if m.failures, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "registration_failures_total",
-		Help:      "OAuthClient reconciles that ended with Ready=False, by backend and condition reason.",
-	}, []string{"backend", "reason"})); err != nil {
-		return nil, err
-	}
-	if m.remoteDuration, err = register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: Namespace,
-		Name:      "remote_request_duration_seconds",
-		Help:      "Duration of calls to remote authorization servers (discovery, RFC 7591 register, RFC 7592 read, update, delete), by operation and outcome.",
-		Buckets:   []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-	}, []string{"operation", "outcome"})); err != nil {
-		return nil, err
-	}
-	if m.secretExpiry, err = register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: Namespace,
-		Name:      "client_secret_expires_timestamp_seconds",
-		Help:      "When the credentials of an OAuthClient expire (status.clientSecretExpiresAt), in Unix seconds; absent when they never expire.",
-	}, []string{"namespace", "name"})); err != nil {
-		return nil, err
-	}
-	if m.endpointRequests, err = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace,
-		Name:      "endpoint_requests_total",
-		Help:      "Requests served by the embedded registration endpoint, by operation (register, read, update, delete, discovery, jwks, other) and HTTP status code.",
-	}, []string{"operation", "code"})); err != nil {
-		return nil, err
+	if r.err != nil {
+		return nil, r.err
 	}
 	return m, nil
+}
+
+// counter is a counter of the operator's namespace.
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+}
+
+// registering registers collectors with reg until one fails; err is that
+// failure.
+type registering struct {
+	reg prometheus.Registerer
+	err error
+}
+
+// add registers c with r.reg (see register) unless an earlier one failed.
+func add[C prometheus.Collector](r *registering, c C) C {
+	if r.err != nil {
+		return c
+	}
+	got, err := register(r.reg, c)
+	r.err = err
+	return got
 }
 
 // register registers c, or returns the collector registered before under the
