@@ -29,6 +29,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/registrar/stateless"
 )
 
@@ -174,24 +175,12 @@ func (as *statelessAS) token(t testing.TB, id, secret string) (int, string) {
 // private_key_jwt assertion signed by key (kid).
 func (as *statelessAS) assertionToken(t testing.TB, id string, key *ecdsa.PrivateKey, kid string) (int, string) {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	claims, _ := json.Marshal(map[string]any{
-		"iss": id, "sub": id, "aud": as.URL, "jti": randomString(t),
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-	})
-	jws, err := signer.Sign(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertion, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
+	assertion := josetest.SignJSON(t, jose.SigningKey{Algorithm: jose.ES256, Key: key},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid), map[string]any{
+			"iss": id, "sub": id, "aud": as.URL, "jti": randomString(t),
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		})
 	st, body := as.postForm(t, "/token", url.Values{
 		"grant_type":            {"client_credentials"},
 		"client_id":             {id},

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 const (
@@ -99,20 +101,7 @@ func statementCases(t *testing.T, e *env) []badCase {
 	t.Helper()
 	now := e.clock.Now()
 	good := map[string]any{"iss": publisherIssuer, "software_id": "S1"}
-	with := func(extra map[string]any) map[string]any {
-		m := map[string]any{}
-		for k, v := range good {
-			m[k] = v
-		}
-		for k, v := range extra {
-			if v == nil {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		return m
-	}
+	with := func(extra map[string]any) map[string]any { return josetest.With(good, extra) }
 	stmtBody := func(stmt string) string {
 		return `{"redirect_uris":["https://client.example.org/cb"],"software_statement":"` + stmt + `"}`
 	}
@@ -145,20 +134,8 @@ func statementCases(t *testing.T, e *env) []badCase {
 // signStatementRaw signs an arbitrary payload.
 func signStatementRaw(t *testing.T, key jose.JSONWebKey, payload string) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key.Key},
-		(&jose.SignerOptions{}).WithHeader("kid", key.KeyID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign([]byte(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return josetest.Sign(t, jose.SigningKey{Algorithm: jose.ES256, Key: key.Key},
+		(&jose.SignerOptions{}).WithHeader("kid", key.KeyID), []byte(payload))
 }
 
 func badCases() []badCase {

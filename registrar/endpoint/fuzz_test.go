@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
@@ -38,7 +39,7 @@ func FuzzRegister(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	clk := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	servers := []*endpoint.Server{
 		{Path: "/oauth", Issuer: issuerBase + "/oauth", Open: true},
 		{Path: "/oidc", Issuer: issuerBase + "/oidc", Open: true, OIDC: true},

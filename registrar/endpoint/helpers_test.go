@@ -13,12 +13,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/clientreg/clientreg/internal/josetest"
+	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -35,24 +36,6 @@ const iatToken = "iat-0123456789abcdefghijklmnopqrstuvwxyz"
 
 // publisherIssuer is the trusted software statement issuer of /stmt.
 const publisherIssuer = "https://publisher.example"
-
-// fakeClock is a settable Clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // ecJWK returns a fresh EC P-256 private JWK with kid.
 func ecJWK(t testing.TB, kid string) jose.JSONWebKey {
@@ -100,7 +83,7 @@ func keySet(t testing.TB, now time.Time, enc bool) *stateless.KeySet {
 type env struct {
 	h         *endpoint.Handler
 	store     *endpoint.FakeStore
-	clock     *fakeClock
+	clock     *testclock.Clock
 	servers   map[string]*endpoint.Server
 	publisher jose.JSONWebKey // private key of publisherIssuer
 	sectors   map[string][]string
@@ -110,7 +93,7 @@ const issuerBase = "https://as.example"
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	e := &env{
 		store:     &endpoint.FakeStore{Clock: clk},
 		clock:     clk,
@@ -335,23 +318,7 @@ func signStatement(t testing.TB, key jose.JSONWebKey, claims map[string]any, ext
 	if _, ok := key.Key.([]byte); ok {
 		alg = jose.HS256
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key.Key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return josetest.SignJSON(t, jose.SigningKey{Algorithm: alg, Key: key.Key}, opts, claims)
 }
 
 // unsignedJWT is an alg "none" JWT with claims.

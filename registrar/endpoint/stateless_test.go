@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -309,35 +310,8 @@ func TestRATChecks(t *testing.T) {
 	claimsOf := func(tok string) map[string]any { return segmentJSON(t, strings.Split(tok, ".")[1]) }
 	base := claimsOf(a.rat)
 	forge := func(typ, kid string, key any, change map[string]any) string {
-		claims := map[string]any{}
-		for k, v := range base {
-			claims[k] = v
-		}
-		for k, v := range change {
-			if v == nil {
-				delete(claims, k)
-			} else {
-				claims[k] = v
-			}
-		}
-		payload, err := json.Marshal(claims)
-		if err != nil {
-			t.Fatal(err)
-		}
 		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", kid)
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jws, err := signer.Sign(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := jws.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return josetest.SignJSON(t, jose.SigningKey{Algorithm: jose.ES256, Key: key}, opts, josetest.With(base, change))
 	}
 	other := ecJWK(t, sig.ID)
 	good := func(change map[string]any) string {

@@ -9,31 +9,14 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/josetest"
+	"github.com/clientreg/clientreg/internal/testclock"
 )
 
 const testIss = "https://as.example.com"
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// fakeClock is a settable Clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // Key generation (RSA especially) is slow; tests share one key per (use, alg).
 var (
@@ -62,7 +45,7 @@ const regWithContacts = `{"redirect_uris":["https://client.example.org/cb"],"tok
 // fixture is a key set with a minter and verifier built from it.
 type fixture struct {
 	ks     *KeySet
-	clock  *fakeClock
+	clock  *testclock.Clock
 	minter *Minter
 	ver    *Verifier
 	sig    Key
@@ -71,7 +54,7 @@ type fixture struct {
 
 func newFixture(t testing.TB, sigAlg, encAlg string, lifetime time.Duration) *fixture {
 	t.Helper()
-	f := &fixture{clock: newFakeClock(t0), sig: cachedKey(t, UseSignature, sigAlg)}
+	f := &fixture{clock: testclock.New(t0), sig: cachedKey(t, UseSignature, sigAlg)}
 	f.ks = &KeySet{Keys: []Key{f.sig}}
 	cfg := MinterConfig{Issuer: testIss, SigningKey: f.sig, Lifetime: lifetime, Clock: f.clock}
 	if encAlg != "" {
@@ -166,33 +149,8 @@ func validClaims() map[string]any {
 // value removes the member.
 func craft(t testing.TB, k Key, hdr map[string]any, claims map[string]any) string {
 	t.Helper()
-	h := map[string]any{"kid": k.ID, "typ": TypeClientID}
-	for name, v := range hdr {
-		h[name] = v
-	}
-	opts := &jose.SignerOptions{}
-	for name, v := range h {
-		if v != nil {
-			opts.WithHeader(jose.HeaderKey(name), v)
-		}
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k.Private.Key}, opts)
-	if err != nil {
-		t.Fatalf("NewSigner: %v", err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatalf("Sign: %v", err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	h := josetest.With(map[string]any{"kid": k.ID, "typ": TypeClientID}, hdr)
+	return josetest.SignJSON(t, jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k.Private.Key}, josetest.Headers(h), claims)
 }
 
 // flipAt replaces the character at position i of s by another base64url

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/testclock"
 )
 
 func TestGenerateKey(t *testing.T) {
@@ -61,7 +63,7 @@ func TestGenerateKey(t *testing.T) {
 
 func TestKeySetEnsureRotatePrune(t *testing.T) {
 	const life = 24 * time.Hour
-	clk := newFakeClock(t0)
+	clk := testclock.New(t0)
 	ks := &KeySet{}
 
 	changed, err := ks.Ensure(UseSignature, AlgES256, t0, life)
@@ -258,7 +260,7 @@ func TestKeySetMarshalParse(t *testing.T) {
 		t.Fatalf("%d keys", len(parsed.Keys))
 	}
 	// The parsed keys work: mint with the parsed set, verify with the original.
-	clk := newFakeClock(t0)
+	clk := testclock.New(t0)
 	sig, _ := parsed.Active(UseSignature)
 	enc, _ := parsed.EncryptionConfig()
 	m, err := NewMinter(MinterConfig{Issuer: testIss, SigningKey: *sig, Encryption: enc, Clock: clk})

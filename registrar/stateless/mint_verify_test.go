@@ -15,6 +15,9 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/josetest"
+	"github.com/clientreg/clientreg/internal/testclock"
 )
 
 // SCI-02 shapes.
@@ -431,20 +434,8 @@ func must[T any](v T, ok bool) T {
 
 func craftRaw(t testing.TB, k Key, payload []byte) string {
 	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k.Private.Key},
-		(&jose.SignerOptions{}).WithType(TypeClientID).WithHeader("kid", k.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return josetest.Sign(t, jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Algorithm), Key: k.Private.Key},
+		(&jose.SignerOptions{}).WithType(TypeClientID).WithHeader("kid", k.ID), payload)
 }
 
 // TestKeyBelongsToIssuer: with two trusted issuers, a key of one cannot sign
@@ -458,7 +449,7 @@ func TestKeyBelongsToIssuer(t *testing.T) {
 			testIss:                 ksA.PublicKeySet(),
 			"https://b.example.com": ksB.PublicKeySet(),
 		},
-		Audience: testIss, Clock: newFakeClock(t0),
+		Audience: testIss, Clock: testclock.New(t0),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +482,7 @@ func TestAlgorithmAllowList(t *testing.T) {
 	// PS256 is allowed (one key, one alg).
 	v, err := NewVerifier(VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{testIss: ks.PublicKeySet()},
-		Audience:       testIss, Algorithms: []string{"PS256", "RS256"}, Clock: newFakeClock(t0),
+		Audience:       testIss, Algorithms: []string{"PS256", "RS256"}, Clock: testclock.New(t0),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -517,7 +508,7 @@ func TestAlgorithmAllowList(t *testing.T) {
 	both := &KeySet{Keys: []Key{ed, es}}
 	vES, err := NewVerifier(VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{testIss: both.PublicKeySet()},
-		Audience:       testIss, Algorithms: []string{"ES256"}, Clock: newFakeClock(t0),
+		Audience:       testIss, Algorithms: []string{"ES256"}, Clock: testclock.New(t0),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -562,19 +553,7 @@ func TestJWERejections(t *testing.T) {
 	pub := must(f.enc.PublicJWK())
 	encrypt := func(plaintext string, alg jose.KeyAlgorithm, key any, kid string, opts *jose.EncrypterOptions) string {
 		t.Helper()
-		e, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: alg, Key: key, KeyID: kid}, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj, err := e.Encrypt([]byte(plaintext))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := obj.CompactSerialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return josetest.Encrypt(t, jose.A256GCM, jose.Recipient{Algorithm: alg, Key: key, KeyID: kid}, opts, []byte(plaintext))
 	}
 	cty := func() *jose.EncrypterOptions { return (&jose.EncrypterOptions{}).WithContentType("JWT") }
 	valid := craft(t, f.sig, nil, validClaims())

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 // Observed behaviour of node-oidc-provider 9.13.3 (asserted below, so a
@@ -135,18 +137,7 @@ func register(t *testing.T, p *Provider, iat string, body map[string]any) regist
 
 // update returns ccRegistration plus client_id plus extra.
 func update(clientID string, extra map[string]any) map[string]any {
-	m := map[string]any{"client_id": clientID}
-	for k, v := range ccRegistration {
-		m[k] = v
-	}
-	for k, v := range extra {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	return m
+	return josetest.With(ccRegistration, map[string]any{"client_id": clientID}, extra)
 }
 
 func tokenStatus(t *testing.T, p *Provider, id, secret string) (int, []byte) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -25,24 +26,6 @@ const (
 	redirect   = "https://client.example.org/cb"
 	sectorURI  = "https://sector.example/ids.json"
 )
-
-// fakeClock is a settable endpoint.Clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // lookupStore is a FakeStore that also implements ClientIDLookup.
 type lookupStore struct {
@@ -71,13 +54,13 @@ type env struct {
 	core    *endpoint.Handler
 	fake    *endpoint.FakeStore
 	lookup  *lookupStore
-	clock   *fakeClock
+	clock   *testclock.Clock
 	servers map[string]*endpoint.Server
 }
 
 func newEnv(t testing.TB, plain bool) *env {
 	t.Helper()
-	clk := &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	e := &env{fake: &endpoint.FakeStore{Clock: clk}, clock: clk, servers: map[string]*endpoint.Server{}}
 	var store endpoint.Store = e.fake
 	if !plain {
