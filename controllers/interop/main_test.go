@@ -24,16 +24,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/controllers/testutil/managertest"
 	"github.com/clientreg/clientreg/registrar/dcr"
 )
 
@@ -45,22 +42,11 @@ var (
 
 const clusterNS = "clientreg-system"
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	if ok, code := testutil.RequireAssets(); !ok {
-		return code
-	}
-	testutil.SetLogger()
-	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env, clusterNS)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg, k8s, testScheme = cfg, c, c.Scheme()
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testutil.Main(nil, []string{clusterNS}, nil, func(cfg *rest.Config, c client.Client) int {
+		restCfg, k8s, testScheme = cfg, c, c.Scheme()
+		return m.Run()
+	}))
 }
 
 // manager is one running manager of a test.
@@ -144,14 +130,7 @@ func startManager(t testing.TB, opts ...managerOption) *manager {
 			return resp, err
 		})
 	})
-	mopts := ctrl.Options{
-		Scheme:                 testScheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
-		// One manager per test in this process: their controllers share names.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	}
+	mopts := managertest.Options(testScheme, "0")
 	copts := controllers.Options{
 		ClusterResourceNamespace: clusterNS,
 		Clock:                    m.clock,

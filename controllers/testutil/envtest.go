@@ -104,6 +104,38 @@ func CRDPaths() []string {
 	return []string{RepoPath("config", "crd", "bases")}
 }
 
+// Env returns an envtest environment that installs the operator's CRDs.
+func Env() *envtest.Environment {
+	return &envtest.Environment{CRDDirectoryPaths: CRDPaths(), ErrorIfCRDPathMissing: true}
+}
+
+// Main is the body of a TestMain whose tests share one API server. It
+// starts env (Env() when nil) with the namespaces, hands its config and a
+// direct client to run, which runs the tests (m.Run) and returns their exit
+// code, and stops env afterwards. Without KUBEBUILDER_ASSETS it starts
+// nothing and returns RequireAssets' code, or, when that is 0 and
+// withoutEnv is not nil, withoutEnv's: the tests that need no API server run
+// (withoutEnv is then m.Run) and the others skip.
+func Main(env *envtest.Environment, namespaces []string, withoutEnv func() int, run func(cfg *rest.Config, c client.Client) int) int {
+	if ok, code := RequireAssets(); !ok {
+		if code != 0 || withoutEnv == nil {
+			return code
+		}
+		return withoutEnv()
+	}
+	SetLogger()
+	if env == nil {
+		env = Env()
+	}
+	cfg, c, err := StartEnv(env, namespaces...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	return run(cfg, c)
+}
+
 // StartEnv starts env (a real kube-apiserver and etcd with what env
 // installs), creates the given namespaces, and returns env's config and a
 // direct, uncached client using Scheme(). The caller stops env once it

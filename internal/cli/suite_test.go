@@ -14,16 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/controllers/testutil/managertest"
 	"github.com/clientreg/clientreg/internal/cli"
 )
 
@@ -41,24 +38,14 @@ var (
 const clusterNS = "clientreg-system"
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
+	env := testutil.Env()
+	os.Exit(testutil.Main(env, []string{clusterNS}, m.Run, func(cfg *rest.Config, c client.Client) int {
+		return runSuite(m, env, cfg, c)
+	}))
 }
 
-func runSuite(m *testing.M) int {
-	if ok, code := testutil.RequireAssets(); !ok {
-		if code != 0 {
-			return code
-		}
-		return m.Run()
-	}
-	testutil.SetLogger()
-	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env, clusterNS)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
+// runSuite writes a kubeconfig for the control plane env and runs the tests.
+func runSuite(m *testing.M, env *envtest.Environment, cfg *rest.Config, c client.Client) int {
 	dir, err := os.MkdirTemp("", "clientregctl-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -141,26 +128,7 @@ func mustNotContain(t *testing.T, what, got string, secrets ...string) {
 // function is called (also at the end of the test).
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                 testutil.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{ClusterResourceNamespace: clusterNS}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	stopped := testutil.RunManager(t, ctx, cancel, mgr)
-	return func() {
-		cancel()
-		<-stopped
-	}
+	return managertest.Start(t, restCfg, managertest.Options(testutil.Scheme(), "0"), controllers.Options{ClusterResourceNamespace: clusterNS})
 }
 
 // waitReady waits until obj (re-read into obj) has Ready=True for its generation.

@@ -29,10 +29,6 @@ var seedFlag = flag.Int64("chaos.seed", 0, "seed of the kill matrix's schedule (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	if ok, code := testutil.RequireAssets(); !ok {
-		return code
-	}
-	testutil.SetLogger()
 	// The API server is restarted during the test. envtest generates its
 	// serving certificate into its certificate directory, and a directory
 	// of its own choosing is removed on Stop, so a restart would serve a
@@ -44,7 +40,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(certDir) }()
-	env = &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
+	env = testutil.Env()
 	env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certDir}
 	// A graceful stop waits for the open watches (every manager's
 	// informers) to end, which they never do by themselves: without a
@@ -52,14 +48,10 @@ func run(m *testing.M) int {
 	// killed. With it, it ends them after a second, as a rolling update
 	// of a real control plane does.
 	env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
-	cfg, c, err := testutil.StartEnv(env, clusterNS)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg, k8s = cfg, c
-	return m.Run()
+	return testutil.Main(env, []string{clusterNS}, nil, func(cfg *rest.Config, c client.Client) int {
+		restCfg, k8s = cfg, c
+		return m.Run()
+	})
 }
 
 // config sizes one run of the kill matrix.

@@ -6,23 +6,17 @@
 package health
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/controllers/testutil/managertest"
 )
 
 var (
@@ -36,27 +30,12 @@ var (
 const clusterNS = "clientreg-system"
 
 func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
 	testScheme = testutil.Scheme()
-	if ok, code := testutil.RequireAssets(); !ok {
-		if code != 0 {
-			return code
-		}
-		return m.Run() // the fixture tests
-	}
-	testutil.SetLogger()
-	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env, clusterNS)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg, k8s = cfg, c
-	return m.Run()
+	// Without KUBEBUILDER_ASSETS the fixture tests run.
+	os.Exit(testutil.Main(nil, []string{clusterNS}, m.Run, func(cfg *rest.Config, c client.Client) int {
+		restCfg, k8s = cfg, c
+		return m.Run()
+	}))
 }
 
 func needEnvtest(t *testing.T) {
@@ -79,41 +58,7 @@ type manager struct {
 func startManager(t *testing.T) *manager {
 	t.Helper()
 	addr := testutil.FreeAddr(t)
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                 testScheme,
-		Metrics:                metricsserver.Options{BindAddress: addr},
-		HealthProbeBindAddress: "0",
-		Cache:                  controllers.CacheOptions(),
-		// Tests start a manager more than once in this process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := controllers.Setup(ctx, mgr, controllers.Options{ClusterResourceNamespace: clusterNS}); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("manager: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Error("manager did not stop within 60s")
-		}
-	}
-	t.Cleanup(stop)
+	stop := managertest.Start(t, restCfg, managertest.Options(testScheme, addr), controllers.Options{ClusterResourceNamespace: clusterNS})
 	return &manager{metricsURL: "http://" + addr + "/metrics", stop: stop}
 }
 

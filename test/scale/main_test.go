@@ -2,13 +2,11 @@ package scale
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/clientreg/clientreg/controllers/testutil"
 )
@@ -33,20 +31,9 @@ func run(m *testing.M) int {
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		return m.Run()
 	}
-	if ok, code := testutil.RequireAssets(); !ok {
-		if code != 0 {
-			return code
-		}
-		return m.Run() // the benchmarks skip
-	}
-	testutil.SetLogger()
-	env := &envtest.Environment{CRDDirectoryPaths: testutil.CRDPaths(), ErrorIfCRDPathMissing: true}
-	cfg, c, err := testutil.StartEnv(env, clusterNS)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	restCfg, k8s = cfg, c
-	return m.Run()
+	// Without KUBEBUILDER_ASSETS the benchmarks skip.
+	return testutil.Main(nil, []string{clusterNS}, m.Run, func(cfg *rest.Config, c client.Client) int {
+		restCfg, k8s = cfg, c
+		return m.Run()
+	})
 }
