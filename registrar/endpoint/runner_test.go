@@ -3,9 +3,6 @@ package endpoint_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/certtest"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 )
 
@@ -29,11 +27,7 @@ import (
 // dir and returns the file names and the certificate.
 func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string, cert *x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
+	cert, key := certtest.SelfSigned(t, &x509.Certificate{
 		SerialNumber: big.NewInt(serial),
 		Subject:      pkix.Name{CommonName: "clientreg-test"},
 		NotBefore:    time.Now().Add(-time.Hour),
@@ -42,15 +36,7 @@ func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IsCA:         true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err = x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	kder, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +47,7 @@ func writeCert(t *testing.T, dir string, serial int64) (certFile, keyFile string
 		name string
 		data []byte
 	}{
-		{certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})},
+		{certFile, certtest.PEM(cert)},
 		{keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})},
 	} {
 		tmp := f.name + ".tmp"
