@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -123,6 +126,12 @@ type result struct {
 	idleHeap              float64
 	idleReads             readCounts // dynamic only
 	idleMaxReadsPerSecond int        // dynamic only
+	// idleReadLatency is the manager's own view of its reads while idle
+	// (clientreg_remote_request_duration_seconds{operation="read"}): how
+	// many, their mean duration, the upper bound of the bucket holding the
+	// 99th percentile, and how many took over 1 s. A provider that falls
+	// behind shows here first.
+	idleReadLatency latency
 
 	// The restart: SIGTERM, exit, a new process.
 	stopDur time.Duration
@@ -171,10 +180,14 @@ func BenchmarkScale(b *testing.B) {
 						r := runScale(b, cfg, backend, n)
 						results = append(results, r)
 						report(b, cfg, r, results)
+						if n == cfg.sizes[len(cfg.sizes)-1] {
+							// A parent benchmark's log is not shown: the
+							// last size logs the backend's table.
+							logTable(b, cfg, results)
+						}
 					}
 				})
 			}
-			logTable(b, cfg, results)
 		})
 	}
 }
@@ -186,8 +199,9 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 	ctx := context.Background()
 	r := result{backend: backend, n: n, idle: time.Duration(cfg.idleResyncs) * cfg.resync}
 	plain := plainClient(b)
-	b.Logf("load average at the start: %s", loadAverage())
-	defer func() { b.Logf("load average at the end: %s", loadAverage()) }()
+	// A benchmark shows only 10 lines of its log: one line per topic.
+	load := loadAverage()
+	defer func() { b.Logf("load average (1, 5, 15 min): %s at the start, %s at the end", load, loadAverage()) }()
 
 	// The raw baseline first, with no manager running: its objects are
 	// gone before the manager starts, so they cost it nothing.
@@ -235,11 +249,13 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 	time.Sleep(settle)
 	cpu0 := cpuTime(b, m)
 	s0 := scrape(b, metricsURL)
+	h0 := readHistogram(b, metricsURL)
 	idleStart := time.Now()
 	time.Sleep(r.idle)
 	idleEnd := time.Now()
 	cpu1 := cpuTime(b, m)
 	s1 := scrape(b, metricsURL)
+	r.idleReadLatency = readHistogram(b, metricsURL).since(h0)
 	r.idleCPU = cpu1 - cpu0
 	req0, w0 := apiRequests(s0)
 	req1, w1 := apiRequests(s1)
@@ -251,6 +267,8 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 		reads := readsBetween(p.Reads(b, idleStart), idleStart, idleEnd)
 		r.idleReads = countReads(reads, n)
 		r.idleMaxReadsPerSecond = maxInWindow(readTimes(reads), time.Second)
+		b.Logf("idle: reads per second at the provider, the busiest: %v; the manager's reads: %d, mean %s, p99 ≤ %gs, %d over 1s",
+			busiestSeconds(readTimes(reads), idleStart, 5), r.idleReadLatency.count, r.idleReadLatency.mean().Round(time.Millisecond), r.idleReadLatency.p99, r.idleReadLatency.over1s)
 	}
 
 	// Restart: SIGTERM, wait for the exit, start a new process.
@@ -271,6 +289,12 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 	r.restartCPU = cpuTime(b, m2)
 	if err := m2.Stop(stopTimeout); err != nil {
 		b.Errorf("stopping the restarted manager: %v", err)
+	}
+
+	if p != nil && cfg.logDir != "" {
+		dumpReads(b, filepath.Join(cfg.logDir, fmt.Sprintf("reads-%s-%d.csv", backend, n)), p.Reads(b, start), map[string]time.Time{
+			"ready": start, "idle": idleStart, "idle-end": idleEnd, "stop": stop, "restart": restart,
+		})
 	}
 
 	// Clean up for the next size: the manager is gone, so finalizers are
@@ -313,7 +337,6 @@ func measureRestartReads(b *testing.B, cfg config, k client.Client, ns string, p
 	for _, k := range tenths {
 		r.maxFirstReadsPerTenth = max(r.maxFirstReadsPerTenth, k)
 	}
-	b.Logf("restart: first reads per tenth of the resync interval (%s each, from the first read): %v", cfg.resync/10, tenths)
 
 	list := &oauthv1alpha1.OAuthClientList{}
 	if err := k.List(context.Background(), list, client.InNamespace(ns)); err != nil {
@@ -330,8 +353,8 @@ func measureRestartReads(b *testing.B, cfg config, k client.Client, ns string, p
 	r.onSchedule = within(sch.lateness, -250*time.Millisecond, 250*time.Millisecond)
 	r.lateOver1s = within(sch.lateness, time.Second+1, time.Duration(math.MaxInt64))
 	r.earlyOver250ms = within(sch.lateness, time.Duration(math.MinInt64), -250*time.Millisecond-1)
-	b.Logf("restart: schedule starts %s after the process; first reads vs their UID point: %d of %d within 250ms, %d over 1s late, %d over 250ms early; lateness p50 %s, p99 %s, max %s",
-		r.scheduleStart.Round(time.Millisecond), r.onSchedule, len(sch.lateness), r.lateOver1s, r.earlyOver250ms,
+	b.Logf("restart: first reads per tenth of the resync interval (%s each, from the first read) %v; the schedule starts %s after the process; first reads vs their UID point: %d of %d within 250ms, %d over 1s late, %d over 250ms early; lateness p50 %s, p99 %s, max %s",
+		cfg.resync/10, tenths, r.scheduleStart.Round(time.Millisecond), r.onSchedule, len(sch.lateness), r.lateOver1s, r.earlyOver250ms,
 		r.lateP50.Round(time.Millisecond), r.lateP99.Round(time.Millisecond), r.lateMax.Round(time.Millisecond))
 }
 
@@ -372,6 +395,9 @@ func report(b *testing.B, cfg config, r result, all []result) {
 		b.ReportMetric(float64(r.idleReads.maxPerClient), "idle-max-reads/client")
 		b.ReportMetric(float64(r.idleReads.failed), "idle-failed-reads")
 		b.ReportMetric(float64(r.idleMaxReadsPerSecond), "idle-max-reads/s")
+		b.ReportMetric(r.idleReadLatency.mean().Seconds()*1e3, "idle-read-ms")
+		b.ReportMetric(r.idleReadLatency.p99, "idle-read-p99-le-s")
+		b.ReportMetric(float64(r.idleReadLatency.over1s), "idle-reads-over-1s")
 		if r.idleReads.total > 0 {
 			b.ReportMetric(r.idleCPU.Seconds()/float64(r.idleReads.total)*1e3, "idle-cpu-ms/read")
 		}
@@ -424,9 +450,9 @@ func logTable(b *testing.B, cfg config, results []result) {
 	if results[0].backend == backendDynamic {
 		fmt.Fprintf(&sb, ", resync %s", cfg.resync)
 	}
-	sb.WriteString("\n| clients | to Ready | clients/s | x raw writes | peak RSS | idle RSS | idle CPU | idle API req/s | idle API writes | restart: writes, settle |")
+	sb.WriteString("\n| clients | to Ready | clients/s | x raw writes | peak RSS | restarted: peak RSS | idle CPU | idle API req/s | idle API writes | restarted: API writes, settled after |")
 	if results[0].backend == backendDynamic {
-		sb.WriteString(" reads/client/resync | x raw reg | after restart: max reads/s (mean) | first-read span |")
+		sb.WriteString(" x raw reg | reads/client/resync (min-max per client) | idle: busiest second (mean) | restarted: busiest second of first reads |")
 	}
 	sb.WriteString("\n|---|---|---|---|---|---|---|---|---|---|")
 	if results[0].backend == backendDynamic {
@@ -434,13 +460,14 @@ func logTable(b *testing.B, cfg config, results []result) {
 	}
 	for _, r := range results {
 		n := float64(r.n)
-		fmt.Fprintf(&sb, "\n| %d | %.1f s | %.0f | %.2f | %.0f MiB | %.0f MiB | %.3f s/s | %.2f | %.0f | %.0f, %.1f s |",
-			r.n, r.readyDur.Seconds(), n/r.readyDur.Seconds(), r.readyDur.Seconds()/r.rawDur.Seconds(), mib(r.peakRSS), mib(r.idleRSS),
+		fmt.Fprintf(&sb, "\n| %d | %.1f s | %.0f | %.2f | %.0f MiB | %.0f MiB | %.4f s/s | %.2f | %.0f | %.0f, %.1f s |",
+			r.n, r.readyDur.Seconds(), n/r.readyDur.Seconds(), r.readyDur.Seconds()/r.rawDur.Seconds(), mib(r.peakRSS), mib(r.restartPeakRSS),
 			r.idleCPU.Seconds()/r.idle.Seconds(), r.idleReq/r.idle.Seconds(), r.idleWrites, r.restartWrites, r.settleDur.Seconds())
 		if r.backend == backendDynamic {
-			fmt.Fprintf(&sb, " %.2f (%d-%d) | %.2f | %d (%.0f) | %.1f s |",
-				float64(r.idleReads.total)/(n*float64(cfg.idleResyncs)), r.idleReads.minPerClient, r.idleReads.maxPerClient,
-				r.readyDur.Seconds()/r.rawRegDur.Seconds(), r.maxFirstReadsPerSecond, n/cfg.resync.Seconds(), r.firstReadSpan.Seconds())
+			fmt.Fprintf(&sb, " %.1f | %.2f (%d-%d in %d) | %d (%.0f) | %d |",
+				r.readyDur.Seconds()/r.rawRegDur.Seconds(), float64(r.idleReads.total)/(n*float64(cfg.idleResyncs)),
+				r.idleReads.minPerClient, r.idleReads.maxPerClient, cfg.idleResyncs,
+				r.idleMaxReadsPerSecond, n/cfg.resync.Seconds(), r.maxFirstReadsPerSecond)
 		}
 	}
 	if slope, icpt, ok := memoryFit(results[0].backend, results); ok {
@@ -839,7 +866,9 @@ func waitAllReady(b *testing.B, ns string, n int, timeout time.Duration, m *mana
 				}
 				observe(c)
 			case <-progress.C:
-				b.Logf("%d of %d Ready; not Ready: %v", ready, n, reasons(state))
+				// Live progress, not a result: a benchmark's log is shown
+				// only at its end, and only 10 lines of it.
+				fmt.Fprintf(os.Stderr, "%s: %d of %d Ready; not Ready: %v\n", b.Name(), ready, n, reasons(state))
 			}
 		}
 		w.Stop()
@@ -886,6 +915,131 @@ func waitSettled(b *testing.B, metricsURL string, n int, timeout time.Duration, 
 func scrape(b *testing.B, url string) map[string]float64 {
 	b.Helper()
 	return testutil.Scrape(b, url)
+}
+
+// latency summarises a slice of the histogram
+// clientreg_remote_request_duration_seconds{operation="read"} (all
+// outcomes).
+type latency struct {
+	count, over1s int
+	sum           float64
+	// p99 is the upper bound (seconds) of the bucket holding the 99th
+	// percentile; +Inf beyond the last bucket.
+	p99 float64
+	// cumulative counts by bucket upper bound.
+	buckets map[float64]float64
+}
+
+func (l latency) mean() time.Duration {
+	if l.count == 0 {
+		return 0
+	}
+	return time.Duration(l.sum / float64(l.count) * float64(time.Second))
+}
+
+// since returns what l holds beyond earlier.
+func (l latency) since(earlier latency) latency {
+	d := latency{count: l.count - earlier.count, sum: l.sum - earlier.sum, buckets: map[float64]float64{}}
+	for ub, v := range l.buckets {
+		d.buckets[ub] = v - earlier.buckets[ub]
+	}
+	d.finish()
+	return d
+}
+
+func (l *latency) finish() {
+	ubs := make([]float64, 0, len(l.buckets))
+	for ub := range l.buckets {
+		ubs = append(ubs, ub)
+	}
+	slices.Sort(ubs)
+	l.p99 = math.Inf(1)
+	for _, ub := range ubs {
+		if l.buckets[ub] >= 0.99*float64(l.count) {
+			l.p99 = ub
+			break
+		}
+	}
+	l.over1s = l.count - int(l.buckets[1])
+}
+
+// readHistogram scrapes the manager's RFC 7592 read durations.
+func readHistogram(b *testing.B, url string) latency {
+	b.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		b.Fatalf("scraping %s: %v", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	byName, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatalf("parsing %s: %v", url, err)
+	}
+	l := latency{buckets: map[float64]float64{}}
+	mf := byName["clientreg_remote_request_duration_seconds"]
+	if mf == nil {
+		l.finish()
+		return l
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "operation" && lp.GetValue() != "read" {
+				continue next
+			}
+		}
+		h := m.GetHistogram()
+		l.count += int(h.GetSampleCount())
+		l.sum += h.GetSampleSum()
+		for _, bk := range h.GetBucket() {
+			l.buckets[bk.GetUpperBound()] += float64(bk.GetCumulativeCount())
+		}
+	}
+	l.finish()
+	return l
+}
+
+// busiestSeconds returns the n busiest one-second bins from start as
+// "+<second>s:<reads>", busiest first.
+func busiestSeconds(times []time.Time, start time.Time, n int) []string {
+	count := map[int]int{}
+	for _, t := range times {
+		count[int(t.Sub(start)/time.Second)]++
+	}
+	secs := make([]int, 0, len(count))
+	for s := range count {
+		secs = append(secs, s)
+	}
+	slices.SortFunc(secs, func(a, b int) int {
+		if count[a] != count[b] {
+			return count[b] - count[a]
+		}
+		return a - b
+	})
+	var out []string
+	for _, s := range secs[:min(n, len(secs))] {
+		out = append(out, fmt.Sprintf("+%ds:%d", s, count[s]))
+	}
+	return out
+}
+
+// dumpReads writes reads as CSV (Unix ms, client_id, status) to path, with
+// the run's marks (phase starts) as comment lines, for a look at the
+// pattern afterwards.
+func dumpReads(b *testing.B, path string, reads []oidcprovider.Read, marks map[string]time.Time) {
+	b.Helper()
+	var sb strings.Builder
+	for name, t := range marks {
+		fmt.Fprintf(&sb, "# %s %d\n", name, t.UnixMilli())
+	}
+	sb.WriteString("unix_ms,client_id,status\n")
+	for _, r := range reads {
+		fmt.Fprintf(&sb, "%d,%s,%d\n", r.At.UnixMilli(), r.ClientID, r.Status)
+	}
+	if err := os.WriteFile(path, []byte(sb.String()), 0o644); err != nil {
+		b.Errorf("writing the read log: %v", err)
+	}
 }
 
 // sum adds the samples of the series name whose labels include want.
