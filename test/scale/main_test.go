@@ -31,6 +31,7 @@ func run(m *testing.M) int {
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		return m.Run()
 	}
+	// Without KUBEBUILDER_ASSETS the benchmarks skip.
 	return testutil.Main(nil, []string{clusterNS}, m.Run, func(cfg *rest.Config, c client.Client) int {
 		restCfg, k8s = cfg, c
 		return m.Run()
