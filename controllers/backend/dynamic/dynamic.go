@@ -54,10 +54,12 @@ type Backend struct {
 	Clock                    clock.PassiveClock
 	// NewRegistrar builds the protocol client for a server; nil means dcr.NewClient.
 	NewRegistrar func(dcr.Config) (dcr.Registrar, error)
-	// SpreadFirstReads spreads the first RFC 7592 read of each client this
-	// process sees over one resync interval, instead of reading every client
-	// at once when the manager starts (10,000 clients would be 10,000 reads
-	// at the server in the first seconds). See Observe.
+	// SpreadFirstReads puts every RFC 7592 read of a client on its read
+	// points (readPoint: one per resync interval, at an offset its UID
+	// chooses): the first read of each client this process sees (10,000
+	// clients would otherwise be 10,000 reads at the server when the
+	// manager starts) and the reads after a burst of registrations (which
+	// would otherwise come back as a burst every interval). See Observe.
 	SpreadFirstReads bool
 
 	mu      sync.Mutex
@@ -65,8 +67,6 @@ type Backend struct {
 	// reads holds when each client was last read at its server, in memory:
 	// recording it in the API would write every resync.
 	reads map[types.UID]time.Time
-	// started is when this backend first observed a client (SpreadFirstReads).
-	started time.Time
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -336,8 +336,8 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 			// An answer we cannot fully use may still carry a rotated token
 			// (Keycloak and Curity rotate on every read): keep it, compare
 			// metadata next time.
-			b.markRead(clientUID(req), now)
-			obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: now.Add(e.resync), Message: "the server's answer could not be fully read"}
+			next := b.markRead(clientUID(req), e, now)
+			obs := backend.Observation{Exists: true, UpToDate: st.Digest == digest, NextCheck: next, Message: "the server's answer could not be fully read"}
 			if fresh := merge(st, de.Partial, e.caBundle, now); !sameCredentials(st, fresh) {
 				obs.Refreshed = fresh
 			}
@@ -345,15 +345,15 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		}
 		return b.observeFailed(e, err)
 	}
-	b.markRead(clientUID(req), now)
-	return compared(req, reg, e, digest, now), nil
+	next := b.markRead(clientUID(req), e, now)
+	return compared(req, reg, e, digest, now, next), nil
 }
 
 // lastRead returns when the client was last read at the server, if it was
 // in this process. A client seen for the first time (a manager start or a
-// new leader) whose stored state answers the spec is trusted until a point
-// of the first resync interval chosen by its UID (SpreadFirstReads), so
-// reads after a restart arrive spread evenly, as in steady state.
+// new leader) whose stored state answers the spec is trusted until its next
+// read point (SpreadFirstReads), so reads after a restart arrive spread
+// evenly, as in steady state.
 func (b *Backend) lastRead(req *backend.Request, e *serverEntry, digest string, now time.Time) (time.Time, bool) {
 	uid := clientUID(req)
 	b.mu.Lock()
@@ -362,10 +362,7 @@ func (b *Backend) lastRead(req *backend.Request, e *serverEntry, digest string, 
 	if read || !b.SpreadFirstReads || uid == "" || req.Stored.Digest != digest {
 		return last, read
 	}
-	if b.started.IsZero() {
-		b.started = now
-	}
-	last = b.started.Add(spreadOffset(uid, e.resync) - e.resync)
+	last = readPoint(uid, e.resync, now)
 	if b.reads == nil {
 		b.reads = map[types.UID]time.Time{}
 	}
@@ -391,9 +388,9 @@ func trusted(st *backend.Credentials, e *serverEntry, digest string, last time.T
 }
 
 // compared is the observation of a registration read at the server.
-func compared(req *backend.Request, reg *dcr.Registration, e *serverEntry, digest string, now time.Time) backend.Observation {
+func compared(req *backend.Request, reg *dcr.Registration, e *serverEntry, digest string, now, next time.Time) backend.Observation {
 	st := req.Stored
-	obs := backend.Observation{Exists: true, NextCheck: now.Add(e.resync)}
+	obs := backend.Observation{Exists: true, NextCheck: next}
 	fresh := merge(st, reg, e.caBundle, now)
 	matches := metadataMatches(req.Metadata, reg.Metadata)
 	switch {
@@ -478,16 +475,40 @@ func spreadOffset(uid types.UID, resync time.Duration) time.Duration {
 	return time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(resync))
 }
 
-func (b *Backend) markRead(uid types.UID, t time.Time) {
-	if uid == "" {
-		return
+// markRead records that the client was read (or registered, or updated) at
+// t, and returns when to read it next: one resync interval later or, with
+// SpreadFirstReads, at its next read point, so that clients registered or
+// read in a burst are read spread over the interval from then on.
+func (b *Backend) markRead(uid types.UID, e *serverEntry, t time.Time) time.Time {
+	last := t
+	if b.SpreadFirstReads && uid != "" {
+		last = readPoint(uid, e.resync, t)
 	}
-	b.mu.Lock()
-	if b.reads == nil {
-		b.reads = map[types.UID]time.Time{}
+	if uid != "" {
+		b.mu.Lock()
+		if b.reads == nil {
+			b.reads = map[types.UID]time.Time{}
+		}
+		b.reads[uid] = last
+		b.mu.Unlock()
 	}
-	b.reads[uid] = t
-	b.mu.Unlock()
+	return last.Add(e.resync)
+}
+
+// readPoint is the latest of uid's read points at or before t. A client's
+// read points are resync apart, shifted from the Unix epoch by an offset
+// its UID chooses (spreadOffset), so the points of many clients spread
+// evenly over every interval, whenever they were registered or last read.
+func readPoint(uid types.UID, resync time.Duration, t time.Time) time.Time {
+	if resync <= 0 {
+		return t
+	}
+	since := t.UnixNano() - int64(spreadOffset(uid, resync))
+	k := since / int64(resync)
+	if since%int64(resync) < 0 {
+		k-- // floor for times before the epoch plus the offset
+	}
+	return time.Unix(0, k*int64(resync)+int64(spreadOffset(uid, resync)))
 }
 
 // Create registers a new client (RFC 7591).
@@ -545,10 +566,10 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 		return nil, b.classify(e, "registering at "+endpoint, err)
 	}
 	now := b.now()
-	b.markRead(clientUID(req), now)
+	next := b.markRead(clientUID(req), e, now)
 	c := merge(&backend.Credentials{Issuer: e.issuer, IssuedAt: now}, reg, e.caBundle, now)
 	c.Digest = digest
-	c.CheckAfter = now.Add(e.resync)
+	c.CheckAfter = next
 	return c, nil
 }
 
@@ -588,10 +609,10 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 		return nil, b.classify(e, "updating the registration", err)
 	}
 	now := b.now()
-	b.markRead(clientUID(req), now)
+	next := b.markRead(clientUID(req), e, now)
 	c := merge(st, reg, e.caBundle, now)
 	c.Digest = digest
-	c.CheckAfter = now.Add(e.resync)
+	c.CheckAfter = next
 	return c, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -2190,5 +2191,70 @@ func TestObserveSpreadsFirstReadsAfterRestart(t *testing.T) {
 	changed.Client.UID = "uid-changed"
 	if obs, err := e.b.Observe(context.Background(), changed); err != nil || obs.UpToDate {
 		t.Fatalf("changed client: %+v %v", obs, err)
+	}
+}
+
+// Clients registered in a burst (GitOps applies 10,000 at once) are not read
+// back in the same burst every interval from then on: with SpreadFirstReads
+// each client's reads fall on its own read points, which spread evenly over
+// the interval, and stay there.
+func TestObserveSpreadsReadsAfterAMassRegistration(t *testing.T) {
+	const (
+		resync  = 10 * time.Minute
+		clients = 1000
+		buckets = 10
+	)
+	e := newEnv(t)
+	e.b.SpreadFirstReads = true
+	server := newServer(withResync(resync))
+	md := ccMeta()
+	e.fake.RegisterFunc = func(context.Context, string, dcr.RegisterRequest) (*dcr.Registration, error) {
+		return registered("c-1"), nil
+	}
+	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
+		return &dcr.Registration{ClientID: "c-1", RegistrationClientURI: clientURI, Metadata: serverView(t, md, nil)}, nil
+	}
+	var perBucket [buckets]int
+	due := make([]time.Time, clients)
+	reqs := make([]*backend.Request, clients)
+	for i := range reqs {
+		reqs[i] = newReq(server, md, nil)
+		reqs[i].Client.UID = types.UID(fmt.Sprintf("uid-%d", i))
+		c, err := e.b.Create(context.Background(), reqs[i]) // all at t0
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.CheckAfter.After(t0) || c.CheckAfter.After(t0.Add(resync)) {
+			t.Fatalf("client %d: next read %s after registering, want within one interval", i, c.CheckAfter.Sub(t0))
+		}
+		due[i] = c.CheckAfter
+		perBucket[int(c.CheckAfter.Sub(t0)*buckets/resync)%buckets]++
+		reqs[i].Stored = c
+	}
+	for b, n := range perBucket {
+		if n < clients/buckets/2 || n > clients/buckets*2 {
+			t.Fatalf("%d clients due in tenth %d of the interval, want about %d: %v", n, b, clients/buckets, perBucket)
+		}
+	}
+	// Read each when it is due (late by up to a second, as a busy queue
+	// would): the next read is one interval after its point, not after the
+	// late read, so the spread holds.
+	order := make([]int, clients)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return due[a].Compare(due[b]) })
+	for _, i := range order {
+		e.clock.SetTime(due[i].Add(time.Second))
+		obs, err := e.b.Observe(context.Background(), reqs[i])
+		if err != nil || !obs.Exists {
+			t.Fatalf("client %d: %+v %v", i, obs, err)
+		}
+		if want := due[i].Add(resync); !obs.NextCheck.Equal(want) {
+			t.Fatalf("client %d read at %s: next read at %s, want %s (its read point)", i, e.clock.Now().Sub(t0), obs.NextCheck.Sub(t0), want.Sub(t0))
+		}
+	}
+	if n := e.fake.Calls().Read; n != clients {
+		t.Fatalf("%d reads, want %d", n, clients)
 	}
 }
