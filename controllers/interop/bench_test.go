@@ -58,21 +58,14 @@ func BenchmarkDynamicClients(b *testing.B) {
 		sameDur := rawPipeline(b, nil, true, n, workers)
 		pipeDur := rawPipeline(b, p, true, n, workers)
 
-		ns := newNamespace(b)
-		parallel(b, n, workers, func(j int) error {
-			return k8s.Create(ctx, serviceClient(ns, fmt.Sprintf("c%d", j), "idp"))
-		})
-		waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool {
-			cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
-			return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
-		})
+		ns := waitingClients(b, n, workers, "idp")
 		registeredBefore := p.Stats(b).Register
 		writesBefore, eventsBefore, countsBefore := m.apiWrites.Load(), m.eventWrites.Load(), m.writeCounts()
 		start := time.Now()
 		create(b, dynamicServer(ns, "idp", p, func(s *oauthv1alpha1.AuthorizationServer) {
 			s.Spec.DynamicRegistration.ResyncInterval = &metav1.Duration{Duration: resync}
 		}))
-		waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool { return ready(c) == nil })
+		testutil.WatchAll(b, restCfg, testScheme, ns, n, func(c *oauthv1alpha1.OAuthClient) bool { return ready(c) == nil })
 		opDur := time.Since(start)
 		time.Sleep(time.Second) // Events are sent asynchronously
 		opEvents := m.eventWrites.Load() - eventsBefore
@@ -141,18 +134,20 @@ func BenchmarkDynamicClients(b *testing.B) {
 	}
 }
 
-func parallel(b testing.TB, n, workers int, f func(int) error) {
+// waitingClients creates n service clients of server (which does not exist
+// yet) in a new namespace and returns it once they all wait for it
+// (ServerNotFound).
+func waitingClients(b *testing.B, n, workers int, server string) string {
 	b.Helper()
-	testutil.Parallel(b, n, workers, f)
-}
-
-func waitAll(b testing.TB, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
-	b.Helper()
-	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: testScheme})
-	if err != nil {
-		b.Fatal(err)
-	}
-	testutil.WaitAll(b, wc, ns, n, done)
+	ns := newNamespace(b)
+	testutil.Parallel(b, n, workers, func(j int) error {
+		return k8s.Create(context.Background(), serviceClient(ns, fmt.Sprintf("c%d", j), server))
+	})
+	testutil.WatchAll(b, restCfg, testScheme, ns, n, func(c *oauthv1alpha1.OAuthClient) bool {
+		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+		return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
+	})
+	return ns
 }
 
 func envInt(key string, def int) int {
@@ -173,14 +168,7 @@ func envInt(key string, def int) int {
 func rawPipeline(b *testing.B, p *oidcprovider.Provider, event bool, n, workers int) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	ns := newNamespace(b)
-	parallel(b, n, workers, func(j int) error {
-		return k8s.Create(ctx, serviceClient(ns, fmt.Sprintf("c%d", j), "absent"))
-	})
-	waitAll(b, ns, n, func(c *oauthv1alpha1.OAuthClient) bool {
-		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
-		return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
-	})
+	ns := waitingClients(b, n, workers, "absent")
 	var objs oauthv1alpha1.OAuthClientList
 	if err := k8s.List(ctx, &objs, client.InNamespace(ns)); err != nil {
 		b.Fatal(err)
@@ -194,7 +182,7 @@ func rawPipeline(b *testing.B, p *oidcprovider.Provider, event bool, n, workers 
 		endpoint = p.URL + "/reg"
 	}
 	start := time.Now()
-	parallel(b, n, workers, func(j int) error {
+	testutil.Parallel(b, n, workers, func(j int) error {
 		name := fmt.Sprintf("c%d", j)
 		obj := &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		attempt, _ := json.Marshal(oauthv1alpha1.PendingRegistration{ID: fmt.Sprintf("%016x", j), StartedAt: metav1.Now(), Endpoint: endpoint})
@@ -244,7 +232,7 @@ func rawPipeline(b *testing.B, p *oidcprovider.Provider, event bool, n, workers 
 	d := time.Since(start)
 	// The fixtures carry a faked status the operator would correct at its
 	// next recheck, inside the idle window. Remove them.
-	parallel(b, n, workers, func(j int) error {
+	testutil.Parallel(b, n, workers, func(j int) error {
 		obj := &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("c%d", j)}}
 		return k8s.Patch(ctx, obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
 	})

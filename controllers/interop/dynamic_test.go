@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
@@ -39,24 +39,15 @@ func dynamicServer(ns, name string, p *oidcprovider.Provider, mods ...serverMod)
 	return s
 }
 
-type clientMod func(*oauthv1alpha1.OAuthClient)
+type clientMod = func(*oauthv1alpha1.OAuthClient)
 
 // serviceClient is a client_credentials client (no redirect URIs).
 func serviceClient(ns, name, server string, mods ...clientMod) *oauthv1alpha1.OAuthClient {
-	c := &oauthv1alpha1.OAuthClient{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: oauthv1alpha1.OAuthClientSpec{
-			ServerRef:               oauthv1alpha1.ServerReference{Name: server},
-			SecretName:              name + "-oauth",
-			ClientName:              "Service " + name,
-			GrantTypes:              []string{"client_credentials"},
-			TokenEndpointAuthMethod: "client_secret_basic",
-		},
-	}
-	for _, m := range mods {
-		m(c)
-	}
-	return c
+	return testutil.OAuthClient(ns, name, server, oauthv1alpha1.OAuthClientSpec{
+		ClientName:              "Service " + name,
+		GrantTypes:              []string{"client_credentials"},
+		TokenEndpointAuthMethod: "client_secret_basic",
+	}, mods...)
 }
 
 func waitServerReady(t testing.TB, s *oauthv1alpha1.AuthorizationServer) {
@@ -94,15 +85,21 @@ func readAtServer(t testing.TB, p *oidcprovider.Provider, rcu, rat string) (int,
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, rcu, nil)
 	req.Header.Set("Authorization", "Bearer "+rat)
-	resp, err := p.HTTPClient().Do(req)
-	if err != nil {
+	return doJSON(t, p.HTTPClient(), req)
+}
+
+// deleteAndWait deletes c and waits until it is gone.
+func deleteAndWait(t testing.TB, c *oauthv1alpha1.OAuthClient) {
+	t.Helper()
+	if err := k8s.Delete(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	_ = json.Unmarshal(body, &m)
-	return resp.StatusCode, m
+	eventually(t, 30*time.Second, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(c), c); !apierrors.IsNotFound(err) {
+			return errors.New("OAuthClient not gone yet")
+		}
+		return nil
+	})
 }
 
 func patchClient(t testing.TB, c *oauthv1alpha1.OAuthClient, mutate func(*oauthv1alpha1.OAuthClient)) {
@@ -170,15 +167,7 @@ func TestRegisterObtainTokenUpdateAndDelete(t *testing.T) {
 
 	// Deletion removes the client at the server.
 	_, _, rat, _ = creds(t, ns, "billing-oauth")
-	if err := k8s.Delete(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 30*time.Second, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(c), c); !apierrors.IsNotFound(err) {
-			return errors.New("OAuthClient not gone yet")
-		}
-		return nil
-	})
+	deleteAndWait(t, c)
 	if status, _ := readAtServer(t, p, rcu, rat); status != http.StatusUnauthorized {
 		t.Fatalf("the server still knows the deleted client: %d", status)
 	}
@@ -229,15 +218,7 @@ func TestOrphanKeepsTheClientAtTheServer(t *testing.T) {
 	create(t, c)
 	waitClient(t, ns, "kept", 30*time.Second, ready)
 	id, secret, _, _ := creds(t, ns, "kept-oauth")
-	if err := k8s.Delete(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 30*time.Second, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(c), c); !apierrors.IsNotFound(err) {
-			return errors.New("not gone yet")
-		}
-		return nil
-	})
+	deleteAndWait(t, c)
 	if got := tokenStatus(t, p, id, secret); got != http.StatusOK {
 		t.Fatalf("orphaned client no longer works at the server: %d", got)
 	}

@@ -26,9 +26,7 @@ import (
 func TestEndpointStatefulOversizedClientIDStoresNothing(t *testing.T) {
 	e := startEndpoint(t)
 	ns := newNamespace(t)
-	srv := endpointServer(ns, "idp")
-	create(t, srv)
-	issuer := waitEndpointIssuer(t, srv)
+	_, issuer := createEndpointServer(t, ns)
 
 	wc, err := client.NewWithWatch(restCfg, client.Options{Scheme: testScheme})
 	if err != nil {

@@ -67,15 +67,7 @@ func (e *endpointEnv) call(t *testing.T, method, url, token string, body any) (i
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	_ = json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return doJSON(t, e.http, req)
 }
 
 func endpointServer(ns, name string, mods ...serverMod) *oauthv1alpha1.AuthorizationServer {
@@ -90,6 +82,15 @@ func endpointServer(ns, name string, mods ...serverMod) *oauthv1alpha1.Authoriza
 		m(s)
 	}
 	return s
+}
+
+// createEndpointServer creates the AuthorizationServer ns/idp of
+// endpointServer and returns it with its issuer once its endpoint serves.
+func createEndpointServer(t *testing.T, ns string) (*oauthv1alpha1.AuthorizationServer, string) {
+	t.Helper()
+	srv := endpointServer(ns, "idp")
+	create(t, srv)
+	return srv, waitEndpointIssuer(t, srv)
 }
 
 func waitEndpointIssuer(t *testing.T, s *oauthv1alpha1.AuthorizationServer) string {
@@ -109,9 +110,7 @@ func waitEndpointIssuer(t *testing.T, s *oauthv1alpha1.AuthorizationServer) stri
 func TestEndpointStatefulRegistrationIsAnOAuthClient(t *testing.T) {
 	e := startEndpoint(t)
 	ns := newNamespace(t)
-	srv := endpointServer(ns, "idp")
-	create(t, srv)
-	issuer := waitEndpointIssuer(t, srv)
+	_, issuer := createEndpointServer(t, ns)
 	if issuer != e.baseURL+"/namespaces/"+ns+"/idp" {
 		t.Fatalf("status.endpointIssuer = %q", issuer)
 	}
@@ -326,9 +325,7 @@ func TestEndpointWithOpenIDClient(t *testing.T) {
 func TestEndpointLegacyDrafts(t *testing.T) {
 	e := startEndpoint(t)
 	ns := newNamespace(t)
-	srv := endpointServer(ns, "idp")
-	create(t, srv)
-	issuer := waitEndpointIssuer(t, srv)
+	_, issuer := createEndpointServer(t, ns)
 	form := "type=client_associate&redirect_uri=https%3A%2F%2Flegacy.example%2Fcb&application_name=Legacy&contact=a%40example.org%2Cb%40example.org"
 	resp, err := e.http.Post(issuer+"/register", "application/x-www-form-urlencoded", strings.NewReader(form))
 	if err != nil {

@@ -88,12 +88,20 @@ func TestFaultReadErrorsKeepCredentials(t *testing.T) {
 	waitClient(t, ns, "app", 60*time.Second, ready)
 }
 
-func TestFaultTimeoutStopsInsteadOfRegisteringTwice(t *testing.T) {
+// incompleteRegistration registers the client app at a new provider through
+// a manager whose first registration request meets mode, and returns once
+// app reports the registration incomplete.
+func incompleteRegistration(t *testing.T, mode faultMode) (*oidcprovider.Provider, string, *oauthv1alpha1.OAuthClient) {
+	t.Helper()
 	p := oidcprovider.Start(t, oidcprovider.Options{})
 	m, ns := setup(t, p)
-	m.faults.add(&faultRule{method: http.MethodPost, pathSuffix: "/reg", mode: faultHang, remaining: 1})
+	m.faults.add(&faultRule{method: http.MethodPost, pathSuffix: "/reg", mode: mode, remaining: 1})
 	create(t, serviceClient(ns, "app", "idp"))
-	c := waitClient(t, ns, "app", 30*time.Second, readyFalse(oauthv1alpha1.ReasonRegistrationIncomplete))
+	return p, ns, waitClient(t, ns, "app", 30*time.Second, readyFalse(oauthv1alpha1.ReasonRegistrationIncomplete))
+}
+
+func TestFaultTimeoutStopsInsteadOfRegisteringTwice(t *testing.T) {
+	p, ns, c := incompleteRegistration(t, faultHang)
 	pr := c.Status.PendingRegistration
 	if pr == nil || pr.Endpoint != p.URL+"/reg" {
 		t.Fatalf("the in-flight mark does not say what was sent: %+v", pr)
@@ -104,19 +112,11 @@ func TestFaultTimeoutStopsInsteadOfRegisteringTwice(t *testing.T) {
 		t.Fatalf("registered %d times after an unanswered request", st.Register)
 	}
 	recoverRegistration(t, c, pr.ID)
-	waitClient(t, ns, "app", 30*time.Second, ready)
-	if n := len(p.Clients(t)); n != 1 {
-		t.Fatalf("server has %d clients, want 1 (the hung request never reached it)", n)
-	}
-	assertWorks(t, p, ns, "app-oauth")
+	assertRecovered(t, p, ns, 1, "the hung request never reached it")
 }
 
 func TestFaultAnswerLostAfterCommit(t *testing.T) {
-	p := oidcprovider.Start(t, oidcprovider.Options{})
-	m, ns := setup(t, p)
-	m.faults.add(&faultRule{method: http.MethodPost, pathSuffix: "/reg", mode: faultDropAfterCommit, remaining: 1})
-	create(t, serviceClient(ns, "app", "idp"))
-	c := waitClient(t, ns, "app", 30*time.Second, readyFalse(oauthv1alpha1.ReasonRegistrationIncomplete))
+	p, ns, c := incompleteRegistration(t, faultDropAfterCommit)
 	time.Sleep(2 * time.Second)
 	if st := p.Stats(t); st.Register != 1 {
 		t.Fatalf("%d registrations, want exactly the 1 whose answer was lost", st.Register)
@@ -125,10 +125,18 @@ func TestFaultAnswerLostAfterCommit(t *testing.T) {
 		t.Fatal("a Secret exists although no answer arrived")
 	}
 	recoverRegistration(t, c, c.Status.PendingRegistration.ID)
-	waitClient(t, ns, "app", 30*time.Second, ready)
 	// Documented: at most one client per lost answer stays at the server.
-	if n := len(p.Clients(t)); n != 2 {
-		t.Fatalf("server has %d clients, want 2 (1 in use + 1 whose answer was lost)", n)
+	assertRecovered(t, p, ns, 2, "1 in use + 1 whose answer was lost")
+}
+
+// assertRecovered waits until the client app is Ready, and checks that the
+// server holds want clients (why says which) and that app's credentials
+// work.
+func assertRecovered(t *testing.T, p *oidcprovider.Provider, ns string, want int, why string) {
+	t.Helper()
+	waitClient(t, ns, "app", 30*time.Second, ready)
+	if n := len(p.Clients(t)); n != want {
+		t.Fatalf("server has %d clients, want %d (%s)", n, want, why)
 	}
 	assertWorks(t, p, ns, "app-oauth")
 }
@@ -196,12 +204,20 @@ func TestFaultSecretWriteFailsRegistrationIsTakenBack(t *testing.T) {
 	assertWorks(t, p, ns, "app-oauth")
 }
 
-func TestFaultUnreachableServerDoesNotHoldDeletionHostage(t *testing.T) {
+// readyApp registers the client app at a new provider through a new
+// manager and returns once it is Ready.
+func readyApp(t *testing.T) (*oidcprovider.Provider, *manager, string, *oauthv1alpha1.OAuthClient) {
+	t.Helper()
 	p := oidcprovider.Start(t, oidcprovider.Options{})
 	m, ns := setup(t, p)
 	c := serviceClient(ns, "app", "idp")
 	create(t, c)
 	waitClient(t, ns, "app", 30*time.Second, ready)
+	return p, m, ns, c
+}
+
+func TestFaultUnreachableServerDoesNotHoldDeletionHostage(t *testing.T) {
+	p, m, ns, c := readyApp(t)
 	m.faults.add(&faultRule{method: http.MethodDelete, pathSuffix: "", mode: faultStatus, status: http.StatusServiceUnavailable, remaining: -1})
 	if err := k8s.Delete(context.Background(), c); err != nil {
 		t.Fatal(err)
@@ -237,11 +253,7 @@ func TestFaultUnreachableServerDoesNotHoldDeletionHostage(t *testing.T) {
 // five attempts was spent in under a second) does not block deletion: the
 // registration is deleted once the server answers again.
 func TestFaultShortOutageDuringDeletionIsSurvived(t *testing.T) {
-	p := oidcprovider.Start(t, oidcprovider.Options{})
-	m, ns := setup(t, p)
-	c := serviceClient(ns, "app", "idp")
-	create(t, c)
-	waitClient(t, ns, "app", 30*time.Second, ready)
+	p, m, _, c := readyApp(t)
 	outage := m.faults.add(&faultRule{method: http.MethodDelete, mode: faultStatus, status: http.StatusServiceUnavailable, remaining: -1,
 		until: time.Now().Add(3 * time.Second)})
 	if err := k8s.Delete(context.Background(), c); err != nil {

@@ -8,6 +8,7 @@ package interop
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,14 +177,26 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // eventually retries f until it returns nil or the timeout passes.
-func eventually(t testing.TB, timeout time.Duration, f func() error) {
-	t.Helper()
-	testutil.Eventually(t, timeout, f)
-}
+var eventually = testutil.Eventually
 
 func newNamespace(t testing.TB) string {
 	t.Helper()
 	return testutil.NewNamespace(t, k8s)
+}
+
+// doJSON sends req with c and returns the status and the answer decoded as
+// a JSON object (nil when it is not one); a failed request fails t.
+func doJSON(t testing.TB, c *http.Client, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
 }
 
 func create(t testing.TB, obj client.Object) {
@@ -228,9 +241,5 @@ func readyFalse(reason string) func(*oauthv1alpha1.OAuthClient) error {
 
 func getSecret(t testing.TB, ns, name string) *corev1.Secret {
 	t.Helper()
-	s := &corev1.Secret{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
-		t.Fatalf("reading Secret %s/%s: %v", ns, name, err)
-	}
-	return s
+	return testutil.GetSecret(t, k8s, ns, name)
 }

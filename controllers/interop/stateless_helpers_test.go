@@ -288,13 +288,8 @@ func (as *statelessAS) authorizationCodeFlow(t testing.TB, id, secret string) er
 // verifyIDToken checks the ID token's signature against the provider's JWKS
 // and its iss, aud, sub and nonce.
 func (as *statelessAS) verifyIDToken(raw, clientID, nonce string) error {
-	resp, err := as.HTTPClient().Get(as.URL + "/jwks")
+	set, err := getJWKS(as.HTTPClient(), as.URL+"/jwks")
 	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return fmt.Errorf("provider JWKS: %w", err)
 	}
 	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256})
@@ -447,16 +442,23 @@ func poke(t testing.TB, obj client.Object, ns, name string) {
 	}
 }
 
+// getJWKS reads the JWK Set at url.
+func getJWKS(c *http.Client, url string) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
+	resp, err := c.Get(url)
+	if err != nil {
+		return set, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&set)
+	return set, err
+}
+
 // jwksHolds reports whether the endpoint's <issuer>/jwks publishes every
 // signing key of keys.
 func jwksHolds(e *endpointEnv, endpointIssuer string, keys []oauthv1alpha1.KeyStatus) error {
-	resp, err := e.http.Get(endpointIssuer + "/jwks")
+	set, err := getJWKS(e.http, endpointIssuer+"/jwks")
 	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var set jose.JSONWebKeySet
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return fmt.Errorf("jwks: %w", err)
 	}
 	for _, k := range keys {

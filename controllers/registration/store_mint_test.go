@@ -11,15 +11,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/controllers/testutil"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
@@ -36,13 +34,6 @@ type mintFixture struct {
 
 func newMintFixture(t *testing.T) *mintFixture {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := oauthv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
 	as := &oauthv1alpha1.AuthorizationServer{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "idp", UID: "uid-idp", Generation: 1},
@@ -64,26 +55,9 @@ func newMintFixture(t *testing.T) *mintFixture {
 		Data: map[string][]byte{statelessbackend.KeySetDataKey: data}}
 	f := &mintFixture{}
 	count := func() { f.writes.Add(1) }
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(as, sec).
+	c := fake.NewClientBuilder().WithScheme(testutil.Scheme()).WithObjects(as, sec).
 		WithStatusSubresource(&oauthv1alpha1.OAuthClient{}).
-		WithInterceptorFuncs(interceptor.Funcs{
-			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				count()
-				return c.Create(ctx, obj, opts...)
-			},
-			Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-				count()
-				return c.Update(ctx, obj, opts...)
-			},
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-				count()
-				return c.Patch(ctx, obj, patch, opts...)
-			},
-			Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-				count()
-				return c.Delete(ctx, obj, opts...)
-			},
-		}).Build()
+		WithInterceptorFuncs(testutil.CountWrites(count)).Build()
 	stateless := &statelessbackend.Backend{Reader: c, ClusterResourceNamespace: "clientreg-system"}
 	res := &Resolver{Client: c, APIReader: c, BaseURL: "https://reg.example", ClusterResourceNamespace: "clientreg-system",
 		Backends: new(backend.Registry).MustRegister(oauthv1alpha1.MemberStateless, stateless)}
@@ -159,21 +133,30 @@ func TestCreateRefusesOversizedClientIDBeforeStoring(t *testing.T) {
 	}
 }
 
+// createRegistered creates apps/name as the endpoint registers a client at
+// the AuthorizationServer idp (labels, token hash), with clientName and one
+// redirect URI.
+func (f *mintFixture) createRegistered(t *testing.T, name, clientName string) *oauthv1alpha1.OAuthClient {
+	t.Helper()
+	oc := &oauthv1alpha1.OAuthClient{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: name, Labels: map[string]string{
+			oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), oauthv1alpha1.LabelServerName: "idp"},
+			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: strings.Repeat("00", 32)}},
+		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
+			SecretName: name, ClientName: clientName, RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
+	}
+	if err := f.store.Client.Create(context.Background(), oc); err != nil {
+		t.Fatal(err)
+	}
+	return oc
+}
+
 // TestUpdateRefusesOversizedClientIDBeforeStoring: an RFC 7592 update that
 // would make the client id too large leaves the stored OAuthClient alone.
 func TestUpdateRefusesOversizedClientIDBeforeStoring(t *testing.T) {
 	f := newMintFixture(t)
 	ctx := context.Background()
-	oc := &oauthv1alpha1.OAuthClient{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reg-existing", Labels: map[string]string{
-			oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), oauthv1alpha1.LabelServerName: "idp"},
-			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: strings.Repeat("00", 32)}},
-		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
-			SecretName: "reg-existing", RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
-	}
-	if err := f.store.Client.Create(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	oc := f.createRegistered(t, "reg-existing", "")
 	f.writes.Store(0)
 	_, err := f.store.Update(ctx, f.srv, oc.Name, largeMetadata(), nil)
 	wantBadRequest(t, err, endpoint.ClientIDTooLarge().Description)
@@ -194,16 +177,7 @@ func TestUpdateRefusesOversizedClientIDBeforeStoring(t *testing.T) {
 func TestUpdateOfMintedStatelessRegistrationIsForbidden(t *testing.T) {
 	f := newMintFixture(t)
 	ctx := context.Background()
-	oc := &oauthv1alpha1.OAuthClient{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "reg-minted", Labels: map[string]string{
-			oauthv1alpha1.LabelRegisteredVia: oauthv1alpha1.RegisteredViaEndpoint, oauthv1alpha1.LabelServerKind: string(oauthv1alpha1.KindAuthorizationServer), oauthv1alpha1.LabelServerName: "idp"},
-			Annotations: map[string]string{oauthv1alpha1.AnnotationRATHash: strings.Repeat("00", 32)}},
-		Spec: oauthv1alpha1.OAuthClientSpec{ServerRef: oauthv1alpha1.ServerReference{Kind: oauthv1alpha1.KindAuthorizationServer, Name: "idp"},
-			SecretName: "reg-minted", ClientName: "web", RedirectURIs: []oauthv1alpha1.RedirectURI{"https://app.example/cb"}},
-	}
-	if err := f.store.Client.Create(ctx, oc); err != nil {
-		t.Fatal(err)
-	}
+	oc := f.createRegistered(t, "reg-minted", "web")
 	oc.Status.ClientID = "eyJ.minted.id"
 	if err := f.store.Client.Status().Update(ctx, oc); err != nil {
 		t.Fatal(err)

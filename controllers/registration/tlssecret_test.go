@@ -35,6 +35,15 @@ func selfSigned(t *testing.T, notBefore, notAfter time.Time) (certPEM, keyPEM []
 	return certtest.PEM(cert), certtest.KeyPEM(t, key)
 }
 
+// tlsSecret is the TLS Secret key holding a new certificate valid from
+// notBefore to notAfter and its key.
+func tlsSecret(t *testing.T, key types.NamespacedName, notBefore, notAfter time.Time) *corev1.Secret {
+	t.Helper()
+	cert, certKey := selfSigned(t, notBefore, notAfter)
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: cert, corev1.TLSPrivateKeyKey: certKey}}
+}
+
 // The unit cases the envtest (controllers/interop) does not reach: a
 // missing Secret before any certificate, an expired certificate, and one
 // Event per broken version.
@@ -58,9 +67,7 @@ func TestTLSSecret(t *testing.T) {
 		t.Fatalf("GetCertificate before any certificate: %v", err)
 	}
 
-	good, goodKey := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: good, corev1.TLSPrivateKeyKey: goodKey}}
+	sec := tlsSecret(t, key, now.Add(-time.Hour), now.Add(time.Hour))
 	if err := c.Create(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +79,7 @@ func TestTLSSecret(t *testing.T) {
 		t.Fatalf("serving %v, %v", served, err)
 	}
 
-	expired, expiredKey := selfSigned(t, now.Add(-2*time.Hour), now.Add(-time.Minute))
-	sec.Data = map[string][]byte{corev1.TLSCertKey: expired, corev1.TLSPrivateKeyKey: expiredKey}
+	sec.Data = tlsSecret(t, key, now.Add(-2*time.Hour), now.Add(-time.Minute)).Data
 	if err := c.Update(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -117,9 +123,7 @@ func TestTLSSecretRecoversFromFailedRead(t *testing.T) {
 	s := &TLSSecret{Reader: c, Key: key, Recorder: rec, Clock: clocktesting.NewFakePassiveClock(now), Log: logr.Discard()}
 	ctx := context.Background()
 
-	good, goodKey := selfSigned(t, now.Add(-time.Hour), now.Add(time.Hour))
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}, Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: good, corev1.TLSPrivateKeyKey: goodKey}}
+	sec := tlsSecret(t, key, now.Add(-time.Hour), now.Add(time.Hour))
 	if err := c.Create(ctx, sec); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +145,7 @@ func TestTLSSecretRecoversFromFailedRead(t *testing.T) {
 
 	// A broken version: one Event, and its own error (not a read error)
 	// once reads work again.
-	sec.Data = map[string][]byte{corev1.TLSCertKey: good, corev1.TLSPrivateKeyKey: []byte("garbage")}
+	sec.Data = map[string][]byte{corev1.TLSCertKey: sec.Data[corev1.TLSCertKey], corev1.TLSPrivateKeyKey: []byte("garbage")}
 	if err := c.Update(ctx, sec); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ package testutil
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +19,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 )
@@ -151,4 +156,80 @@ func DeleteAllAndWait(t testing.TB, c client.Client, ns string) {
 		}
 		return nil
 	})
+}
+
+// WatchAll is WaitAll with a new watching client for cfg and scheme.
+func WatchAll(t testing.TB, cfg *rest.Config, scheme *kruntime.Scheme, ns string, n int, done func(*oauthv1alpha1.OAuthClient) bool) {
+	t.Helper()
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	WaitAll(t, wc, ns, n, done)
+}
+
+// GetSecret reads the Secret ns/name; a failure fails t.
+func GetSecret(t testing.TB, c client.Client, ns, name string) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, s); err != nil {
+		t.Fatalf("reading Secret %s/%s: %v", ns, name, err)
+	}
+	return s
+}
+
+// OAuthClient returns the OAuthClient ns/name with spec, referring to the
+// AuthorizationServer server unless spec names one, its Secret name-oauth
+// unless spec names one, changed by mods in turn.
+func OAuthClient(ns, name, server string, spec oauthv1alpha1.OAuthClientSpec, mods ...func(*oauthv1alpha1.OAuthClient)) *oauthv1alpha1.OAuthClient {
+	if spec.ServerRef.Name == "" {
+		spec.ServerRef.Name = server
+	}
+	if spec.SecretName == "" {
+		spec.SecretName = name + "-oauth"
+	}
+	c := &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
+	for _, m := range mods {
+		m(c)
+	}
+	return c
+}
+
+// EnvInt returns the integer in the environment variable name, or def when
+// it is unset; a value that is not an integer fails t.
+func EnvInt(t testing.TB, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", name, s, err)
+	}
+	return n
+}
+
+// CountWrites are interceptor functions that call count before every
+// Create, Update, Patch and Delete (not the status subresource's) and then
+// do it.
+func CountWrites(count func()) interceptor.Funcs {
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			count()
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			count()
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			count()
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			count()
+			return c.Delete(ctx, obj, opts...)
+		},
+	}
 }

@@ -69,9 +69,9 @@ type config struct {
 func loadConfig(t *testing.T) config {
 	t.Helper()
 	c := config{
-		kills:             envInt(t, "CLIENTREG_CHAOS_KILLS", 10),
-		clients:           envInt(t, "CLIENTREG_CHAOS_CLIENTS", 100),
-		apiServerRestarts: envInt(t, "CLIENTREG_CHAOS_APISERVER_RESTARTS", 1),
+		kills:             testutil.EnvInt(t, "CLIENTREG_CHAOS_KILLS", 10),
+		clients:           testutil.EnvInt(t, "CLIENTREG_CHAOS_CLIENTS", 100),
+		apiServerRestarts: testutil.EnvInt(t, "CLIENTREG_CHAOS_APISERVER_RESTARTS", 1),
 		logDir:            os.Getenv("CLIENTREG_CHAOS_LOGDIR"),
 	}
 	switch s := os.Getenv("CLIENTREG_CHAOS_SEED"); {
@@ -98,17 +98,4 @@ func loadConfig(t *testing.T) config {
 		}
 	}
 	return c
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", name, s, err)
-	}
-	return n
 }
