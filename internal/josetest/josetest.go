@@ -90,3 +90,18 @@ func With(base map[string]any, changes ...map[string]any) map[string]any {
 	}
 	return out
 }
+
+// Object returns v encoded as JSON and decoded again as a JSON object: its
+// members as encoding/json sees them. A failure fails t.
+func Object(t testing.TB, v any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("josetest: encoding %T: %v", v, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("josetest: %T is not a JSON object: %v", v, err)
+	}
+	return m
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -105,6 +106,21 @@ var ops = []struct {
 }
 
 // recorder keeps the requests a test server saw.
+// recordingServer records every request in rec and answers it with status
+// and the JSON body answer.
+func recordingServer(t *testing.T, status int, answer string) (srv *httptest.Server, rec *recorder) {
+	t.Helper()
+	rec = &recorder{}
+	srv = serve(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rec.add(r, body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	})
+	return srv, rec
+}
+
 type recorder struct {
 	mu   sync.Mutex
 	reqs []recorded

@@ -59,14 +59,7 @@ func TestRegisterRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var rec recorder
-			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				rec.add(r, body)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusCreated)
-				_, _ = io.WriteString(w, `{"client_id":"c1"}`)
-			})
+			srv, rec := recordingServer(t, http.StatusCreated, `{"client_id":"c1"}`)
 			reg, err := newTestClient(t, tc.cfg).Register(context.Background(), srv.URL+"/reg", tc.req)
 			if err != nil {
 				t.Fatalf("Register: %v", err)
@@ -231,13 +224,7 @@ func TestUpdateBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var rec recorder
-			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
-				rec.add(r, body)
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = io.WriteString(w, `{"client_id":"c1","registration_access_token":"`+testNewRAT+`"}`)
-			})
+			srv, rec := recordingServer(t, http.StatusOK, `{"client_id":"c1","registration_access_token":"`+testNewRAT+`"}`)
 			reg, err := newTestClient(t, Config{}).Update(context.Background(), srv.URL+"/reg/c1", testRAT, tc.req)
 			if err != nil {
 				t.Fatalf("Update: %v", err)

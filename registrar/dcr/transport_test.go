@@ -95,50 +95,22 @@ func TestSentAndUncertain(t *testing.T) {
 	})
 
 	t.Run("Timeout bounds the call even when the HTTPClient has none", func(t *testing.T) {
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) })
+		srv := hangingServer(t)
 		c := newTestClient(t, Config{Timeout: 200 * time.Millisecond, HTTPClient: &http.Client{Timeout: time.Hour}})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a backstop only
 		defer cancel()
 		start := time.Now()
 		_, err := c.Read(ctx, srv.URL+"/reg/c1", testRAT)
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Read took %v; Timeout is 200ms", d)
-		}
-		mustDCRError(t, err, KindTransient)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("cause is not DeadlineExceeded: %v", err)
-		}
+		wantDeadline(t, start, err, "Timeout is 200ms")
 	})
 
 	t.Run("caller's context deadline bounds the call", func(t *testing.T) {
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-r.Context().Done():
-			case <-release:
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) })
+		srv := hangingServer(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
 		start := time.Now()
 		_, err := newTestClient(t, Config{Timeout: time.Minute}).Read(ctx, srv.URL+"/reg/c1", testRAT)
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Read took %v despite a 100ms context", d)
-		}
-		mustDCRError(t, err, KindTransient)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("cause is not DeadlineExceeded: %v", err)
-		}
+		wantDeadline(t, start, err, "the context ends after 100ms")
 	})
 
 	t.Run("2xx whose body breaks off: Uncertain", func(t *testing.T) {
@@ -434,5 +406,35 @@ func TestDiscoverDropsUnusableEndpoints(t *testing.T) {
 		if md.TokenEndpoint != tc.want || md.AuthorizationEndpoint != tc.want {
 			t.Errorf("%q: token %q, authorization %q, want %q", tc.value, md.TokenEndpoint, md.AuthorizationEndpoint, tc.want)
 		}
+	}
+}
+
+// hangingServer answers no request: each waits until its client gives up
+// or the test ends.
+func hangingServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv
+}
+
+// wantDeadline checks that a Read started at start ended within 5 s
+// (bound says why it should have) with a transient error caused by
+// context.DeadlineExceeded.
+func wantDeadline(t *testing.T, start time.Time, err error, bound string) {
+	t.Helper()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Read took %v; %s", d, bound)
+	}
+	mustDCRError(t, err, KindTransient)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cause is not DeadlineExceeded: %v", err)
 	}
 }

@@ -279,14 +279,7 @@ func jsonWith(t testing.TB, body string, members map[string]any) string {
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range members {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
+	b, err := json.Marshal(josetest.With(m, members))
 	if err != nil {
 		t.Fatal(err)
 	}

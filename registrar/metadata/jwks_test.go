@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 var (
@@ -46,32 +48,17 @@ func clientKeys(t testing.TB) {
 // jwkJSON marshals a public key with go-jose and returns its members.
 func jwkMembers(t testing.TB, key any) map[string]any {
 	t.Helper()
-	b, err := jose.JSONWebKey{Key: key}.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return josetest.Object(t, jose.JSONWebKey{Key: key})
 }
 
 // with returns m with the given members set (a nil value deletes one).
 func with(t testing.TB, m map[string]any, kv ...any) string {
 	t.Helper()
-	out := map[string]any{}
-	for k, v := range m {
-		out[k] = v
-	}
+	change := map[string]any{}
 	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-			continue
-		}
-		out[kv[i].(string)] = kv[i+1]
+		change[kv[i].(string)] = kv[i+1]
 	}
-	b, err := json.Marshal(out)
+	b, err := json.Marshal(josetest.With(m, change))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,6 @@ func writeHealthTests(t *testing.T) {
 // (InProgress, Progressing), failed for good (Failed, Degraded), and a spec
 // change the manager has not seen (InProgress, Progressing).
 func TestHealthOfLiveObjects(t *testing.T) {
-	needEnvtest(t)
 	ctx := context.Background()
 	script := readScript(t)
 	ns := newNamespace(t)

@@ -27,7 +27,6 @@ import (
 // by reason, and every RFC 7591/7592 call timed by operation and outcome.
 // Counters are process-wide, so they are compared with a scrape taken before.
 func TestMetricsScrapedFromManager(t *testing.T) {
-	needEnvtest(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
 	idp := newFakeIDP(t)

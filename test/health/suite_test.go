@@ -62,8 +62,11 @@ func startManager(t *testing.T) *manager {
 	return &manager{metricsURL: "http://" + addr + "/metrics", stop: stop}
 }
 
+// newNamespace creates a namespace for the test; it skips the test without
+// envtest.
 func newNamespace(t *testing.T) string {
 	t.Helper()
+	needEnvtest(t)
 	return testutil.NewNamespace(t, k8s)
 }
 

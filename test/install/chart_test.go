@@ -472,11 +472,7 @@ func TestChartSchemaRefusesUnsafeNames(t *testing.T) {
 		`registration: {enabled: true, baseURL: https://x.example, tls: {secretName: 'a #b'}}`,
 		`webhook: {certManagement: certManager, certManager: {issuerRef: {name: 'x: y'}}}`,
 	} {
-		if _, err := render(t, defaultRelease, bad); err == nil {
-			t.Errorf("values %q were accepted", bad)
-		} else if !strings.Contains(err.Error(), "don't meet the specifications of the schema") {
-			t.Errorf("values %q refused for another reason than the schema: %v", bad, err)
-		}
+		wantSchemaRefusal(t, bad)
 	}
 	// Real names still pass.
 	mustRender(t, defaultRelease, "serviceAccount: {name: clientreg-sa}\npriorityClassName: system-cluster-critical\nregistration: {enabled: true, baseURL: https://x.example, tls: {secretName: clientreg.tls}}")
@@ -520,5 +516,15 @@ func TestChartPodDisruptionBudgetMaxUnavailableZero(t *testing.T) {
 				t.Errorf("%q: spec.%s = %#v, want %#v", values, k, spec[k], v)
 			}
 		}
+	}
+}
+
+// wantSchemaRefusal checks that the chart's values schema refuses values.
+func wantSchemaRefusal(t *testing.T, values string) {
+	t.Helper()
+	if _, err := render(t, defaultRelease, values); err == nil {
+		t.Errorf("values %q were accepted", values)
+	} else if !strings.Contains(err.Error(), "don't meet the specifications of the schema") {
+		t.Errorf("values %q refused for another reason than the schema: %v", values, err)
 	}
 }

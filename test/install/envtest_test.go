@@ -40,7 +40,13 @@ func startEnv(t *testing.T) *testEnv {
 // installThirdPartyCRDs installs testdata/third-party-crds.yaml.
 func (e *testEnv) installThirdPartyCRDs(t *testing.T) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "third-party-crds.yaml"))
+	e.applyFile(t, "third-party-crds.yaml")
+}
+
+// applyFile applies the objects of testdata/name (see apply).
+func (e *testEnv) applyFile(t *testing.T, name string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,15 +75,7 @@ func TestManagerRunsUnderChartIdentity(t *testing.T) {
 	})
 	removeWebhookConfigurations(t, env, objs)
 
-	// The samples become Ready.
-	samples := kustomizeBuild(t, "config/samples")
-	env.apply(t, samples)
-	for _, o := range samples {
-		switch o.GetKind() {
-		case "OAuthClient", "AuthorizationServer", "ClusterAuthorizationServer":
-			eventually(t, 90*time.Second, func() error { return readyCondition(env.get(t, o)) })
-		}
-	}
+	applySamplesReady(t, env)
 	for _, name := range []string{"billing-oauth", "reports-oauth", "apps-idp-stateless-keys"} {
 		s := &corev1.Secret{}
 		if err := env.c.Get(ctx, client.ObjectKey{Namespace: "apps", Name: name}, s); err != nil {
@@ -163,6 +155,20 @@ func runReplicas(ctx context.Context, t *testing.T, env *testEnv, objs []*unstru
 // removeWebhookConfigurations waits until the CA is injected into the
 // chart's webhook configurations, then deletes them: the API server cannot
 // reach a Service in envtest.
+// applySamplesReady applies config/samples and waits until its clients and
+// servers are Ready.
+func applySamplesReady(t *testing.T, env *testEnv) {
+	t.Helper()
+	samples := kustomizeBuild(t, "config/samples")
+	env.apply(t, samples)
+	for _, o := range samples {
+		switch o.GetKind() {
+		case "OAuthClient", "AuthorizationServer", "ClusterAuthorizationServer":
+			eventually(t, 90*time.Second, func() error { return readyCondition(env.get(t, o)) })
+		}
+	}
+}
+
 func removeWebhookConfigurations(t *testing.T, env *testEnv, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, o := range objs {

@@ -78,22 +78,7 @@ func TestKustomizeMatchesChart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			kust := kustomizeBuild(t, "config/default", tc.components...)
 			chart := mustRender(t, defaultRelease, tc.values)
-			var kustKeys, chartKeys []string
-			var kustObjs []*unstructured.Unstructured
-			for _, o := range kust {
-				if o.GetKind() == "Namespace" {
-					// helm install --create-namespace (or the user) makes it.
-					continue
-				}
-				kustKeys = append(kustKeys, objKey(o))
-				kustObjs = append(kustObjs, o)
-			}
-			for _, o := range chart {
-				chartKeys = append(chartKeys, objKey(o))
-			}
-			if !reflect.DeepEqual(kustKeys, chartKeys) {
-				t.Fatalf("different objects:\nkustomize:\n%s\nchart:\n%s", strings.Join(kustKeys, "\n"), strings.Join(chartKeys, "\n"))
-			}
+			kustObjs := sameObjects(t, kust, chart)
 			pods := podLabels(t, kust)
 			for _, k := range kustObjs {
 				c := find(chart, k.GetKind(), k.GetName())
@@ -231,4 +216,27 @@ func TestKustomizeAppliesToAPIServer(t *testing.T) {
 			t.Errorf("samples contain a %s", kind)
 		}
 	}
+}
+
+// sameObjects fails t unless kust, apart from its Namespaces (helm install
+// --create-namespace, or the user, makes those), holds the objects of chart
+// in the same order; it returns them.
+func sameObjects(t *testing.T, kust, chart []*unstructured.Unstructured) []*unstructured.Unstructured {
+	t.Helper()
+	var kustKeys, chartKeys []string
+	var kustObjs []*unstructured.Unstructured
+	for _, o := range kust {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		kustKeys = append(kustKeys, objKey(o))
+		kustObjs = append(kustObjs, o)
+	}
+	for _, o := range chart {
+		chartKeys = append(chartKeys, objKey(o))
+	}
+	if !reflect.DeepEqual(kustKeys, chartKeys) {
+		t.Fatalf("different objects:\nkustomize:\n%s\nchart:\n%s", strings.Join(kustKeys, "\n"), strings.Join(chartKeys, "\n"))
+	}
+	return kustObjs
 }

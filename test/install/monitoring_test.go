@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -578,15 +576,7 @@ func firstDiff(a, b string) string {
 func TestMonitoringAppliesToAPIServer(t *testing.T) {
 	env := startEnv(t)
 	env.installThirdPartyCRDs(t)
-	raw, err := os.ReadFile(filepath.Join("testdata", "prometheusrule-crd.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crd, err := decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.apply(t, crd)
+	env.applyFile(t, "prometheusrule-crd.yaml")
 	objs := mustRender(t, defaultRelease, "metrics: {serviceMonitor: {enabled: true}, prometheusRule: {enabled: true, namespace: monitoring, labels: {release: prom}}, dashboards: {enabled: true, namespace: monitoring}}")
 	if k := kinds(objs); k["PrometheusRule"] != 1 || k["ConfigMap"] != 1 {
 		t.Fatalf("rendered %v", k)

@@ -183,14 +183,7 @@ func TestManagerRunsWithNamespacedSecrets(t *testing.T) {
 	replicas := runReplicas(ctx, t, env, objs, 1)
 	removeWebhookConfigurations(t, env, objs)
 
-	samples := kustomizeBuild(t, "config/samples")
-	env.apply(t, samples)
-	for _, o := range samples {
-		switch o.GetKind() {
-		case "OAuthClient", "AuthorizationServer", "ClusterAuthorizationServer":
-			eventually(t, 90*time.Second, func() error { return readyCondition(env.get(t, o)) })
-		}
-	}
+	applySamplesReady(t, env)
 	for _, key := range []client.ObjectKey{{Namespace: "apps", Name: "billing-oauth"}, {Namespace: "apps", Name: "reports-oauth"}, {Namespace: "clientreg-system", Name: "corp-idp-stateless-keys"}} {
 		s := &corev1.Secret{}
 		if err := env.c.Get(ctx, key, s); err != nil {

@@ -107,18 +107,7 @@ func TestKillAndResourceUsage(t *testing.T) {
 	p := startHelper(t, Options{}, fmt.Sprintf("HELPER_ALLOC_MIB=%d", mib), fmt.Sprintf("HELPER_CPU_MS=%d", cpu.Milliseconds()))
 	waitLog(t, p, "ready")
 
-	rss, err := p.RSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peak, err := p.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	used, err := p.CPUTime()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rss, peak, used := must(p.RSS())(t), must(p.PeakRSS())(t), must(p.CPUTime())(t)
 	t.Logf("running: RSS %d MiB, peak %d MiB, CPU %s", rss>>20, peak>>20, used)
 	if rss < mib<<20 || peak < rss {
 		t.Errorf("RSS %d, peak %d bytes: want peak >= RSS >= %d MiB (the helper holds that much)", rss, peak, mib)
@@ -149,20 +138,24 @@ func TestKillAndResourceUsage(t *testing.T) {
 	if _, err := p.RSS(); err == nil {
 		t.Error("RSS of an exited process did not fail")
 	}
-	peakAfter, err := p.PeakRSS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	usedAfter, err := p.CPUTime()
-	if err != nil {
-		t.Fatal(err)
-	}
+	peakAfter, usedAfter := must(p.PeakRSS())(t), must(p.CPUTime())(t)
 	t.Logf("exited: peak %d MiB, CPU %s", peakAfter>>20, usedAfter)
 	if peakAfter < mib<<20 {
 		t.Errorf("peak RSS after exit %d bytes, want at least %d MiB", peakAfter, mib)
 	}
 	if usedAfter < used {
 		t.Errorf("CPU time after exit %s, less than %s while running", usedAfter, used)
+	}
+}
+
+// must returns a function that returns v, or fails t with err.
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
@@ -215,15 +216,7 @@ func (e *env) stored(t testing.TB, path, clientID string) map[string]any {
 		if reg.ClientID != clientID {
 			continue
 		}
-		b, err := reg.Metadata.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-		return m
+		return josetest.Object(t, reg.Metadata)
 	}
 	t.Fatalf("no stored registration for %s at %s", clientID, path)
 	return nil
