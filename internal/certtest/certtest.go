@@ -1,34 +1,27 @@
-// Package certtest makes throw-away X.509 certificates for tests: a
-// certificate template signed with a fresh P-256 key of its own, and
-// self-signed CAs that signed nothing. It imports nothing from Kubernetes,
-// so registrar's tests use it too. Test support only.
+// Package certtest makes throw-away X.509 certificates for tests, with
+// hack/interop/testcerts: a certificate template signed with a fresh P-256
+// key of its own, and self-signed CAs that signed nothing. It imports
+// nothing from Kubernetes, so registrar's tests use it too. Test support
+// only.
 package certtest
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/hack/interop/testcerts"
 )
 
 // SelfSigned makes a P-256 key and a certificate for it from tmpl, signed
 // with that key. Any failure fails t.
 func SelfSigned(t testing.TB, tmpl *x509.Certificate) (*x509.Certificate, *ecdsa.PrivateKey) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	key, cert, err := testcerts.Issue(tmpl, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,11 +42,11 @@ func New() (caPEM, certPEM, keyPEM []byte, err error) {
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:     []string{"localhost"},
 	}
-	caKey, caCert, err := issue(caTmpl, nil, nil)
+	caKey, caCert, err := Issue(caTmpl, nil, nil)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	srvKey, srvCert, err := issue(srvTmpl, caCert, caKey)
+	srvKey, srvCert, err := Issue(srvTmpl, caCert, caKey)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -60,9 +60,9 @@ func New() (caPEM, certPEM, keyPEM []byte, err error) {
 	return caPEM, certPEM, keyPEM, nil
 }
 
-// issue makes a P-256 key and a certificate for it from tmpl, signed by
+// Issue makes a P-256 key and a certificate for it from tmpl, signed by
 // parent's key, or self-signed when parent is nil.
-func issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+func Issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
