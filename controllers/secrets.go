@@ -157,16 +157,23 @@ func secretEqual(a, b *corev1.Secret) bool {
 	return true
 }
 
+// getOurs reads the Secret key fresh and returns it when owner controls it;
+// nil when it does not exist or is someone else's.
+func (w *secretWriter) getOurs(ctx context.Context, owner client.Object, key client.ObjectKey) (*corev1.Secret, error) {
+	s, err := w.getFresh(ctx, key)
+	if err != nil || s == nil || !ours(s, owner) {
+		return nil, err
+	}
+	return s, nil
+}
+
 // deleteIfControlled deletes the Secret if owner controls it; a foreign
 // Secret is left alone. The UID precondition makes sure a Secret recreated by
 // someone else in the meantime is not deleted.
 func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Object, key client.ObjectKey) error {
-	s, err := w.getFresh(ctx, key)
+	s, err := w.getOurs(ctx, owner, key)
 	if err != nil || s == nil {
 		return err
-	}
-	if !ours(s, owner) {
-		return nil
 	}
 	if err := w.client.Delete(ctx, s, client.Preconditions{UID: &s.UID}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting Secret %s: %w", key, err)
@@ -177,12 +184,9 @@ func (w *secretWriter) deleteIfControlled(ctx context.Context, owner client.Obje
 // orphan removes owner's owner reference from the Secret so it survives the
 // owner's deletion.
 func (w *secretWriter) orphan(ctx context.Context, owner client.Object, key client.ObjectKey) error {
-	s, err := w.getFresh(ctx, key)
+	s, err := w.getOurs(ctx, owner, key)
 	if err != nil || s == nil {
 		return err
-	}
-	if !ours(s, owner) {
-		return nil
 	}
 	patch := client.MergeFromWithOptions(s.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	refs := s.OwnerReferences[:0]

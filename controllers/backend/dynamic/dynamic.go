@@ -290,6 +290,17 @@ func body(m *metadata.Metadata) (json.RawMessage, error) {
 	return raw, nil
 }
 
+// bodyAndDigest returns the request body of req's metadata and the digest
+// of req (see Digest).
+func (b *Backend) bodyAndDigest(req *backend.Request) (json.RawMessage, string, error) {
+	raw, err := body(req.Metadata)
+	if err != nil {
+		return nil, "", err
+	}
+	digest, err := b.Digest(req)
+	return raw, digest, err
+}
+
 // Digest identifies the metadata and the server the registration is for.
 func (b *Backend) Digest(req *backend.Request) (string, error) {
 	raw, err := body(req.Metadata)
@@ -530,11 +541,7 @@ func (b *Backend) Create(ctx context.Context, req *backend.Request) (*backend.Cr
 	if err != nil {
 		return nil, err
 	}
-	raw, err := body(req.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	digest, err := b.Digest(req)
+	raw, digest, err := b.bodyAndDigest(req)
 	if err != nil {
 		return nil, err
 	}
@@ -584,11 +591,7 @@ func (b *Backend) Update(ctx context.Context, req *backend.Request) (*backend.Cr
 	if st == nil || st.RegistrationClientURI == "" || st.RegistrationAccessToken == "" {
 		return b.Create(ctx, req)
 	}
-	raw, err := body(req.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	digest, err := b.Digest(req)
+	raw, digest, err := b.bodyAndDigest(req)
 	if err != nil {
 		return nil, err
 	}
