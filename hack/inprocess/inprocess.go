@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -81,4 +84,10 @@ func (m *Manager) Stop(wait time.Duration) {
 	case <-m.finished:
 	case <-time.After(wait):
 	}
+}
+
+// SignalContext returns a context that ends on Ctrl-C (SIGINT) or SIGTERM,
+// and the function that stops listening for them.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }

@@ -77,20 +77,19 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/clientreg/clientreg/hack/inprocess"
 )
 
 type options struct {
@@ -172,7 +171,7 @@ func run(args []string, out io.Writer) error {
 	if assets == "" {
 		return errors.New("KUBEBUILDER_ASSETS is not set: it must name the directory holding kube-apiserver and etcd; run with `make load`, which builds them and sets it")
 	}
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopSignals := inprocess.SignalContext()
 	defer stopSignals()
 
 	h, err := newHarness(ctx, opts, logger, assets)
