@@ -46,6 +46,7 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import process from 'node:process';
 import * as util from 'node:util';
+import { finishInteraction } from './headless.mjs';
 
 // oidc-provider prints NOTICEs with console.info (stdout). Route every console
 // method that writes to stdout to stderr before the library is loaded, so that
@@ -422,18 +423,7 @@ provider.on('server_error', (ctx, err) => {
 // endpoint (test use only).
 async function headlessInteraction(req, res) {
   try {
-    const details = await provider.interactionDetails(req, res);
-    let result;
-    if (details.prompt.name === 'login') {
-      result = { login: { accountId: 'user-1' } };
-    } else {
-      const grant = details.grantId
-        ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
-      grant.addOIDCScope('openid');
-      result = { consent: { grantId: await grant.save() } };
-    }
-    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+    await finishInteraction(provider, req, res);
   } catch (err) {
     process.stderr.write(`interaction: ${err.stack || err}\n`);
     res.statusCode = 500;

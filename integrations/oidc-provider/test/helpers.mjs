@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 import { exportJWK, generateKeyPair } from 'jose';
 
+import { finishInteraction } from '../../../hack/interop/headless.mjs';
+
 // oidc-provider prints notices (dev adapter, unsupported runtime on Node 20)
 // with console.info / warnings; keep test output readable.
 const quiet = (...args) => { if (process.env.VERBOSE) process.stderr.write(`${util.format(...args)}\n`); };
@@ -114,18 +116,7 @@ export async function startProvider(l, adapter, { attach = true } = {}) {
     const m = /^\/interaction\/([^/?]+)$/.exec(req.url);
     if (!m) { callback(req, res); return; }
     try {
-      const details = await provider.interactionDetails(req, res);
-      let result;
-      if (details.prompt.name === 'login') {
-        result = { login: { accountId: 'user-1' } };
-      } else {
-        const grant = details.grantId
-          ? await provider.Grant.find(details.grantId)
-          : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
-        grant.addOIDCScope('openid');
-        result = { consent: { grantId: await grant.save() } };
-      }
-      await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+      await finishInteraction(provider, req, res);
     } catch (err) {
       res.statusCode = 500;
       res.end(String(err?.stack ?? err));
