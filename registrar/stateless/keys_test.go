@@ -222,25 +222,40 @@ func TestEnsureRotatesOnAlgChangeAndKeepsForeverWithoutLifetime(t *testing.T) {
 	}
 }
 
-func TestKeySetMarshalParse(t *testing.T) {
+// keyStep is one Ensure (or, with rotate, Rotate) of a key set.
+type keyStep struct {
+	rotate   bool
+	use      KeyUse
+	alg      string
+	at       time.Time
+	lifetime time.Duration
+}
+
+// buildKeySet makes a key set by steps; a failing step fails t.
+func buildKeySet(t *testing.T, steps ...keyStep) *KeySet {
+	t.Helper()
 	ks := &KeySet{}
-	for _, u := range []struct {
-		use KeyUse
-		alg string
-	}{{UseSignature, AlgRS256}, {UseEncryption, AlgA256KW}} {
-		if _, err := ks.Ensure(u.use, u.alg, t0, time.Hour); err != nil {
-			t.Fatal(err)
+	for _, s := range steps {
+		var err error
+		if s.rotate {
+			err = ks.Rotate(s.use, s.alg, s.at, s.lifetime)
+		} else {
+			_, err = ks.Ensure(s.use, s.alg, s.at, s.lifetime)
+		}
+		if err != nil {
+			t.Fatalf("%+v: %v", s, err)
 		}
 	}
-	if err := ks.Rotate(UseSignature, AlgEdDSA, t0.Add(time.Minute), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Rotate(UseEncryption, AlgRSAOAEP256, t0.Add(time.Minute), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ks.Ensure(UseSignature, AlgES256, t0.Add(2*time.Minute), 0); err != nil {
-		t.Fatal(err)
-	}
+	return ks
+}
+
+func TestKeySetMarshalParse(t *testing.T) {
+	ks := buildKeySet(t,
+		keyStep{use: UseSignature, alg: AlgRS256, at: t0, lifetime: time.Hour},
+		keyStep{use: UseEncryption, alg: AlgA256KW, at: t0, lifetime: time.Hour},
+		keyStep{rotate: true, use: UseSignature, alg: AlgEdDSA, at: t0.Add(time.Minute), lifetime: time.Hour},
+		keyStep{rotate: true, use: UseEncryption, alg: AlgRSAOAEP256, at: t0.Add(time.Minute), lifetime: time.Hour},
+		keyStep{use: UseSignature, alg: AlgES256, at: t0.Add(2 * time.Minute)})
 	data, err := ks.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -318,21 +333,11 @@ func TestParseKeySetRejects(t *testing.T) {
 }
 
 func TestPublicJWKS(t *testing.T) {
-	ks := &KeySet{}
-	for _, u := range []struct {
-		use KeyUse
-		alg string
-	}{{UseEncryption, AlgECDHESA256KW}, {UseSignature, AlgRS256}} {
-		if _, err := ks.Ensure(u.use, u.alg, t0, time.Hour); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := ks.Rotate(UseSignature, AlgEdDSA, t0.Add(time.Minute), time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if err := ks.Rotate(UseEncryption, AlgA256KW, t0.Add(2*time.Minute), time.Hour); err != nil {
-		t.Fatal(err)
-	}
+	ks := buildKeySet(t,
+		keyStep{use: UseEncryption, alg: AlgECDHESA256KW, at: t0, lifetime: time.Hour},
+		keyStep{use: UseSignature, alg: AlgRS256, at: t0, lifetime: time.Hour},
+		keyStep{rotate: true, use: UseSignature, alg: AlgEdDSA, at: t0.Add(time.Minute), lifetime: time.Hour},
+		keyStep{rotate: true, use: UseEncryption, alg: AlgA256KW, at: t0.Add(2 * time.Minute), lifetime: time.Hour})
 	data, err := ks.PublicJWKS()
 	if err != nil {
 		t.Fatal(err)
