@@ -397,3 +397,58 @@ func TestLostRegistrationIsRecordedBeforeTheObjectGoes(t *testing.T) {
 		t.Fatalf("the deletion does not name the registration left at the server: %q", got)
 	}
 }
+
+// A reconcile working from a copy of the object older than the controller's
+// own last write to it does not send the in-flight mark, which the API
+// server would refuse (409): a refused write costs as much as a write. It
+// waits for the cache, having read once.
+func TestMarkIsNotSentFromACopyOlderThanOurLastWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		freshRV   func(cached string) string
+		wantWrite bool
+	}{
+		{name: "the cache is behind our write", freshRV: func(string) string { return "newer" }, wantWrite: false},
+		{name: "someone else wrote since (the cache is current)", freshRV: func(cached string) string { return cached }, wantWrite: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Our earlier status write (which wroteObject remembers) set
+			// observedGeneration already.
+			h := newHarness(t, readyServer(), testClient(func(c *oauthv1alpha1.OAuthClient) { c.Finalizers, c.Status.ObservedGeneration = nil, 1 }))
+			h.be.ObserveFunc = observeStored(true, true)
+			sent := 0
+			h.be.CreateFunc = registering(h, func() (*backend.Credentials, error) { sent++; return creds(h.clock.Now()), nil })
+			cached := h.get(t)
+			h.r.wroteObject.Store(cached.UID, "what-we-wrote-last")
+			fresh := cached.DeepCopy()
+			fresh.ResourceVersion = tc.freshRV(cached.ResourceVersion)
+			h.r.APIReader = readerOf{fresh}
+			h.writes = 0
+			res, err := h.reconcile(t)
+			if tc.wantWrite {
+				if err != nil || sent != 1 || h.writes != 3 {
+					t.Fatalf("res %v err %v, registrations %d, writes %d", res, err, sent, h.writes)
+				}
+				return
+			}
+			if err != nil || res.RequeueAfter <= 0 || res.RequeueAfter > time.Second {
+				t.Fatalf("want a short wait for the cache, got %v %v", res, err)
+			}
+			if h.writes != 0 || sent != 0 || len(h.rec.Events) != 0 {
+				t.Fatalf("writes %d, registrations %d, events %d: want none", h.writes, sent, len(h.rec.Events))
+			}
+		})
+	}
+}
+
+// readerOf answers every Get with its object.
+type readerOf struct{ obj *oauthv1alpha1.OAuthClient }
+
+func (r readerOf) Get(_ context.Context, _ client.ObjectKey, o client.Object, _ ...client.GetOption) error {
+	r.obj.DeepCopyInto(o.(*oauthv1alpha1.OAuthClient))
+	return nil
+}
+
+func (r readerOf) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("not implemented")
+}

@@ -69,6 +69,11 @@ type OAuthClientReconciler struct {
 	// written maps an OAuthClient's UID to the resourceVersion of the
 	// Secret last written for it (see confirmCache).
 	written sync.Map
+	// wroteObject maps an OAuthClient's UID to the resourceVersion this
+	// controller last wrote to the object (status or metadata), so a
+	// reconcile working from a cached copy older than that does not send a
+	// write locked on it only to have it refused (see markPending).
+	wroteObject sync.Map
 }
 
 // +kubebuilder:rbac:groups=oauth.clientreg.dev,resources=oauthclients,verbs=get;list;watch;update;patch
@@ -142,6 +147,7 @@ func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oaut
 		}
 		return fmt.Errorf("patching status: %w", err)
 	}
+	r.wroteObject.Store(obj.UID, obj.ResourceVersion)
 	return nil
 }
 
@@ -301,6 +307,7 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	r.written.Delete(obj.UID)
+	r.wroteObject.Delete(obj.UID)
 	r.Metrics.ForgetClient(obj.Namespace, obj.Name)
 	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	if pr := obj.UnresolvedRegistration(); pr != nil {

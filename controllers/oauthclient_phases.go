@@ -340,6 +340,9 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 		return err
 	}
 	pr := oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
+	if err := p.confirmLatest(ctx); err != nil {
+		return err
+	}
 	err = p.patchMetadata(ctx, "recording the registration attempt", func(o *oauthv1alpha1.OAuthClient) error {
 		controllerutil.AddFinalizer(o, oauthv1alpha1.FinalizerOAuthClient)
 		return o.SetRegistrationAttempt(pr)
@@ -349,6 +352,25 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 	}
 	condFalse(&p.obj.Status.Conditions, p.obj.Generation, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistering, "sending a registration request to "+endpoint)
 	p.pending = &pr
+	return nil
+}
+
+// confirmLatest returns errCacheBehind when the object is cached from before
+// this controller's last write to it (one uncached read decides when the
+// resourceVersions differ): a write locked on the cached copy would be
+// refused, and a refused write costs the API server as much as a write.
+func (p *clientPhase) confirmLatest(ctx context.Context) error {
+	wrote, ok := p.r.wroteObject.Load(p.obj.UID)
+	if !ok || wrote.(string) == p.obj.ResourceVersion {
+		return nil
+	}
+	fresh := &oauthv1alpha1.OAuthClient{}
+	if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
+		return fmt.Errorf("reading the object before the in-flight mark: %w", err)
+	}
+	if fresh.ResourceVersion != p.obj.ResourceVersion {
+		return errCacheBehind
+	}
 	return nil
 }
 
@@ -381,6 +403,7 @@ func (p *clientPhase) patchMetadata(ctx context.Context, what string, change fun
 	// The answer carries the stored status: keep the one being built.
 	p.obj.Status = *base.Status.DeepCopy()
 	p.orig.ObjectMeta = *p.obj.ObjectMeta.DeepCopy()
+	p.r.wroteObject.Store(p.obj.UID, p.obj.ResourceVersion)
 	return nil
 }
 
@@ -446,7 +469,7 @@ func (p *clientPhase) issueFailed(err error, act action) error {
 	switch {
 	case errors.Is(err, errSecretConflict):
 		return p.secretConflict()
-	case p.pending == nil && apierrors.IsConflict(err):
+	case p.pending == nil && (apierrors.IsConflict(err) || errors.Is(err, errCacheBehind)):
 		// The mark could not be written over a stale copy: nothing was sent.
 		return err
 	case p.pending != nil && backend.IsUncertain(err):
