@@ -16,7 +16,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/controllers/metrics"
-	"github.com/clientreg/clientreg/controllers/registration"
+	"github.com/clientreg/clientreg/internal/registration"
 	webhookv1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
 

@@ -19,7 +19,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
-	"github.com/clientreg/clientreg/controllers/registration"
+	"github.com/clientreg/clientreg/internal/registration"
 )
 
 // ServerReconciler reconciles one of the two server kinds: the backend of the

@@ -23,7 +23,7 @@ import (
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/controllers/metrics"
-	"github.com/clientreg/clientreg/controllers/registration"
+	"github.com/clientreg/clientreg/internal/registration"
 	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/endpoint/legacy"

@@ -27,7 +27,7 @@ import (
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 	v1alpha1 "github.com/clientreg/clientreg/webhook/v1alpha1"
 )
 

@@ -22,8 +22,8 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/testutil"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // BenchmarkDynamicClients brings N OAuthClients to Ready at node-oidc-provider

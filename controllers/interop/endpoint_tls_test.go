@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/registration"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
+	"github.com/clientreg/clientreg/internal/registration"
 )
 
 // tlsPair is a fresh CA and a 127.0.0.1 server certificate it signed.

@@ -30,8 +30,8 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/testutil"
-	"github.com/clientreg/clientreg/controllers/testutil/managertest"
+	"github.com/clientreg/clientreg/internal/testutil"
+	"github.com/clientreg/clientreg/internal/testutil/managertest"
 	"github.com/clientreg/clientreg/registrar/dcr"
 )
 

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 	"github.com/clientreg/clientreg/registrar/dcr"
 )
 

@@ -36,9 +36,9 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/clientmeta"
 	"github.com/clientreg/clientreg/hack/inprocess"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
+	"github.com/clientreg/clientreg/internal/clientmeta"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 

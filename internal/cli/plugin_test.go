@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // TestKubectlPlugin builds cmd/clientregctl as kubectl-clientreg, puts it

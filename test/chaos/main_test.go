@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 var (

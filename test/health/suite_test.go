@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/clientreg/clientreg/controllers"
-	"github.com/clientreg/clientreg/controllers/testutil"
-	"github.com/clientreg/clientreg/controllers/testutil/managertest"
+	"github.com/clientreg/clientreg/internal/testutil"
+	"github.com/clientreg/clientreg/internal/testutil/managertest"
 )
 
 var (

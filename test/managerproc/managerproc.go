@@ -36,7 +36,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // DefaultStopTimeout is how long Stop and the test cleanup wait after SIGTERM

@@ -8,7 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 var (

@@ -4,7 +4,7 @@
 // say, and defaulting of the server kinds.
 //
 // Validation uses the rules the reconciler and the embedded registration
-// endpoint use (controllers/clientmeta over registrar/metadata for client
+// endpoint use (internal/clientmeta over registrar/metadata for client
 // metadata; the stateless and dynamic backends' own checks for servers), and
 // returns every violation at once as one Invalid error with field paths.
 // Updates are refused when the backend cannot honour them: a stateless

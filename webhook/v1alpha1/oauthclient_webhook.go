@@ -13,14 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/internal/clientmeta"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
 // +kubebuilder:webhook:path=/validate-oauth-clientreg-dev-v1alpha1-oauthclient,mutating=false,failurePolicy=fail,sideEffects=None,groups=oauth.clientreg.dev,resources=oauthclients,verbs=create;update,versions=v1alpha1,name=voauthclient-v1alpha1.oauth.clientreg.dev,admissionReviewVersions=v1,serviceName=clientreg-webhook-service,serviceNamespace=clientreg-system
 
 // OAuthClientValidator validates OAuthClients with the rules the reconciler
-// and the registration endpoint apply (controllers/clientmeta over
+// and the registration endpoint apply (internal/clientmeta over
 // registrar/metadata), and refuses updates the backend cannot honour.
 type OAuthClientValidator struct {
 	// Reader reads the referenced server object, uncached, for the update

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/testutil"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 func needEnvtest(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/internal/clientmeta"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
-	"github.com/clientreg/clientreg/controllers/clientmeta"
+	"github.com/clientreg/clientreg/internal/clientmeta"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/metadata"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
