@@ -142,11 +142,13 @@ func spreadOffset(uid types.UID, resync time.Duration) time.Duration {
 	return time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(resync))
 }
 
-// schedule compares each client's first read with the point spreadOffset
-// gives it: start is the estimated time the schedule counts from (the
-// median of first read minus offset), lateness each client's first read
-// minus start plus its offset, sorted. Clients with no UID in uidOf are
-// left out.
+// schedule compares each client's first read with its read point, as the
+// dynamic backend places it (controllers/backend/dynamic readPoint): the
+// points of a client are spreadOffset(uid) + k * resync from the Unix epoch.
+// lateness is each first read minus its nearest point (negative: early),
+// sorted; start is the median of the epoch-aligned interval starts the
+// points belong to (where the first interval of the schedule begins).
+// Clients with no UID in uidOf are left out.
 type schedule struct {
 	start    time.Time
 	lateness []time.Duration
@@ -154,24 +156,29 @@ type schedule struct {
 
 func fitSchedule(firstOf map[string]time.Time, uidOf map[string]types.UID, resync time.Duration) schedule {
 	var base []time.Time
+	var lateness []time.Duration
 	for id, t := range firstOf {
 		uid, ok := uidOf[id]
-		if !ok {
+		if !ok || resync <= 0 {
 			continue
 		}
-		base = append(base, t.Add(-spreadOffset(uid, resync)))
+		off := spreadOffset(uid, resync)
+		d := time.Duration((t.UnixNano() - int64(off)) % int64(resync))
+		if d < 0 {
+			d += resync
+		}
+		if d > resync/2 {
+			d -= resync
+		}
+		base = append(base, t.Add(-off-d))
+		lateness = append(lateness, d)
 	}
 	if len(base) == 0 {
 		return schedule{}
 	}
-	sorted := slices.Clone(base)
-	slices.SortFunc(sorted, func(a, b time.Time) int { return a.Compare(b) })
-	s := schedule{start: sorted[len(sorted)/2]}
-	for _, t := range base {
-		s.lateness = append(s.lateness, t.Sub(s.start))
-	}
-	slices.Sort(s.lateness)
-	return s
+	slices.SortFunc(base, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(lateness)
+	return schedule{start: base[len(base)/2], lateness: lateness}
 }
 
 // quantile returns the q-quantile (0..1) of sorted durations, 0 for none.
