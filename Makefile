@@ -41,7 +41,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook configurations into config/, and copy CRDs into the chart.
-	$(CONTROLLER_GEN) rbac:roleName=clientreg-manager-role crd webhook paths="./api/..." paths="./controllers/..." paths="./webhook/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
+	$(CONTROLLER_GEN) rbac:roleName=clientreg-manager-role crd webhook paths="./api/..." paths="./controllers/..." paths="./webhook/..." paths="./internal/registration/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac output:webhook:artifacts:config=config/webhook
 	hack/sync-chart-crds.sh
 	$(MAKE) chart-manifests
 
