@@ -29,7 +29,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 	webhookDir := filepath.Join(tmp, "webhook")
 
 	// The same invocation as `make manifests`.
-	run(t, root, gen, "rbac:roleName=clientreg-manager-role", "crd", "webhook", "paths=./api/...", "paths=./controllers/...", "paths=./webhook/...",
+	run(t, root, gen, "rbac:roleName=clientreg-manager-role", "crd", "webhook", "paths=./api/...", "paths=./controllers/...", "paths=./webhook/...", "paths=./internal/registration/...",
 		"output:crd:artifacts:config="+crdDir, "output:rbac:artifacts:config="+rbacDir, "output:webhook:artifacts:config="+webhookDir)
 	deepcopy := run(t, root, gen, "object:headerFile=hack/boilerplate.go.txt", "paths=./api/...", "output:object:stdout")
 	cmd := exec.Command(filepath.Join(root, "hack", "sync-chart-crds.sh"))
