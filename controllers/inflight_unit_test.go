@@ -167,20 +167,7 @@ func TestPendingMarkFromAnEarlierAttempt(t *testing.T) {
 		}
 	})
 	t.Run("result stored, status lost: mark cleared, nothing sent", func(t *testing.T) {
-		c := testClient(pending)
-		cr := creds(t0)
-		cr.AttemptID = "a1b2"
-		h := newHarness(t, readyServer(), c)
-		r := h.r
-		sec := r.desiredSecret(c, &storedState{current: cr})
-		sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: "app", UID: "uid-app", Controller: ptrTo(true)}}
-		if err := h.c.Create(context.Background(), sec); err != nil {
-			t.Fatal(err)
-		}
-		h.be.ObserveFunc = observeStored(true, true)
-		if _, err := h.reconcile(t); err != nil {
-			t.Fatal(err)
-		}
+		h, cr := reconcileWithStoredAttempt(t, testClient(pending), "a1b2")
 		got := h.get(t)
 		if got.Status.PendingRegistration != nil || got.Status.ClientID != cr.ClientID || h.be.Calls["Create"] != 0 {
 			t.Fatalf("status %+v, calls %v", got.Status, h.be.Calls)
@@ -189,6 +176,33 @@ func TestPendingMarkFromAnEarlierAttempt(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// reconcileWithStoredAttempt reconciles c once its Secret holds the result
+// of attempt id (the status write after it was lost), and returns the
+// harness and the stored credentials.
+func reconcileWithStoredAttempt(t *testing.T, c *oauthv1alpha1.OAuthClient, id string) (*harness, *backend.Credentials) {
+	t.Helper()
+	cr := creds(t0)
+	cr.AttemptID = id
+	h := newHarness(t, readyServer(), c)
+	h.storeSecret(t, c, &storedState{current: cr})
+	h.be.ObserveFunc = observeStored(true, true)
+	if _, err := h.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	return h, cr
+}
+
+// storeSecret creates the credentials Secret of c holding state, as the
+// reconciler writes it (controlled by c).
+func (h *harness) storeSecret(t *testing.T, c *oauthv1alpha1.OAuthClient, state *storedState) {
+	t.Helper()
+	sec := h.r.desiredSecret(c, state)
+	sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: c.Name, UID: c.UID, Controller: ptrTo(true)}}
+	if err := h.c.Create(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+}
 
 var errInjected = apierrors.NewServiceUnavailable("injected")
 
@@ -301,19 +315,7 @@ func TestAnnotationMark(t *testing.T) {
 		}
 	})
 	t.Run("answered in the Secret only (status write lost): nothing sent", func(t *testing.T) {
-		c := testClient(mark("c3"))
-		cr := creds(t0)
-		cr.AttemptID = "c3"
-		h := newHarness(t, readyServer(), c)
-		sec := h.r.desiredSecret(c, &storedState{current: cr})
-		sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: "app", UID: "uid-app", Controller: ptrTo(true)}}
-		if err := h.c.Create(context.Background(), sec); err != nil {
-			t.Fatal(err)
-		}
-		h.be.ObserveFunc = observeStored(true, true)
-		if _, err := h.reconcile(t); err != nil {
-			t.Fatal(err)
-		}
+		h, cr := reconcileWithStoredAttempt(t, testClient(mark("c3")), "c3")
 		got := h.get(t)
 		if got.Status.ResolvedRegistrationAttempt != "c3" || got.Status.ClientID != cr.ClientID || h.be.Calls["Create"] != 0 {
 			t.Fatalf("status %+v, calls %v", got.Status, h.be.Calls)

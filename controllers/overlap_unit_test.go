@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 )
@@ -26,11 +24,7 @@ func TestRotationDuringAnOverlapKeepsTheNewCredentialsWhenTheOldestCannotBeDelet
 			RegistrationClientURI: "https://idp.example/reg/" + id, Issuer: "https://idp.example", IssuedAt: t0, Digest: "d1"}
 	}
 	h := newHarness(t, readyServer(), c)
-	sec := h.r.desiredSecret(c, &storedState{current: registered("c1"), previous: registered("p0"), retireAt: t0.Add(time.Hour), rotationSeen: "r1"})
-	sec.OwnerReferences = []metav1.OwnerReference{{APIVersion: "oauth.clientreg.dev/v1alpha1", Kind: "OAuthClient", Name: "app", UID: "uid-app", Controller: ptrTo(true)}}
-	if err := h.c.Create(context.Background(), sec); err != nil {
-		t.Fatal(err)
-	}
+	h.storeSecret(t, c, &storedState{current: registered("c1"), previous: registered("p0"), retireAt: t0.Add(time.Hour), rotationSeen: "r1"})
 	h.be.ObserveFunc = observeStored(true, true)
 	h.be.RotateFunc = func(ctx context.Context, req *backend.Request) (*backend.Credentials, error) {
 		if err := req.BeforeRegister(ctx, "https://idp.example/reg"); err != nil {

@@ -2132,28 +2132,38 @@ func TestDeleteTrustsTheStoredCABundle(t *testing.T) {
 	}
 }
 
+// The spread tests: 1000 clients at a 10-minute resync, their read points
+// counted per tenth of the interval.
+const (
+	spreadResync  = 10 * time.Minute
+	spreadClients = 1000
+	spreadBuckets = 10
+)
+
+// spreadingEnv is a backend as the manager sets it up (SpreadFirstReads) and
+// a server with the spread tests' resync interval.
+func spreadingEnv(t *testing.T) (*env, *oauthv1alpha1.AuthorizationServer) {
+	t.Helper()
+	e := newEnv(t)
+	e.b.SpreadFirstReads = true
+	return e, newServer(withResync(spreadResync))
+}
+
 // With SpreadFirstReads (the manager's setting), the clients a fresh process
 // finds are not all read at once: each is trusted (its stored digest answers
 // the spec) until a point of the first resync interval its UID chooses, the
 // points spread evenly, and each client is then read once per interval as
 // usual. A client whose spec changed is looked at at once.
 func TestObserveSpreadsFirstReadsAfterRestart(t *testing.T) {
-	const (
-		resync  = 10 * time.Minute
-		clients = 1000
-		buckets = 10
-	)
-	e := newEnv(t)
-	e.b.SpreadFirstReads = true
-	server := newServer(withResync(resync))
+	e, server := spreadingEnv(t)
 	md := acMeta()
 	digest := mustDigest(t, e.b, newReq(server, md, nil))
 	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
 		return &dcr.Registration{ClientID: "c-1", RegistrationClientURI: clientURI, Metadata: serverView(t, md, nil)}, nil
 	}
-	reqs := make([]*backend.Request, clients)
-	next := make([]time.Time, clients)
-	var perBucket [buckets]int
+	reqs := make([]*backend.Request, spreadClients)
+	next := make([]time.Time, spreadClients)
+	var perBucket [spreadBuckets]int
 	for i := range reqs {
 		reqs[i] = newReq(server, md, storedCreds(digest))
 		reqs[i].Client.UID = types.UID(fmt.Sprintf("uid-%d", i))
@@ -2161,30 +2171,30 @@ func TestObserveSpreadsFirstReadsAfterRestart(t *testing.T) {
 		if err != nil || !obs.Exists || !obs.UpToDate {
 			t.Fatalf("client %d: %+v %v", i, obs, err)
 		}
-		if !obs.NextCheck.After(t0) || obs.NextCheck.After(t0.Add(resync)) {
+		if !obs.NextCheck.After(t0) || obs.NextCheck.After(t0.Add(spreadResync)) {
 			t.Fatalf("client %d: first read at %s, want within the first interval", i, obs.NextCheck.Sub(t0))
 		}
 		next[i] = obs.NextCheck
-		perBucket[int(obs.NextCheck.Sub(t0)*buckets/resync)%buckets]++
+		perBucket[int(obs.NextCheck.Sub(t0)*spreadBuckets/spreadResync)%spreadBuckets]++
 	}
 	if n := e.fake.Calls().Read; n != 0 {
 		t.Fatalf("%d reads at start, want 0", n)
 	}
 	for b, n := range perBucket {
-		if n < clients/buckets/2 || n > clients/buckets*2 {
-			t.Errorf("%d first reads in tenth %d of the interval, want about %d: %v", n, b, clients/buckets, perBucket)
+		if n < spreadClients/spreadBuckets/2 || n > spreadClients/spreadBuckets*2 {
+			t.Errorf("%d first reads in tenth %d of the interval, want about %d: %v", n, b, spreadClients/spreadBuckets, perBucket)
 		}
 	}
 	// Each client is read when its point comes, once.
-	e.clock.Step(resync)
+	e.clock.Step(spreadResync)
 	for i, r := range reqs {
 		obs, err := e.b.Observe(context.Background(), r)
-		if err != nil || !obs.NextCheck.Equal(t0.Add(resync).Add(resync)) && !obs.NextCheck.Equal(next[i].Add(resync)) {
+		if err != nil || !obs.NextCheck.Equal(t0.Add(spreadResync).Add(spreadResync)) && !obs.NextCheck.Equal(next[i].Add(spreadResync)) {
 			t.Fatalf("client %d after its first read: %+v %v", i, obs, err)
 		}
 	}
-	if n := e.fake.Calls().Read; n != clients {
-		t.Fatalf("%d reads after one interval, want %d (one per client)", n, clients)
+	if n := e.fake.Calls().Read; n != spreadClients {
+		t.Fatalf("%d reads after one interval, want %d (one per client)", n, spreadClients)
 	}
 	// A client whose spec changed while the manager was down is looked at at once.
 	changed := newReq(server, md, storedCreds("sha256:older"))
@@ -2199,14 +2209,7 @@ func TestObserveSpreadsFirstReadsAfterRestart(t *testing.T) {
 // each client's reads fall on its own read points, which spread evenly over
 // the interval, and stay there.
 func TestObserveSpreadsReadsAfterAMassRegistration(t *testing.T) {
-	const (
-		resync  = 10 * time.Minute
-		clients = 1000
-		buckets = 10
-	)
-	e := newEnv(t)
-	e.b.SpreadFirstReads = true
-	server := newServer(withResync(resync))
+	e, server := spreadingEnv(t)
 	md := ccMeta()
 	e.fake.RegisterFunc = func(context.Context, string, dcr.RegisterRequest) (*dcr.Registration, error) {
 		return registered("c-1"), nil
@@ -2214,9 +2217,9 @@ func TestObserveSpreadsReadsAfterAMassRegistration(t *testing.T) {
 	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
 		return &dcr.Registration{ClientID: "c-1", RegistrationClientURI: clientURI, Metadata: serverView(t, md, nil)}, nil
 	}
-	var perBucket [buckets]int
-	due := make([]time.Time, clients)
-	reqs := make([]*backend.Request, clients)
+	var perBucket [spreadBuckets]int
+	due := make([]time.Time, spreadClients)
+	reqs := make([]*backend.Request, spreadClients)
 	for i := range reqs {
 		reqs[i] = newReq(server, md, nil)
 		reqs[i].Client.UID = types.UID(fmt.Sprintf("uid-%d", i))
@@ -2224,22 +2227,22 @@ func TestObserveSpreadsReadsAfterAMassRegistration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !c.CheckAfter.After(t0) || c.CheckAfter.After(t0.Add(resync)) {
+		if !c.CheckAfter.After(t0) || c.CheckAfter.After(t0.Add(spreadResync)) {
 			t.Fatalf("client %d: next read %s after registering, want within one interval", i, c.CheckAfter.Sub(t0))
 		}
 		due[i] = c.CheckAfter
-		perBucket[int(c.CheckAfter.Sub(t0)*buckets/resync)%buckets]++
+		perBucket[int(c.CheckAfter.Sub(t0)*spreadBuckets/spreadResync)%spreadBuckets]++
 		reqs[i].Stored = c
 	}
 	for b, n := range perBucket {
-		if n < clients/buckets/2 || n > clients/buckets*2 {
-			t.Fatalf("%d clients due in tenth %d of the interval, want about %d: %v", n, b, clients/buckets, perBucket)
+		if n < spreadClients/spreadBuckets/2 || n > spreadClients/spreadBuckets*2 {
+			t.Fatalf("%d spreadClients due in tenth %d of the interval, want about %d: %v", n, b, spreadClients/spreadBuckets, perBucket)
 		}
 	}
 	// Read each when it is due (late by up to a second, as a busy queue
 	// would): the next read is one interval after its point, not after the
 	// late read, so the spread holds.
-	order := make([]int, clients)
+	order := make([]int, spreadClients)
 	for i := range order {
 		order[i] = i
 	}
@@ -2250,11 +2253,11 @@ func TestObserveSpreadsReadsAfterAMassRegistration(t *testing.T) {
 		if err != nil || !obs.Exists {
 			t.Fatalf("client %d: %+v %v", i, obs, err)
 		}
-		if want := due[i].Add(resync); !obs.NextCheck.Equal(want) {
+		if want := due[i].Add(spreadResync); !obs.NextCheck.Equal(want) {
 			t.Fatalf("client %d read at %s: next read at %s, want %s (its read point)", i, e.clock.Now().Sub(t0), obs.NextCheck.Sub(t0), want.Sub(t0))
 		}
 	}
-	if n := e.fake.Calls().Read; n != clients {
-		t.Fatalf("%d reads, want %d", n, clients)
+	if n := e.fake.Calls().Read; n != spreadClients {
+		t.Fatalf("%d reads, want %d", n, spreadClients)
 	}
 }
