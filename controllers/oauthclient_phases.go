@@ -296,20 +296,21 @@ func (p *clientPhase) resolvePending(ctx context.Context, state *storedState) er
 // returns a requeue when either shows attempt pr resolved (the cache is
 // behind), and nil when both agree that its result was lost.
 func (p *clientPhase) confirmUnresolved(ctx context.Context, pr *oauthv1alpha1.PendingRegistration) error {
-	behind := errCacheBehind
 	fresh := &oauthv1alpha1.OAuthClient{}
 	if err := p.r.APIReader.Get(ctx, client.ObjectKeyFromObject(p.obj), fresh); err != nil {
 		return fmt.Errorf("confirming the in-flight registration mark: %w", err)
 	}
 	if fp := fresh.UnresolvedRegistration(); fp == nil || fp.ID != pr.ID {
-		return behind
+		return errCacheBehind
 	}
-	s, err := p.r.secrets().getFresh(ctx, client.ObjectKey{Namespace: p.obj.Namespace, Name: p.obj.Spec.SecretName})
-	if err != nil {
+	s := &corev1.Secret{}
+	switch err := p.r.APIReader.Get(ctx, client.ObjectKey{Namespace: p.obj.Namespace, Name: p.obj.Spec.SecretName}, s); {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
 		return fmt.Errorf("confirming the in-flight registration mark: %w", err)
-	}
-	if s != nil && ours(s, p.obj) && s.Annotations[oauthv1alpha1.AnnotationAttemptID] == pr.ID {
-		return behind
+	case ours(s, p.obj) && s.Annotations[oauthv1alpha1.AnnotationAttemptID] == pr.ID:
+		return errCacheBehind
 	}
 	return nil
 }
