@@ -36,8 +36,9 @@ const (
 	AnnotationRotationRequest = "oauth.clientreg.dev/rotation-request"
 
 	// AnnotationRecoverRegistration, set to the id in
-	// status.pendingRegistration (OAuthClient.UnresolvedRegistration), allows a new registration although the
-	// result of that earlier request was lost (a client may be orphaned at
+	// status.pendingRegistration (OAuthClient.UnresolvedRegistration),
+	// allows a new registration although the result of that earlier request
+	// was lost (a client may be orphaned at
 	// the server; check there first).
 	AnnotationRecoverRegistration = "oauth.clientreg.dev/recover-registration"
 	// AnnotationRegistrationAttempt on an OAuthClient is the in-flight mark of

@@ -82,7 +82,7 @@ func newServer(name string, uid types.UID, mods ...serverMod) *oauthv1alpha1.Aut
 	return s
 }
 
-// ensureKeys does what ServerReconciler.reconcileStatelessKeys does to a key set.
+// ensureKeys does what the backend's server half (reconcileKeys) does to a key set.
 func ensureKeys(t *testing.T, ks *sci.KeySet, spec *oauthv1alpha1.StatelessServer, now time.Time) {
 	t.Helper()
 	lifetime := spec.EffectiveLifetime()
