@@ -69,10 +69,12 @@ type OAuthClientReconciler struct {
 	// written maps an OAuthClient's UID to the resourceVersion of the
 	// Secret last written for it (see confirmCache).
 	written sync.Map
-	// wroteObject maps an OAuthClient's UID to the resourceVersion this
-	// controller last wrote to the object (status or metadata), so a
-	// reconcile working from a cached copy older than that does not send a
-	// write locked on it only to have it refused (see markPending).
+	// wroteObject maps an OAuthClient's namespaced name to the
+	// resourceVersion this controller last wrote to the object (status or
+	// metadata), so a reconcile working from a cached copy older than that
+	// does not send a write locked on it only to have it refused (see
+	// confirmLatest). Keyed by name so that it can be dropped when the
+	// object is gone, whether or not it had a finalizer.
 	wroteObject sync.Map
 }
 
@@ -89,6 +91,7 @@ func (r *OAuthClientReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.ForgetClient(req.Namespace, req.Name)
+			r.wroteObject.Delete(req.NamespacedName)
 		}
 		// Gone: nothing to do; its Secret is garbage collected or orphaned already.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -147,7 +150,7 @@ func (r *OAuthClientReconciler) patchStatus(ctx context.Context, orig, obj *oaut
 		}
 		return fmt.Errorf("patching status: %w", err)
 	}
-	r.wroteObject.Store(obj.UID, obj.ResourceVersion)
+	r.wroteObject.Store(client.ObjectKeyFromObject(obj), obj.ResourceVersion)
 	return nil
 }
 
@@ -184,7 +187,7 @@ func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj, orig *
 func (r *OAuthClientReconciler) fail(ctx context.Context, obj *oauthv1alpha1.OAuthClient, err error) (ctrl.Result, error) {
 	gen := obj.Generation
 	conds := &obj.Status.Conditions
-	if errors.Is(err, errCacheBehind) || apierrors.IsConflict(err) {
+	if staleCopy(err) {
 		// Working from a copy older than a write already made (often our
 		// own): read again shortly. Nothing is wrong, so nothing is reported.
 		logf.FromContext(ctx).V(1).Info("stale copy, reading again", "reason", err.Error())
@@ -307,7 +310,6 @@ func (r *OAuthClientReconciler) reconcileDelete(ctx context.Context, obj *oauthv
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	r.written.Delete(obj.UID)
-	r.wroteObject.Delete(obj.UID)
 	r.Metrics.ForgetClient(obj.Namespace, obj.Name)
 	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Deleted", "Delete", "registration removed (deletionPolicy %s)", obj.Spec.DeletionPolicy)
 	if pr := obj.UnresolvedRegistration(); pr != nil {

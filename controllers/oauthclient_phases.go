@@ -341,9 +341,6 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 		return err
 	}
 	pr := oauthv1alpha1.PendingRegistration{ID: id, StartedAt: metav1.NewTime(p.now), Endpoint: endpoint}
-	if err := p.confirmLatest(ctx); err != nil {
-		return err
-	}
 	err = p.patchMetadata(ctx, "recording the registration attempt", func(o *oauthv1alpha1.OAuthClient) error {
 		controllerutil.AddFinalizer(o, oauthv1alpha1.FinalizerOAuthClient)
 		return o.SetRegistrationAttempt(pr)
@@ -361,7 +358,7 @@ func (p *clientPhase) markPending(ctx context.Context, endpoint string) error {
 // resourceVersions differ): a write locked on the cached copy would be
 // refused, and a refused write costs the API server as much as a write.
 func (p *clientPhase) confirmLatest(ctx context.Context) error {
-	wrote, ok := p.r.wroteObject.Load(p.obj.UID)
+	wrote, ok := p.r.wroteObject.Load(client.ObjectKeyFromObject(p.obj))
 	if !ok || wrote.(string) == p.obj.ResourceVersion {
 		return nil
 	}
@@ -393,6 +390,9 @@ func (p *clientPhase) ensureFinalizer(ctx context.Context) error {
 // whole, so a concurrent writer must fail rather than be overwritten). The
 // status this reconcile has built so far is kept for its deferred write.
 func (p *clientPhase) patchMetadata(ctx context.Context, what string, change func(*oauthv1alpha1.OAuthClient) error) error {
+	if err := p.confirmLatest(ctx); err != nil {
+		return err
+	}
 	base := p.obj.DeepCopy()
 	if err := change(p.obj); err != nil {
 		return err
@@ -404,7 +404,7 @@ func (p *clientPhase) patchMetadata(ctx context.Context, what string, change fun
 	// The answer carries the stored status: keep the one being built.
 	p.obj.Status = *base.Status.DeepCopy()
 	p.orig.ObjectMeta = *p.obj.ObjectMeta.DeepCopy()
-	p.r.wroteObject.Store(p.obj.UID, p.obj.ResourceVersion)
+	p.r.wroteObject.Store(client.ObjectKeyFromObject(p.obj), p.obj.ResourceVersion)
 	return nil
 }
 
@@ -470,7 +470,7 @@ func (p *clientPhase) issueFailed(err error, act action) error {
 	switch {
 	case errors.Is(err, errSecretConflict):
 		return p.secretConflict()
-	case p.pending == nil && (apierrors.IsConflict(err) || errors.Is(err, errCacheBehind)):
+	case p.pending == nil && staleCopy(err):
 		// The mark could not be written over a stale copy: nothing was sent.
 		return err
 	case p.pending != nil && backend.IsUncertain(err):
@@ -497,6 +497,12 @@ func (p *clientPhase) issueFailed(err error, act action) error {
 // mark stays and an Event names the client to delete by hand.
 func (p *clientPhase) persistFailed(ctx context.Context, err error, creds *backend.Credentials, act action) error {
 	obj := p.obj
+	if p.pending == nil && staleCopy(err) {
+		// The finalizer could not be added over a stale copy: nothing that
+		// needs cleaning up exists (credentials minted here are kept
+		// nowhere); the reconcile runs again.
+		return err
+	}
 	if p.pending != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistTimeout)
 		defer cancel()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -93,6 +94,13 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 // made yet (to the Secret or the object); acting on it could repeat what was
 // just done. The reconcile is retried after staleCopyRetry.
 var errCacheBehind = errors.New("the cache does not show the last write yet")
+
+// staleCopy reports whether err says the reconcile worked from a copy older
+// than a write already made (often its own): a reason to read again, not a
+// failure.
+func staleCopy(err error) bool {
+	return errors.Is(err, errCacheBehind) || apierrors.IsConflict(err)
+}
 
 // staleCopyRetry is how soon a reconcile that worked from a stale copy of
 // the object or its Secret runs again.
