@@ -342,7 +342,7 @@ type RegistrationEndpoint struct {
 
 // AuthorizationServerSpec says how client ids are obtained. Exactly one of
 // dynamicRegistration and stateless is set; the backend cannot be changed.
-// The backend union: one list entry per member (BackendMembers), so a new
+// The backend union: one list entry per member (see BackendMember), so a new
 // member is one more entry in each rule.
 // +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)].filter(m, m).size() == 1",message="exactly one of dynamicRegistration or stateless must be set"
 // +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)] == [has(oldSelf.dynamicRegistration), has(oldSelf.stateless)]",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
@@ -369,11 +369,6 @@ const (
 	MemberDynamicRegistration = "dynamicRegistration"
 	MemberStateless           = "stateless"
 )
-
-// BackendMembers lists the members of the backend union.
-func BackendMembers() []string {
-	return []string{MemberDynamicRegistration, MemberStateless}
-}
 
 // BackendMemberTitle names a member of the backend union for people.
 func BackendMemberTitle(member string) string {

@@ -15,15 +15,15 @@
 // # Adding a backend
 //
 //  1. Add its member to AuthorizationServerSpec in api/v1alpha1 (a pointer
-//     field), with an entry in the union's two CEL rules and in
-//     BackendMembers and BackendMember.
+//     field), with an entry in the union's two CEL rules and a case in
+//     BackendMember (and BackendMemberTitle).
 //  2. Write its package under controllers/backend/ implementing Backend. It
 //     may use: this package (requests, errors with condition reasons,
 //     SecretStore for the Secrets its servers own), api/v1alpha1, registrar/
 //     (protocol code) and the clients it is given. It must not import
 //     controllers/ or webhook/, and it writes nothing but its servers'
 //     status and Secrets (through SecretStore) and the remote server.
-//  3. Register it in controllers.Setup (one line: Registry.Register(member,
+//  3. Register it in controllers.NewBackends (one line: MustRegister(member,
 //     backend)).
 //
 // Nothing else changes: the OAuthClient and server reconcilers, the webhook,
@@ -35,7 +35,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -327,14 +326,6 @@ func (r *Registry) Lookup(member string) (Backend, bool) {
 	}
 	b, ok := r.members[member]
 	return b, ok
-}
-
-// Members lists the registered members in registration order.
-func (r *Registry) Members() []string {
-	if r == nil {
-		return nil
-	}
-	return slices.Clone(r.order)
 }
 
 // For returns the backend of server, or a PermanentError when none serves it.
