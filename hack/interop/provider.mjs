@@ -18,6 +18,10 @@
 //                (what an administrator does in the provider's console),
 //                GET /__admin/reads?since=<Unix ms> (the RFC 7592 reads
 //                received since then: when, which client, which answer),
+//                with `cimd`: GET /__admin/cimd-fetches (the outgoing
+//                fetches so far, {"<url>": count}: client_id metadata
+//                documents and jwks_uri) and POST /__admin/resources
+//                ({"url", "scope", "accessTokenTTL"}: one more resource server),
 //                guarded by the X-Admin-Token header (otherwise they are 404)
 //   EXIT_ON_STDIN_EOF  "1" = exit when stdin closes (the harness keeps a pipe
 //                open, so the provider dies with the test process)
@@ -35,6 +39,29 @@
 //                    {"registration_endpoint": "<clientreg's endpoint>"}
 //                  registration: false turns features.registration (and
 //                    registrationManagement) off
+//                  cimd: turns on features.clientIdMetadataDocument (OAuth
+//                    Client ID Metadata Documents, draft 02: a client_id
+//                    that is an https URL is fetched), with
+//                      hosts: {"<hostname>": "<IP>"}: the document (and
+//                        jwks_uri) fetches to these hostnames connect to the
+//                        IP (e.g. 127.0.0.1, which oidc-provider's SSRF guard
+//                        refuses otherwise), trusting only `ca`, never
+//                        following a redirect; other hostnames are fetched as
+//                        oidc-provider does by default
+//                      ca: PEM CA certificates for those fetches
+//                      cacheDuration: {min, max} seconds a document is
+//                        cached (oidc-provider's default {30, 86400})
+//                      resources: [{url, scope, accessTokenTTL}]: resource
+//                        servers (RFC 8707) whose access tokens are JWTs
+//                        (RS256, aud = url, the provider's JWKS) carrying any
+//                        of `scope` that was asked for, for every client
+//                        (client_credentials included); more can be added
+//                        at run time (POST /__admin/resources)
+//                      clientAuthSigningAlgValues: the JWS algorithms of
+//                        client assertions (default oidc-provider's)
+//                    It also turns on private_key_jwt, required PKCE and
+//                    the headless login of `stateless`, which here also
+//                    grants the resource scopes asked for.
 //   NODE_EXTRA_CA_CERTS  (Node's own) CAs trusted by outgoing requests, e.g.
 //                the operator endpoint's CA for stateless.jwksUri
 //
@@ -42,8 +69,10 @@
 // (oidc-provider notices and warnings, errors) goes to stderr.
 
 import * as crypto from 'node:crypto';
+import * as dns from 'node:dns';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import process from 'node:process';
 import * as util from 'node:util';
 import { finishInteraction } from './headless.mjs';
@@ -60,7 +89,7 @@ console.dir = (obj, opts) => { process.stderr.write(`${util.inspect(obj, opts)}\
 // Loaded dynamically so that the console redirection above is in place first
 // (static imports are hoisted). Importing it prints the "Unsupported runtime"
 // warning to stderr on Node 20; it works regardless.
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
 
 function fatal(msg) {
   process.stderr.write(`provider.mjs: ${msg}\n`);
@@ -85,6 +114,7 @@ if (env.CONFIG_FILE) {
 }
 const REGISTRATION = config.registration !== false;
 const STATELESS = config.stateless;
+const CIMD = config.cimd;
 // The integration is loaded only when asked for: it resolves its own `jose`
 // from integrations/oidc-provider/node_modules (npm ci there first).
 const { createStatelessClientAdapter } = STATELESS
@@ -265,8 +295,20 @@ async function adminAndStats(ctx, next) {
       ctx.status = deleteClient(id) ? 204 : 404;
       return;
     }
+    if (ctx.path === '/__admin/resources' && ctx.method === 'POST') {
+      await addResourceFromAdmin(ctx);
+      return;
+    }
     if (ctx.method !== 'GET') {
       ctx.status = 405;
+      return;
+    }
+    if (ctx.path === '/__admin/cimd-fetches') {
+      if (!CIMD) {
+        ctx.status = 404;
+        return;
+      }
+      ctx.body = Object.fromEntries(cimdFetches);
       return;
     }
     if (ctx.path === '/__admin/client-metadata') {
@@ -324,6 +366,150 @@ async function adminAndStats(ctx, next) {
 }
 
 // ---------------------------------------------------------------------------
+// Client ID Metadata Documents (config.cimd).
+
+// Outgoing fetches by URL (documents, jwks_uri), for tests of caching.
+const cimdFetches = new Map();
+
+// resources are the resource servers that get JWT access tokens, by URL.
+const resources = new Map();
+
+function addResource(r) {
+  if (!r || typeof r.url !== 'string' || !URL.canParse(r.url) || r.url.includes('#')) {
+    throw new TypeError(`cimd.resources: invalid url ${JSON.stringify(r?.url)}`);
+  }
+  if (typeof r.scope !== 'string' || r.scope === '') {
+    throw new TypeError(`cimd.resources: ${r.url}: scope must be a non-empty string`);
+  }
+  const ttl = r.accessTokenTTL ?? 600;
+  if (!Number.isSafeInteger(ttl) || ttl <= 0) {
+    throw new TypeError(`cimd.resources: ${r.url}: accessTokenTTL must be a positive integer`);
+  }
+  resources.set(r.url, { scope: r.scope, accessTokenTTL: ttl });
+}
+
+async function readJSONBody(req, limit = 64 << 10) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+async function addResourceFromAdmin(ctx) {
+  if (!CIMD) {
+    ctx.status = 404;
+    return;
+  }
+  try {
+    addResource(await readJSONBody(ctx.req));
+  } catch (err) {
+    ctx.status = 400;
+    ctx.body = { error: err.message };
+    return;
+  }
+  ctx.status = 204;
+}
+
+// cimdHosts maps lower-case hostnames to the IP their fetches connect to.
+const cimdHosts = new Map();
+if (CIMD) {
+  for (const [host, ip] of Object.entries(CIMD.hosts ?? {})) {
+    if (!net.isIP(ip)) fatal(`cimd.hosts: ${host}: ${JSON.stringify(ip)} is not an IP address`);
+    cimdHosts.set(host.toLowerCase(), ip);
+  }
+  for (const r of CIMD.resources ?? []) {
+    try {
+      addResource(r);
+    } catch (err) {
+      fatal(err.message);
+    }
+  }
+}
+
+// mappedLookup is dns.lookup for the mapped hostnames. net.connect calls
+// it with {all: true} when it may try several addresses (autoSelectFamily,
+// the default since Node 20), which wants an array.
+function mappedLookup(hostname, opts, cb) {
+  if (typeof opts === 'function') {
+    cb = opts;
+    opts = {};
+  }
+  const ip = cimdHosts.get(String(hostname).toLowerCase());
+  if (!ip) {
+    dns.lookup(hostname, opts, cb);
+    return;
+  }
+  const family = net.isIPv6(ip) ? 6 : 4;
+  if (opts?.all) cb(null, [{ address: ip, family }]);
+  else cb(null, ip, family);
+}
+
+// mappedDispatcher is an undici Agent (the constructor of the dispatcher
+// that oidc-provider's fetch_request.js put in options, i.e. Node's bundled
+// undici) whose connections to mapped hostnames go to their IP and trust
+// only cimd.ca. It replaces oidc-provider's SSRF-guarding dispatcher, which
+// would destroy a socket to 127.0.0.1, for the mapped hostnames only.
+let mappedDispatcher;
+function dispatcherFor(current) {
+  if (mappedDispatcher) return mappedDispatcher;
+  // eslint-disable-next-line no-unused-expressions
+  Response; // loads Node's undici, which installs its global dispatcher
+  const Agent = current?.constructor
+    ?? (globalThis[Symbol.for('undici.globalDispatcher.2')]
+      ?? globalThis[Symbol.for('undici.globalDispatcher.1')])?.constructor;
+  if (typeof Agent !== 'function') throw new Error('no undici Agent constructor found');
+  mappedDispatcher = new Agent({
+    connect: {
+      ...(CIMD.ca ? { ca: CIMD.ca } : {}),
+      lookup: mappedLookup,
+      timeout: 2500,
+    },
+  });
+  return mappedDispatcher;
+}
+
+// cimdFetch is oidc-provider's `fetch` option.
+async function cimdFetch(url, options) {
+  const key = String(url);
+  cimdFetches.set(key, (cimdFetches.get(key) ?? 0) + 1);
+  let host = '';
+  try {
+    host = new URL(key).hostname.toLowerCase();
+  } catch {
+    // globalThis.fetch reports it
+  }
+  if (!cimdHosts.has(host)) return globalThis.fetch(url, options);
+  return globalThis.fetch(url, { ...options, redirect: 'manual', dispatcher: dispatcherFor(options?.dispatcher) });
+}
+
+// The headless login with `cimd`: GET /interaction/:uid logs in "user-1"
+// and grants openid, the OIDC scopes and claims and the resource scopes that
+// the request asked for (test use only).
+async function finishCIMDInteraction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  let result;
+  if (details.prompt.name === 'login') {
+    result = { login: { accountId: 'user-1' } };
+  } else {
+    const missing = details.prompt.details ?? {};
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+    grant.addOIDCScope(['openid', ...(missing.missingOIDCScope ?? [])].join(' '));
+    if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    result = { consent: { grantId: await grant.save() } };
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+}
+
+// ---------------------------------------------------------------------------
 // A static signing key generated at startup (no dev-keys warning).
 function signingJWKS() {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -367,12 +553,17 @@ if (STATELESS) {
   }, MapAdapter);
 }
 
-const statelessOptions = STATELESS ? {
+const statelessOptions = STATELESS || CIMD ? {
   clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
   claims: { openid: ['sub'] },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   pkce: { required: () => true },
+} : {};
+
+const cimdOptions = CIMD ? {
+  fetch: cimdFetch,
+  ...(CIMD.clientAuthSigningAlgValues ? { clientAuthSigningAlgValues: CIMD.clientAuthSigningAlgValues } : {}),
 } : {};
 
 const provider = new Provider(issuer, {
@@ -384,17 +575,42 @@ const provider = new Provider(issuer, {
   // response_types ["code"], token_endpoint_auth_method "client_secret_basic"),
   // kept on purpose: the registration client must cope with them.
   clientBasedCORS: () => false,
-  ttl: STATELESS
+  ttl: STATELESS || CIMD
     ? { ClientCredentials: 600, AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 600, Grant: 600 }
     : { ClientCredentials: 600 },
   // Members added to the discovery document: how an authorization server
   // points clients at a registration endpoint it does not serve itself.
   ...(config.discovery ? { discovery: config.discovery } : {}),
   ...statelessOptions,
+  ...cimdOptions,
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     ...(STATELESS ? { introspection: { enabled: true }, revocation: { enabled: true } } : {}),
+    ...(CIMD ? {
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: 'draft-02',
+        ...(CIMD.cacheDuration ? { cacheDuration: CIMD.cacheDuration } : {}),
+      },
+      resourceIndicators: {
+        enabled: true,
+        // A resource server listed in cimd.resources gets JWT access
+        // tokens with any of its scope that was asked for, whichever the
+        // client (the server's policy: nothing in a document grants them).
+        getResourceServerInfo: async (ctx, indicator) => {
+          const r = resources.get(indicator);
+          if (!r) throw new oidcErrors.InvalidTarget();
+          return {
+            scope: r.scope,
+            audience: indicator,
+            accessTokenTTL: r.accessTokenTTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    } : {}),
     registration: {
       enabled: REGISTRATION,
       initialAccessToken: IAT || false,
@@ -419,11 +635,12 @@ provider.on('server_error', (ctx, err) => {
 });
 
 // The headless login of the stateless setup: GET /interaction/:uid logs in
-// "user-1" and grants openid, then redirects back to the authorization
-// endpoint (test use only).
+// "user-1" and grants openid (with cimd, and the scopes asked for), then
+// redirects back to the authorization endpoint (test use only).
 async function headlessInteraction(req, res) {
   try {
-    await finishInteraction(provider, req, res);
+    if (CIMD) await finishCIMDInteraction(req, res);
+    else await finishInteraction(provider, req, res);
   } catch (err) {
     process.stderr.write(`interaction: ${err.stack || err}\n`);
     res.statusCode = 500;
@@ -432,7 +649,7 @@ async function headlessInteraction(req, res) {
 }
 
 const callback = provider.callback();
-handler = STATELESS
+handler = STATELESS || CIMD
   ? (req, res) => (/^\/interaction\/[^/?]+$/.test(req.url) ? headlessInteraction(req, res) : callback(req, res))
   : callback;
 
@@ -454,5 +671,5 @@ if (env.EXIT_ON_STDIN_EOF === '1') {
   process.stdin.resume();
 }
 
-process.stderr.write(`provider.mjs: oidc-provider issuer ${issuer} (iat=${IAT ? 'static' : 'none'}, rotate_rat=${ROTATE_RAT}, registration=${REGISTRATION}, stateless=${Boolean(STATELESS)})\n`);
+process.stderr.write(`provider.mjs: oidc-provider issuer ${issuer} (iat=${IAT ? 'static' : 'none'}, rotate_rat=${ROTATE_RAT}, registration=${REGISTRATION}, stateless=${Boolean(STATELESS)}, cimd=${Boolean(CIMD)})\n`);
 process.stdout.write(`LISTENING ${port}\n`, () => {});

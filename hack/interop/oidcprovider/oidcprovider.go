@@ -93,6 +93,10 @@ type Options struct {
 	// requests trust besides the system roots (NODE_EXTRA_CA_CERTS), e.g.
 	// the operator endpoint's CA for Stateless.JWKSURI.
 	TrustPEM []byte
+	// ClientIDMetadataDocument, if set, turns on OAuth Client ID Metadata
+	// Documents (features.clientIdMetadataDocument): a client_id that is an
+	// https URL is fetched and its JSON is the client's metadata. See CIMD.
+	ClientIDMetadataDocument *CIMD
 }
 
 // Stateless configures integrations/oidc-provider's
@@ -128,6 +132,7 @@ type config struct {
 	Stateless    map[string]any `json:"stateless,omitempty"`
 	Discovery    map[string]any `json:"discovery,omitempty"`
 	Registration *bool          `json:"registration,omitempty"`
+	CIMD         *cimdConfig    `json:"cimd,omitempty"`
 }
 
 // configJSON returns the CONFIG_FILE contents for opts, nil when none is
@@ -156,7 +161,14 @@ func configJSON(opts Options) ([]byte, error) {
 	if opts.DisableRegistration {
 		c.Registration = new(bool)
 	}
-	if c.Stateless == nil && c.Discovery == nil && c.Registration == nil {
+	if opts.ClientIDMetadataDocument != nil {
+		cimd, err := opts.ClientIDMetadataDocument.config()
+		if err != nil {
+			return nil, err
+		}
+		c.CIMD = cimd
+	}
+	if c.Stateless == nil && c.Discovery == nil && c.Registration == nil && c.CIMD == nil {
 		return nil, nil
 	}
 	return json.Marshal(c)
