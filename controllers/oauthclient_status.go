@@ -28,6 +28,10 @@ func (p *clientPhase) projectStatus(state *storedState) time.Time {
 	}
 	next := nextRotation(rotationInterval(obj), creds)
 	st.NextRotationTime = metaTime(next)
+	if cs, ok := p.backend.(backend.ClientState); ok {
+		req := p.request(state)
+		cs.ProjectStatus(req, st)
+	}
 
 	gen, conds := obj.Generation, &st.Conditions
 	condTrue(conds, gen, oauthv1alpha1.ConditionRegistered, oauthv1alpha1.ReasonRegistered, "client "+creds.ClientIDForHumans()+" issued by "+string(p.server.ServerKind())+" "+p.server.GetName())

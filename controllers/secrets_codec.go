@@ -72,6 +72,14 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 		r.expect(obj, s.ResourceVersion)
 	}
 	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")
+	for _, k := range r.Backends.SecretDataKeys() {
+		if v, ok := s.Data[k]; ok {
+			if st.Data == nil {
+				st.Data = map[string][]byte{}
+			}
+			st.Data[k] = v
+		}
+	}
 	state := &storedState{rotationSeen: s.Annotations[oauthv1alpha1.AnnotationRotationRequest]}
 	if st.ClientID != "" || st.RegistrationClientURI != "" {
 		state.current = st
@@ -229,6 +237,11 @@ func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, st
 	put(k.Issuer, creds.Issuer)
 	if len(creds.CABundle) > 0 {
 		data[oauthv1alpha1.KeyRegistrationCABundle] = creds.CABundle
+	}
+	for k, v := range creds.Data {
+		if _, taken := data[k]; !taken && len(v) > 0 {
+			data[k] = v
+		}
 	}
 	if prev := state.previous; prev != nil {
 		pk := oauthv1alpha1.PreviousKeyPrefix

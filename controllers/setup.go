@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
+	"github.com/clientreg/clientreg/controllers/backend/metadatadoc"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 	"github.com/clientreg/clientreg/controllers/metrics"
 	"github.com/clientreg/clientreg/internal/registration"
@@ -123,6 +125,9 @@ type BackendDeps struct {
 	// Recorder and Secrets serve the backends' server halves.
 	Recorder events.EventRecorder
 	Secrets  backend.SecretStore
+	// ServesHTTPS says whether the manager runs its HTTPS listener (the
+	// embedded endpoint), where metadata documents are served.
+	ServesHTTPS bool
 }
 
 // NewBackends registers the built-in backends, one line each, under the
@@ -131,7 +136,8 @@ type BackendDeps struct {
 func NewBackends(d BackendDeps) *backend.Registry {
 	return new(backend.Registry).
 		MustRegister(oauthv1alpha1.MemberStateless, &statelessbackend.Backend{Reader: d.Cached, ClusterResourceNamespace: d.ClusterResourceNamespace, Clock: d.Clock, NewRegistrar: d.NewRegistrar, Secrets: d.Secrets, Recorder: d.Recorder}).
-		MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{Reader: d.Uncached, ClusterResourceNamespace: d.ClusterResourceNamespace, Clock: d.Clock, NewRegistrar: instrumentedRegistrar(d.NewRegistrar, d.Metrics), SpreadFirstReads: true})
+		MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{Reader: d.Uncached, ClusterResourceNamespace: d.ClusterResourceNamespace, Clock: d.Clock, NewRegistrar: instrumentedRegistrar(d.NewRegistrar, d.Metrics), SpreadFirstReads: true}).
+		MustRegister(oauthv1alpha1.MemberClientIDMetadataDocument, &metadatadoc.Backend{Clock: d.Clock, Served: d.ServesHTTPS, Observer: d.Metrics})
 }
 
 // Setup registers every reconciler with mgr.
@@ -165,7 +171,8 @@ func SetupWithBackends(ctx context.Context, mgr ctrl.Manager, opts Options) (*ba
 		backends = NewBackends(BackendDeps{
 			Cached: c, Uncached: apiReader, ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
 			NewRegistrar: opts.NewRegistrar, Metrics: m, Recorder: recorder,
-			Secrets: serverSecrets{w: &secretWriter{client: c, apiReader: apiReader, scheme: mgr.GetScheme()}},
+			Secrets:     serverSecrets{w: &secretWriter{client: c, apiReader: apiReader, scheme: mgr.GetScheme()}},
+			ServesHTTPS: opts.Endpoint != nil,
 		})
 	}
 	for _, kind := range []oauthv1alpha1.ServerKind{oauthv1alpha1.KindAuthorizationServer, oauthv1alpha1.KindClusterAuthorizationServer} {
@@ -233,9 +240,13 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 	// The older OpenID Connect registration drafts (client_associate /
 	// client_update) are served by the same endpoint.
 	h.LegacyHandler = &legacy.Handler{Core: h}
+	handler, err := withPublishers(ctx, mgr, backends, m.InstrumentEndpoint(h))
+	if err != nil {
+		return err
+	}
 	runner := &endpoint.ServerRunner{
 		Addr: e.Addr, CertFile: e.CertFile, KeyFile: e.KeyFile, Insecure: e.Insecure, Listener: e.Listener,
-		Handler: m.InstrumentEndpoint(h),
+		Handler: handler,
 	}
 	if fromSecret {
 		certs := &registration.TLSSecret{
@@ -251,6 +262,30 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 		return fmt.Errorf("adding the registration endpoint: %w", err)
 	}
 	return nil
+}
+
+// withPublishers starts the backends that serve over the HTTPS listener
+// (metadata documents) on this replica's cache, and puts them in front of
+// next: a request one of them serves is answered by it, any other by next.
+func withPublishers(ctx context.Context, mgr ctrl.Manager, backends *backend.Registry, next http.Handler) (http.Handler, error) {
+	pubs := backends.Publishers()
+	for _, p := range pubs {
+		if err := p.Publish(ctx, mgr.GetCache()); err != nil {
+			return nil, err
+		}
+	}
+	if len(pubs) == 0 {
+		return next, nil
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, p := range pubs {
+			if p.Serves(r) {
+				p.ServeHTTP(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	}), nil
 }
 
 // instrumentedRegistrar builds RFC 7591/7592 clients with newRegistrar (nil

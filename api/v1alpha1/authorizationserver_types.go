@@ -341,11 +341,13 @@ type RegistrationEndpoint struct {
 }
 
 // AuthorizationServerSpec says how client ids are obtained. Exactly one of
-// dynamicRegistration and stateless is set; the backend cannot be changed.
+// dynamicRegistration, stateless and clientIDMetadataDocument is set; the
+// backend cannot be changed.
 // The backend union: one list entry per member (see BackendMember), so a new
 // member is one more entry in each rule.
-// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)].filter(m, m).size() == 1",message="exactly one of dynamicRegistration or stateless must be set"
-// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless)] == [has(oldSelf.dynamicRegistration), has(oldSelf.stateless)]",message="the backend (dynamicRegistration or stateless) cannot be changed; create a new server object"
+// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless), has(self.clientIDMetadataDocument)].filter(m, m).size() == 1",message="exactly one of dynamicRegistration, stateless or clientIDMetadataDocument must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.dynamicRegistration), has(self.stateless), has(self.clientIDMetadataDocument)] == [has(oldSelf.dynamicRegistration), has(oldSelf.stateless), has(oldSelf.clientIDMetadataDocument)]",message="the backend (dynamicRegistration, stateless or clientIDMetadataDocument) cannot be changed; create a new server object"
+// +kubebuilder:validation:XValidation:rule="!has(self.clientIDMetadataDocument) || !has(self.registrationEndpoint)",message="registrationEndpoint is not available with clientIDMetadataDocument: its clients are declared as OAuthClient objects",fieldPath=".registrationEndpoint"
 // +kubebuilder:validation:XValidation:rule="!has(self.registrationEndpoint) || !has(self.registrationEndpoint.storage) || self.registrationEndpoint.storage != 'Stateless' || has(self.stateless)",message="registrationEndpoint.storage Stateless needs a stateless server",fieldPath=".registrationEndpoint.storage"
 type AuthorizationServerSpec struct {
 	// dynamicRegistration registers clients at a remote authorization server
@@ -357,17 +359,123 @@ type AuthorizationServerSpec struct {
 	// +optional
 	Stateless *StatelessServer `json:"stateless,omitempty"`
 
+	// clientIDMetadataDocument gives each client an HTTPS URL as its client
+	// id and serves the client's metadata there
+	// (draft-ietf-oauth-client-id-metadata-document): the authorization
+	// server fetches it and keeps no registration.
+	// +optional
+	ClientIDMetadataDocument *ClientIDMetadataDocumentServer `json:"clientIDMetadataDocument,omitempty"`
+
 	// registrationEndpoint exposes this server's RFC 7591 / RFC 7592
 	// registration endpoint on the operator's embedded HTTPS server.
 	// +optional
 	RegistrationEndpoint *RegistrationEndpoint `json:"registrationEndpoint,omitempty"`
 }
 
+// ClientIDMetadataDocumentServer publishes Client ID Metadata Documents. The
+// manager serves them on every replica, on the HTTPS listener of the
+// embedded endpoint (--registration-bind-address, with its certificate),
+// which must be reachable at baseURL.
+type ClientIDMetadataDocumentServer struct {
+	// baseURL is the public https URL under which documents are served. An
+	// OAuthClient's client id is <baseURL>/<namespace>/<name>, so it stays
+	// the same as long as the object does. It must use a host name, not an
+	// IP literal (authorization servers refuse private addresses), and have
+	// no query, fragment or user info. Proxies in front of the manager must
+	// keep the Host header and the path.
+	// +kubebuilder:validation:MinLength=9
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="must be an absolute https URL"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || !isIP(url(self).getHostname())",message="must use a host name, not an IP address: authorization servers refuse IP literals"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#') && !self.contains('@')",message="must not have a query, fragment or user info"
+	BaseURL string `json:"baseURL"`
+
+	// issuer is the issuer of the authorization server that accepts these
+	// clients. It is written to each client's Secret (key issuer) for the
+	// client's convenience; documents do not depend on it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Issuer string `json:"issuer,omitempty"`
+
+	// cacheMaxAge is the Cache-Control max-age documents are served with:
+	// how long an authorization server may use a document without fetching
+	// it again. A spec change or a deletion reaches an authorization server
+	// within it; a new key is used only after it (and
+	// keys.propagationMargin) has passed.
+	// +optional
+	// +kubebuilder:default="5m"
+	CacheMaxAge *metav1.Duration `json:"cacheMaxAge,omitempty"`
+
+	// keys configures the key pairs the operator generates for
+	// private_key_jwt clients that bring no keys of their own.
+	// +optional
+	Keys *DocumentKeys `json:"keys,omitempty"`
+
+	// rateLimit bounds the requests for this server's documents, all of
+	// them together, on each replica.
+	// +optional
+	RateLimit *DocumentRateLimit `json:"rateLimit,omitempty"`
+}
+
+// DocumentKeys configures the client keys of a metadata document server.
+type DocumentKeys struct {
+	// algorithm of generated keys; a client's
+	// token_endpoint_auth_signing_alg, when set, wins.
+	// +optional
+	// +kubebuilder:validation:Enum=ES256;EdDSA;RS256
+	// +kubebuilder:default=ES256
+	Algorithm string `json:"algorithm,omitempty"`
+
+	// publication says where public keys are published: JWKS in the
+	// document's jwks member, JWKSURI at a same-origin jwks_uri
+	// (<client id>/jwks).
+	// +optional
+	// +kubebuilder:validation:Enum=JWKS;JWKSURI
+	// +kubebuilder:default=JWKS
+	Publication KeyPublication `json:"publication,omitempty"`
+
+	// propagationMargin is added to cacheMaxAge before a key published
+	// ahead of its use goes into the Secret: authorization servers that
+	// cached the document without it must have fetched it again.
+	// +optional
+	// +kubebuilder:default="30s"
+	PropagationMargin *metav1.Duration `json:"propagationMargin,omitempty"`
+
+	// retiredKeyOverlap is how long a replaced key stays published after the
+	// Secret switched away from it, for clients that have not reloaded the
+	// Secret yet.
+	// +optional
+	// +kubebuilder:default="10m"
+	RetiredKeyOverlap *metav1.Duration `json:"retiredKeyOverlap,omitempty"`
+}
+
+// KeyPublication says where a document's public keys are published.
+type KeyPublication string
+
+// Key publications.
+const (
+	KeyPublicationJWKS    KeyPublication = "JWKS"
+	KeyPublicationJWKSURI KeyPublication = "JWKSURI"
+)
+
+// DocumentRateLimit is a token bucket over a server's documents.
+type DocumentRateLimit struct {
+	// requestsPerSecond is the sustained rate.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=100
+	RequestsPerSecond int32 `json:"requestsPerSecond"`
+	// burst is the bucket size; 0 means twice requestsPerSecond.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Burst int32 `json:"burst,omitempty"`
+}
+
 // The members of the backend union of AuthorizationServerSpec, by their JSON
 // names. A backend registers under the member it serves.
 const (
-	MemberDynamicRegistration = "dynamicRegistration"
-	MemberStateless           = "stateless"
+	MemberDynamicRegistration      = "dynamicRegistration"
+	MemberStateless                = "stateless"
+	MemberClientIDMetadataDocument = "clientIDMetadataDocument"
 )
 
 // BackendMemberTitle names a member of the backend union for people.
@@ -377,6 +485,8 @@ func BackendMemberTitle(member string) string {
 		return "dynamic registration"
 	case MemberStateless:
 		return "stateless client ids"
+	case MemberClientIDMetadataDocument:
+		return "client ID metadata documents"
 	}
 	return member
 }
@@ -389,6 +499,8 @@ func (s *AuthorizationServerSpec) BackendMember() string {
 		return MemberDynamicRegistration
 	case s.Stateless != nil:
 		return MemberStateless
+	case s.ClientIDMetadataDocument != nil:
+		return MemberClientIDMetadataDocument
 	}
 	return ""
 }

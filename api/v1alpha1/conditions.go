@@ -89,4 +89,7 @@ const (
 	ReasonReady = "Ready"
 	// ReasonDeleting means the object is being deleted.
 	ReasonDeleting = "Deleting"
+	// ReasonDocumentsNotServed means a metadata document server's documents
+	// cannot be served by this manager (it runs no HTTPS listener).
+	ReasonDocumentsNotServed = "DocumentsNotServed"
 )

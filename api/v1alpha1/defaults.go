@@ -18,6 +18,14 @@ const (
 	DefaultResyncInterval = 10 * time.Minute
 	// DefaultRegistrationTimeout applies when spec.dynamicRegistration.timeout is unset.
 	DefaultRegistrationTimeout = 30 * time.Second
+	// DefaultDocumentMaxAge applies when spec.clientIDMetadataDocument.cacheMaxAge is unset.
+	DefaultDocumentMaxAge = 5 * time.Minute
+	// DefaultPropagationMargin applies when keys.propagationMargin is unset.
+	DefaultPropagationMargin = 30 * time.Second
+	// DefaultRetiredKeyOverlap applies when keys.retiredKeyOverlap is unset.
+	DefaultRetiredKeyOverlap = 10 * time.Minute
+	// DefaultDocumentRate applies when rateLimit is unset (requests per second).
+	DefaultDocumentRate = 100
 )
 
 // EffectiveLifetime is the lifetime of minted client ids (0: they never expire).
@@ -94,4 +102,63 @@ func (d *DynamicRegistration) EffectiveOnUnauthorized() UnauthorizedPolicy {
 		return UnauthorizedStop
 	}
 	return d.OnUnauthorized
+}
+
+// EffectiveMaxAge is the Cache-Control max-age of documents (at least 1s).
+func (c *ClientIDMetadataDocumentServer) EffectiveMaxAge() time.Duration {
+	if c.CacheMaxAge == nil || c.CacheMaxAge.Duration < time.Second {
+		if c.CacheMaxAge != nil {
+			return time.Second
+		}
+		return DefaultDocumentMaxAge
+	}
+	return c.CacheMaxAge.Duration.Truncate(time.Second)
+}
+
+// EffectiveKeyAlgorithm is the algorithm of generated keys (ES256 when unset).
+func (c *ClientIDMetadataDocumentServer) EffectiveKeyAlgorithm() string {
+	if c.Keys == nil || c.Keys.Algorithm == "" {
+		return "ES256"
+	}
+	return c.Keys.Algorithm
+}
+
+// EffectiveKeyPublication is where public keys are published (JWKS when unset).
+func (c *ClientIDMetadataDocumentServer) EffectiveKeyPublication() KeyPublication {
+	if c.Keys == nil || c.Keys.Publication == "" {
+		return KeyPublicationJWKS
+	}
+	return c.Keys.Publication
+}
+
+// EffectivePropagationDelay is how long a key is published before the
+// Secret switches to it: the document's max-age plus the margin.
+func (c *ClientIDMetadataDocumentServer) EffectivePropagationDelay() time.Duration {
+	margin := DefaultPropagationMargin
+	if c.Keys != nil && c.Keys.PropagationMargin != nil && c.Keys.PropagationMargin.Duration >= 0 {
+		margin = c.Keys.PropagationMargin.Duration
+	}
+	return c.EffectiveMaxAge() + margin
+}
+
+// EffectiveRetiredKeyOverlap is how long a replaced key stays published.
+func (c *ClientIDMetadataDocumentServer) EffectiveRetiredKeyOverlap() time.Duration {
+	if c.Keys == nil || c.Keys.RetiredKeyOverlap == nil || c.Keys.RetiredKeyOverlap.Duration < 0 {
+		return DefaultRetiredKeyOverlap
+	}
+	return c.Keys.RetiredKeyOverlap.Duration
+}
+
+// EffectiveRateLimit is the token bucket of the server's documents: requests
+// per second and burst.
+func (c *ClientIDMetadataDocumentServer) EffectiveRateLimit() (perSecond float64, burst int) {
+	rate := int32(DefaultDocumentRate)
+	if c.RateLimit != nil && c.RateLimit.RequestsPerSecond > 0 {
+		rate = c.RateLimit.RequestsPerSecond
+	}
+	b := 2 * rate
+	if c.RateLimit != nil && c.RateLimit.Burst > 0 {
+		b = c.RateLimit.Burst
+	}
+	return float64(rate), int(b)
 }

@@ -93,6 +93,26 @@ const (
 	PreviousKeyPrefix = "previous_"
 )
 
+// Secret data keys of a client identified by a metadata document
+// (clientIDMetadataDocument) whose key pair the operator holds. The names are
+// fixed. The private key is given in the forms clients load: a JWK (with
+// kid, alg and use) and a PKCS#8 PEM block, with its kid and alg beside it.
+const (
+	// KeyPrivateKeyJWK is the private signing key as a JWK.
+	KeyPrivateKeyJWK = "private_key.jwk"
+	// KeyPrivateKeyPEM is the private signing key as a PKCS#8 PEM block.
+	KeyPrivateKeyPEM = "private_key.pem"
+	// KeyKeyID is the kid of the private key (the JWS header kid of client
+	// assertions).
+	KeyKeyID = "kid"
+	// KeyKeyAlgorithm is the algorithm the private key signs with.
+	KeyKeyAlgorithm = "alg"
+	// KeyKeyRotation is the operator's state of a key rotation in progress
+	// (a key published ahead of its use, a replaced key still published);
+	// clients ignore it.
+	KeyKeyRotation = "key_rotation.json"
+)
+
 // Labels and annotations on OAuthClients created over HTTP: the contract
 // between the embedded endpoint's store, which writes them, and the
 // reconciler, which reads them.

@@ -503,6 +503,12 @@ type OAuthClientStatus struct {
 	// +optional
 	ResolvedRegistrationAttempt string `json:"resolvedRegistrationAttempt,omitempty"`
 
+	// metadataDocument is the client's published Client ID Metadata Document
+	// (servers with clientIDMetadataDocument): its URL, which is the client
+	// id, what is served there, and the state of its keys.
+	// +optional
+	MetadataDocument *MetadataDocumentStatus `json:"metadataDocument,omitempty"`
+
 	// retiringClientID is the client id of the previous registration kept
 	// valid during a rotation overlap.
 	// +optional
@@ -553,6 +559,7 @@ type PendingRegistration struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Secret",type=string,JSONPath=`.spec.secretName`
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.metadataDocument.url`
 // +kubebuilder:printcolumn:name="Server",type=string,JSONPath=`.spec.serverRef.name`,priority=1
 // +kubebuilder:printcolumn:name="ClientID",type=string,JSONPath=`.status.shortClientID`,priority=1
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.clientSecretExpiresAt`,priority=1
@@ -611,4 +618,35 @@ func (c *OAuthClient) SecretKeyNames() SecretKeys {
 		}
 	}
 	return k
+}
+
+// MetadataDocumentStatus is a client's published Client ID Metadata
+// Document. Everything in it is public.
+type MetadataDocumentStatus struct {
+	// url is the document's URL, which is the client id.
+	URL string `json:"url"`
+	// document is the JSON served at url while the client is Ready.
+	// +optional
+	Document string `json:"document,omitempty"`
+	// jwks is the JWK Set served at the document's jwks_uri (keys
+	// publication JWKSURI).
+	// +optional
+	JWKS string `json:"jwks,omitempty"`
+	// activeKeyID is the kid of the key in the Secret.
+	// +optional
+	ActiveKeyID string `json:"activeKeyID,omitempty"`
+	// nextKeyID is the kid of a key published ahead of its use.
+	// +optional
+	NextKeyID string `json:"nextKeyID,omitempty"`
+	// nextKeyActiveAt is when the Secret switches to the next key: when
+	// every authorization server that follows the document's max-age has
+	// seen it.
+	// +optional
+	NextKeyActiveAt *metav1.Time `json:"nextKeyActiveAt,omitempty"`
+	// retiredKeyID is the kid of a replaced key still published.
+	// +optional
+	RetiredKeyID string `json:"retiredKeyID,omitempty"`
+	// retiredKeyWithdrawAt is when the replaced key leaves the document.
+	// +optional
+	RetiredKeyWithdrawAt *metav1.Time `json:"retiredKeyWithdrawAt,omitempty"`
 }

@@ -35,11 +35,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
@@ -86,12 +89,18 @@ type Credentials struct {
 	// wants to observe them next (a resync); zero when only events matter.
 	// It is not stored.
 	CheckAfter time.Time
+	// Data holds the backend's own Secret entries (for a metadata document
+	// client: its private key in the forms clients load), by Secret key. A
+	// backend names the keys it may store with ClientState.SecretDataKeys;
+	// they are written as given and read back into Data. They may be secret:
+	// never log them, never put them in status, events or errors.
+	Data map[string][]byte
 }
 
 // ClientIDForHumans returns the client id shortened for messages (stateless
-// ids are long JWTs).
+// ids are long JWTs). URLs (metadata document clients) are kept whole.
 func (c *Credentials) ClientIDForHumans() string {
-	if len(c.ClientID) > 40 {
+	if len(c.ClientID) > 40 && !strings.HasPrefix(c.ClientID, "https://") {
 		return c.ClientID[:16] + "…" + c.ClientID[len(c.ClientID)-8:]
 	}
 	return c.ClientID
@@ -175,6 +184,41 @@ type Backend interface {
 	// keeps one. A registration that is already gone counts as deleted.
 	// req.Server may be nil when the server object no longer exists.
 	Delete(ctx context.Context, req *Request) error
+}
+
+// ClientState is implemented by a backend that keeps more of a client than
+// the common credentials: Secret entries of its own (Credentials.Data) and
+// status of its own.
+type ClientState interface {
+	// SecretDataKeys names the Secret entries the backend may store in
+	// Credentials.Data.
+	SecretDataKeys() []string
+	// ProjectStatus fills the backend's part of the client's status from the
+	// stored credentials (req.Stored) and the desired state. Nothing secret
+	// goes into status.
+	ProjectStatus(req *Request, status *oauthv1alpha1.OAuthClientStatus)
+}
+
+// ClientValidator is implemented by a backend with rules for the OAuthClients
+// of its servers beyond the shared metadata rules; the webhook applies them
+// when the client's server exists.
+type ClientValidator interface {
+	// ValidateClient checks updated (old is nil on create), whose spec gives
+	// the metadata md (validated by the shared rules), against server, with
+	// field paths under spec.
+	ValidateClient(server oauthv1alpha1.ServerObject, old, updated *oauthv1alpha1.OAuthClient, md *metadata.Metadata) field.ErrorList
+}
+
+// Publisher is implemented by a backend that serves something of its
+// clients over the manager's HTTPS listener, on every replica (leader or
+// not): it keeps what it serves in step with the informers.
+type Publisher interface {
+	http.Handler
+	// Publish starts following informers; it returns once the event
+	// handlers are registered.
+	Publish(ctx context.Context, informers cache.Informers) error
+	// Serves reports whether a request is the publisher's to answer.
+	Serves(r *http.Request) bool
 }
 
 // PermanentError is an error that retrying cannot fix: the spec, the server
@@ -338,6 +382,35 @@ func (r *Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
 		return b, nil
 	}
 	return nil, Permanent(oauthv1alpha1.ReasonBackendUnsupported, "%s is not available in this build of clientreg (spec.%s)", oauthv1alpha1.BackendMemberTitle(member), member)
+}
+
+// SecretDataKeys is every Secret entry a registered backend may store in
+// Credentials.Data (see ClientState).
+func (r *Registry) SecretDataKeys() []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range r.order {
+		if cs, ok := r.members[m].(ClientState); ok {
+			out = append(out, cs.SecretDataKeys()...)
+		}
+	}
+	return out
+}
+
+// Publishers returns the registered backends that serve over HTTPS.
+func (r *Registry) Publishers() []Publisher {
+	if r == nil {
+		return nil
+	}
+	var out []Publisher
+	for _, m := range r.order {
+		if p, ok := r.members[m].(Publisher); ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Keeping returns the backend that keeps the registration named by stored

@@ -17,6 +17,7 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ type Metrics struct {
 	remoteDuration   *prometheus.HistogramVec
 	secretExpiry     *prometheus.GaugeVec
 	endpointRequests *prometheus.CounterVec
+	documentRequests *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them with reg. A collector
@@ -76,6 +78,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		endpointRequests: add(r, counter("endpoint_requests_total",
 			"Requests served by the embedded registration endpoint, by operation (register, read, update, delete, discovery, jwks, other) and HTTP status code.",
 			"operation", "code")),
+		documentRequests: add(r, counter("metadata_document_requests_total",
+			"Requests for Client ID Metadata Documents (and their JWK Sets) answered by this replica, by server (<Kind>/[<namespace>/]<name>) and HTTP status code: 200 documents served, 304 not modified, 404, 429 over the server's rate.",
+			"server", "code")),
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -181,4 +186,13 @@ func (m *Metrics) observeRemote(operation, outcome string, d time.Duration) {
 		return
 	}
 	m.remoteDuration.WithLabelValues(operation, outcome).Observe(d.Seconds())
+}
+
+// Served counts one answer to a metadata document request (it implements
+// registrar/cimd's Observer).
+func (m *Metrics) Served(server string, status int) {
+	if m == nil {
+		return
+	}
+	m.documentRequests.WithLabelValues(server, strconv.Itoa(status)).Inc()
 }

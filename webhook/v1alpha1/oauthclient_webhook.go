@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/internal/clientmeta"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
@@ -28,6 +29,9 @@ type OAuthClientValidator struct {
 	Reader client.Reader
 	// Policy is the metadata validation policy; the reconciler's must match.
 	Policy metadata.Policy
+	// Backends, when set, apply the rules of the client's backend
+	// (backend.ClientValidator) when its server exists.
+	Backends *backend.Registry
 }
 
 var _ admission.Validator[*oauthv1alpha1.OAuthClient] = (*OAuthClientValidator)(nil)
@@ -36,8 +40,36 @@ var oauthClientGK = schema.GroupKind{Group: oauthv1alpha1.GroupVersion.Group, Ki
 
 // ValidateCreate checks the spec with the shared RFC 7591 rules.
 func (v *OAuthClientValidator) ValidateCreate(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
-	_, errs := clientmeta.Validate(&obj.Spec, v.Policy)
+	md, errs := clientmeta.Validate(&obj.Spec, v.Policy)
+	if len(errs) == 0 {
+		berrs, err := v.backendRules(ctx, nil, obj, md)
+		if err != nil {
+			return nil, err
+		}
+		errs = berrs
+	}
 	return v.serverWarnings(ctx, obj), invalid(oauthClientGK, obj.Name, errs)
+}
+
+// backendRules applies the rules of the client's backend, when it has some
+// and the server exists.
+func (v *OAuthClientValidator) backendRules(ctx context.Context, oldObj, obj *oauthv1alpha1.OAuthClient, md *metadata.Metadata) (field.ErrorList, error) {
+	if v.Reader == nil || v.Backends == nil {
+		return nil, nil
+	}
+	srv, err := v.server(ctx, obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if srv == nil {
+		return nil, nil
+	}
+	b, ok := v.Backends.Lookup(srv.GetSpec().BackendMember())
+	cv, validates := b.(backend.ClientValidator)
+	if !ok || !validates {
+		return nil, nil
+	}
+	return cv.ValidateClient(srv, oldObj, obj, md), nil
 }
 
 // ValidateUpdate checks a changed spec with the shared rules and refuses a
@@ -49,12 +81,19 @@ func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newOb
 	if newObj.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldObj.Spec, newObj.Spec) {
 		return nil, nil
 	}
-	_, errs := clientmeta.Validate(&newObj.Spec, v.Policy)
+	md, errs := clientmeta.Validate(&newObj.Spec, v.Policy)
 	warnings, immut, err := v.statelessUpdate(ctx, oldObj, newObj)
 	if err != nil {
 		return nil, err
 	}
 	errs = append(errs, immut...)
+	if len(errs) == 0 {
+		berrs, err := v.backendRules(ctx, oldObj, newObj, md)
+		if err != nil {
+			return nil, err
+		}
+		errs = berrs
+	}
 	return warnings, invalid(oauthClientGK, newObj.Name, errs)
 }
 

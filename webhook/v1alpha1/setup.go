@@ -62,7 +62,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("the webhooks need the backends (Options.Backends) to validate server specs")
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &oauthv1alpha1.OAuthClient{}).
-		WithValidator(&OAuthClientValidator{Reader: opts.Reader, Policy: opts.Policy}).
+		WithValidator(&OAuthClientValidator{Reader: opts.Reader, Policy: opts.Policy, Backends: opts.Backends}).
 		Complete(); err != nil {
 		return fmt.Errorf("registering the OAuthClient webhook: %w", err)
 	}

@@ -1,0 +1,168 @@
+package metadatadoc
+
+// Serving the documents, on every replica: the leader reconciles a client and
+// projects its document into status.metadataDocument; every replica's cache
+// sees the status and indexes the document by its URL. Serving needs no API
+// request and no reconcile, and every replica serves the same bytes (the
+// same ETag) for one status.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/registrar/cimd"
+)
+
+// publisher keeps cimd.Documents in step with the cache.
+type publisher struct {
+	docs cimd.Documents
+
+	mu sync.Mutex
+	// urls are the URLs published for each OAuthClient.
+	urls map[types.NamespacedName][]string
+}
+
+// ServerLabel names a server in metrics and the rate limit:
+// "<Kind>/<name>" or "<Kind>/<namespace>/<name>".
+func ServerLabel(kind oauthv1alpha1.ServerKind, namespace, name string) string {
+	if kind == oauthv1alpha1.KindClusterAuthorizationServer || namespace == "" {
+		return string(kind) + "/" + name
+	}
+	return string(kind) + "/" + namespace + "/" + name
+}
+
+// Publish follows OAuthClients and both kinds of server in informers.
+func (b *Backend) Publish(ctx context.Context, informers cache.Informers) error {
+	b.docs.Observer = b.Observer
+	if b.Clock != nil {
+		b.docs.Now = b.Clock.Now
+	}
+	for _, h := range []struct {
+		obj client.Object
+		fn  func(obj any, deleted bool)
+	}{
+		{&oauthv1alpha1.OAuthClient{}, b.clientEvent},
+		{&oauthv1alpha1.AuthorizationServer{}, b.serverEvent},
+		{&oauthv1alpha1.ClusterAuthorizationServer{}, b.serverEvent},
+	} {
+		inf, err := informers.GetInformer(ctx, h.obj)
+		if err != nil {
+			return fmt.Errorf("watching %T for metadata documents: %w", h.obj, err)
+		}
+		fn := h.fn
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { fn(obj, false) },
+			UpdateFunc: func(_, obj any) { fn(obj, false) },
+			DeleteFunc: func(obj any) {
+				if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+					obj = d.Obj
+				}
+				fn(obj, true)
+			},
+		}); err != nil {
+			return fmt.Errorf("watching %T for metadata documents: %w", h.obj, err)
+		}
+	}
+	return nil
+}
+
+// Serves claims requests for published documents and for anything under a
+// server's base URL.
+func (b *Backend) Serves(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && b.docs.Match(r.Host, r.URL.EscapedPath())
+}
+
+// ServeHTTP answers document requests (see cimd.Documents).
+func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.docs.ServeHTTP(w, r) }
+
+// Published is the number of documents and JWK Sets this replica serves.
+func (b *Backend) Published() int { return b.docs.Len() }
+
+func (b *Backend) serverEvent(obj any, deleted bool) {
+	srv, ok := obj.(oauthv1alpha1.ServerObject)
+	if !ok {
+		return
+	}
+	label := ServerLabel(srv.ServerKind(), srv.GetNamespace(), srv.GetName())
+	s := srv.GetSpec().ClientIDMetadataDocument
+	if deleted || s == nil {
+		b.docs.SetServer(label, cimd.ServerSettings{})
+		return
+	}
+	rate, burst := s.EffectiveRateLimit()
+	b.docs.SetServer(label, cimd.ServerSettings{
+		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), MaxAge: s.EffectiveMaxAge(), RatePerSecond: rate, Burst: burst,
+	})
+}
+
+// clientEvent publishes a client's document while it is Ready and not being
+// deleted, and withdraws it otherwise.
+func (b *Backend) clientEvent(obj any, deleted bool) {
+	c, ok := obj.(*oauthv1alpha1.OAuthClient)
+	if !ok {
+		return
+	}
+	key := types.NamespacedName{Namespace: c.Namespace, Name: c.Name}
+	var want map[string][]byte
+	if md := c.Status.MetadataDocument; !deleted && c.DeletionTimestamp.IsZero() && md != nil && md.Document != "" && readyTrue(c) {
+		want = map[string][]byte{normalURL(md.URL): []byte(md.Document)}
+		if md.JWKS != "" {
+			want[normalURL(cimd.JWKSURL(md.URL))] = []byte(md.JWKS)
+		}
+	}
+	ref := c.Spec.ServerRef
+	kind := oauthv1alpha1.ServerKindOf(ref)
+	label := ServerLabel(kind, c.Namespace, ref.Name)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, u := range b.urls[key] {
+		if _, keep := want[u]; !keep {
+			b.docs.Delete(u)
+		}
+	}
+	if len(want) == 0 {
+		delete(b.urls, key)
+		return
+	}
+	if b.urls == nil {
+		b.urls = map[types.NamespacedName][]string{}
+	}
+	urls := make([]string, 0, len(want))
+	for u, body := range want {
+		b.docs.Set(u, cimd.Entry{Server: label, Body: body})
+		urls = append(urls, u)
+	}
+	b.urls[key] = urls
+}
+
+// readyTrue reports whether the client's Ready condition is True (for any
+// generation: after a spec change the document published so far is served
+// until the reconcile publishes the next one or finds the spec invalid).
+func readyTrue(c *oauthv1alpha1.OAuthClient) bool {
+	for _, cond := range c.Status.Conditions {
+		if cond.Type == oauthv1alpha1.ConditionReady {
+			return cond.Status == "True"
+		}
+	}
+	return false
+}
+
+// normalURL is url as cimd.RequestURL spells a request for it.
+func normalURL(u string) string {
+	rest, ok := strings.CutPrefix(u, "https://")
+	if !ok {
+		return u
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	return cimd.RequestURL(host, "/"+path)
+}
