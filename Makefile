@@ -20,6 +20,8 @@ ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(KUBERNETES_VERSION:v%=%)-etcd-$(ETCD_VERSION
 
 # node-oidc-provider, the pinned interop test peer (npm, lock file committed).
 INTEROP_DIR ?= hack/interop
+# The real MCP client (@modelcontextprotocol/sdk) test peer (npm, lock file committed).
+MCP_DIR ?= hack/mcp
 # The node-oidc-provider integration that accepts stateless client ids (npm,
 # lock file committed), tested against ids minted by the Go code.
 INTEGRATIONS_DIR ?= integrations/oidc-provider
@@ -116,11 +118,15 @@ integrations-test: integrations-deps | $(LOCALBIN) ## node-oidc-provider integra
 	cd $(INTEGRATIONS_DIR) && MINTIDS=$(abspath $(LOCALBIN))/mintids node --test test/
 
 .PHONY: interop-deps
-interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client 5 and 6).
+interop-deps: $(INTEROP_DIR)/node_modules/.package-lock.json $(MCP_DIR)/node_modules/.package-lock.json ## Install the pinned npm test peers (node-oidc-provider, openid-client 5 and 6, the MCP SDK).
 
 $(INTEROP_DIR)/node_modules/.package-lock.json: $(INTEROP_DIR)/package-lock.json
 	@if command -v npm >/dev/null; then npm ci --prefix $(INTEROP_DIR) --no-audit --no-fund; \
 	else echo "npm not found: node-oidc-provider interop tests will skip (or fail with CI set)"; fi
+
+$(MCP_DIR)/node_modules/.package-lock.json: $(MCP_DIR)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(MCP_DIR) --no-audit --no-fund; \
+	else echo "npm not found: MCP client interop tests will skip (or fail with CI set)"; fi
 
 ##@ Build
 

@@ -818,6 +818,18 @@ var depsMu sync.Mutex
 // starts node while another reinstalls the modules.
 func EnsureDeps(dir string) error { return ensureDeps(dir) }
 
+// EnsurePinnedDeps runs `npm ci --prefix dir` unless dir/node_modules
+// already holds every dependency of dir/package.json at its pinned version,
+// under the same locks as EnsureDeps: for npm projects of other harnesses
+// (hack/mcp).
+func EnsurePinnedDeps(dir string) error {
+	ok := func() bool {
+		deps, ok := pinnedDeps(dir)
+		return ok && allInstalled(dir, deps)
+	}
+	return npmCI(dir, ok, "run `npm ci --prefix "+dir+"`", "the pinned dependencies of package.json")
+}
+
 func ensureDeps(dir string) error {
 	return npmCI(dir, func() bool { return depsInstalled(dir) },
 		"install npm, or run `npm ci --prefix hack/interop`", "the pinned dependencies of package.json")
