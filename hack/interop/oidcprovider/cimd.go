@@ -416,9 +416,9 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw, audience string) 
 }
 
 // HostCertificate returns a fresh test CA (PEM) and a TLS server
-// certificate it signed for the hostnames (and 127.0.0.1), e.g. for a
-// document server at https://clients.test:<port>/ that CIMD.Hosts maps to
-// 127.0.0.1.
+// certificate it signed for the hostnames (IP literals become IP SANs) and
+// 127.0.0.1, e.g. for a document server at https://clients.test:<port>/
+// that CIMD.Hosts maps to 127.0.0.1.
 func HostCertificate(hostnames ...string) (caPEM []byte, cert tls.Certificate, err error) {
 	now := time.Now()
 	caKey, caCert, err := testcerts.Issue(&x509.Certificate{
@@ -434,6 +434,15 @@ func HostCertificate(hostnames ...string) (caPEM []byte, cert tls.Certificate, e
 	if err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("test CA: %w", err)
 	}
+	var dnsNames []string
+	ips := []net.IP{net.IPv4(127, 0, 0, 1)}
+	for _, h := range hostnames {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dnsNames = append(dnsNames, h)
+		}
+	}
 	leafKey, leaf, err := testcerts.Issue(&x509.Certificate{
 		SerialNumber: big.NewInt(now.UnixNano() + 1),
 		Subject:      pkix.Name{CommonName: strings.Join(hostnames, " ")},
@@ -441,8 +450,8 @@ func HostCertificate(hostnames ...string) (caPEM []byte, cert tls.Certificate, e
 		NotAfter:     now.Add(7 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     hostnames,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     dnsNames,
+		IPAddresses:  ips,
 	}, caCert, caKey)
 	if err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("test server certificate: %w", err)

@@ -263,3 +263,64 @@ func oauthErr(body []byte) string {
 	_ = json.Unmarshal(body, &e)
 	return e.Error
 }
+
+// TestCIMDJWKSURI: a document may publish its keys at a jwks_uri (https,
+// fetched through the same hostname mapping). node-oidc-provider 9.13.3
+// builds a new client from the cached document for every request, and with
+// it a new key store: the jwks_uri is fetched again on every client
+// authentication, whatever its Cache-Control, while the document itself is
+// fetched once per max-age.
+func TestCIMDJWKSURI(t *testing.T) {
+	ds, p := startCIMD(t)
+	ctx := context.Background()
+	const path, jwksPath = "/clients/m2m-uri", "/clients/m2m-uri/jwks.json"
+	id := ds.URL(path)
+	key := newES256(t)
+	doc := m2mDocument(t, id, key, "k1")
+	jwks := doc["jwks"]
+	delete(doc, "jwks")
+	doc["jwks_uri"] = ds.URL(jwksPath)
+	setJSON(t, ds, path, doc, "max-age=60")
+	setJSON(t, ds, jwksPath, jwks, "max-age=60")
+
+	for i := range 3 {
+		if st, body, err := p.TokenWithPrivateKeyJWT(ctx, id, key, "k1", "ES256", "mcp", testResource); err != nil || st != http.StatusOK {
+			t.Fatalf("token %d: %d %s %v\n%s", i, st, body, err, p.Stderr())
+		}
+	}
+	if n := ds.Hits(path); n != 1 {
+		t.Fatalf("document fetched %d times, want 1", n)
+	}
+	if n := ds.Hits(jwksPath); n != 3 {
+		t.Fatalf("jwks_uri fetched %d times for 3 token requests, want 3 (one per client authentication)", n)
+	}
+	if f := p.CIMDFetches(t); f[id] != 1 || f[ds.URL(jwksPath)] != 3 {
+		t.Fatalf("provider fetch counts %v", f)
+	}
+	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, newES256(t), "k1", "ES256", "mcp", testResource); st != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %d %s", st, body)
+	}
+}
+
+// TestCIMDLoopbackHostnames: client ids on https://127.0.0.1:<port>/ and
+// https://localhost:<port>/ (an operator endpoint with the repository's
+// test certificate) are fetched once CIMD.Hosts names them, although
+// oidc-provider's own fetch refuses loopback addresses.
+func TestCIMDLoopbackHostnames(t *testing.T) {
+	ip := StartDocumentServer(t, "127.0.0.1")
+	local := StartDocumentServer(t, "localhost")
+	cfg := &CIMD{
+		Hosts:     map[string]string{"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1"},
+		CAPEM:     append(append([]byte{}, ip.CAPEM...), local.CAPEM...),
+		Resources: []Resource{{URL: testResource, Scope: "mcp"}},
+	}
+	p := Start(t, Options{ClientIDMetadataDocument: cfg, DisableRegistration: true})
+	key := newES256(t)
+	for _, ds := range []*DocumentServer{ip, local} {
+		id := ds.URL("/clients/m2m")
+		setJSON(t, ds, "/clients/m2m", m2mDocument(t, id, key, "k1"), "")
+		if st, body, err := p.TokenWithPrivateKeyJWT(context.Background(), id, key, "k1", "ES256", "mcp", testResource); err != nil || st != http.StatusOK {
+			t.Fatalf("%s: token: %d %s %v\n%s", id, st, body, err, p.Stderr())
+		}
+	}
+}

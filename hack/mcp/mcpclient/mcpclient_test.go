@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -98,9 +100,9 @@ func writeKeyFiles(t *testing.T, key crypto.Signer, kid, alg string) (pemFile, j
 	return pemFile, jwkFile
 }
 
-func m2mDocument(t *testing.T, id string, key crypto.Signer, kid string) map[string]any {
+func m2mDocument(t *testing.T, id string, key crypto.Signer, kid, alg string) map[string]any {
 	t.Helper()
-	jwk, err := oidcprovider.PublicJWK(key, kid, "ES256")
+	jwk, err := oidcprovider.PublicJWK(key, kid, alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,23 +117,54 @@ func m2mDocument(t *testing.T, id string, key crypto.Signer, kid string) map[str
 }
 
 // TestPrivateKeyJWT: the SDK's PrivateKeyJwtProvider, with a client_id that
-// is a document URL and the key from the files of the operator's Secret
-// (PEM, then JWK), gets a token by client_credentials and calls the MCP
-// server's tool, which sees the document's client; the client assertion is
-// as the SDK builds it; a key that the document does not hold is refused.
+// is a document URL and the key from a file of the operator's Secret
+// (private_key.pem or private_key.jwk), gets a token by client_credentials
+// and calls the MCP server's tool, which sees the document's client, for
+// each algorithm the operator generates (ES256, RS256, EdDSA); the client
+// assertion is as the SDK builds it. The SDK imports a PEM key only for RS*,
+// PS* and ES*: an EdDSA key must be given as the JWK. A key that the
+// document does not hold is refused.
 func TestPrivateKeyJWT(t *testing.T) {
 	p := startPeer(t)
-	const path = "/clients/mcp-m2m"
-	id := p.docs.URL(path)
-	key := newKey(t)
-	p.setDoc(t, path, m2mDocument(t, id, key, "k1"))
-	pemFile, jwkFile := writeKeyFiles(t, key, "k1", "ES256")
-
-	for _, file := range []string{pemFile, jwkFile} {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	ecKey := newKey(t)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		key     crypto.Signer
+		alg     string
+		jwkFile bool
+		refused string // the SDK's error, "" when it works
+	}{
+		{name: "ES256 pem", key: ecKey, alg: "ES256"},
+		{name: "ES256 jwk", key: ecKey, alg: "ES256", jwkFile: true},
+		{name: "RS256 pem", key: rsaKey, alg: "RS256"},
+		{name: "EdDSA jwk", key: edKey, alg: "EdDSA", jwkFile: true},
+		{name: "EdDSA pem", key: edKey, alg: "EdDSA", refused: "Unsupported algorithm EdDSA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/clients/" + strings.ReplaceAll(tc.name, " ", "-")
+			id := p.docs.URL(path)
+			p.setDoc(t, path, m2mDocument(t, id, tc.key, "k1", tc.alg))
+			pemFile, jwkFile := writeKeyFiles(t, tc.key, "k1", tc.alg)
 			opts := p.options(ModePrivateKeyJWT, id)
-			opts.KeyFile, opts.Alg = file, "ES256"
+			opts.KeyFile, opts.Alg = pemFile, tc.alg
+			if tc.jwkFile {
+				opts.KeyFile = jwkFile
+			}
 			res := run(t, opts)
+			if tc.refused != "" {
+				if res.OK || !strings.Contains(res.Error, tc.refused) {
+					t.Fatalf("ok %v, error %q; want the SDK to refuse: %s", res.OK, res.Error, tc.refused)
+				}
+				return
+			}
 			if !res.OK {
 				t.Fatalf("MCP client failed: %s\nstderr:\n%s\nprovider:\n%s", res.Error, res.Stderr, p.as.Stderr())
 			}
@@ -146,11 +179,12 @@ func TestPrivateKeyJWT(t *testing.T) {
 			}
 			tr := res.TokenRequests[0]
 			if tr.Status != 200 || tr.Form["grant_type"] != "client_credentials" || tr.Form["resource"] != res.ResourceURL ||
-				tr.Form["scope"] != "mcp" || tr.Form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" || tr.BasicAuth {
+				tr.Form["scope"] != "mcp" || tr.Form["client_assertion_type"] != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" ||
+				tr.Form["client_id"] != "" || tr.BasicAuth {
 				t.Fatalf("token request %+v", tr)
 			}
 			a := tr.Assertion
-			if a == nil || a.Header["alg"] != "ES256" || a.Header["typ"] != "JWT" || a.Header["kid"] != nil ||
+			if a == nil || a.Header["alg"] != tc.alg || a.Header["typ"] != "JWT" || a.Header["kid"] != nil ||
 				a.Claims["iss"] != id || a.Claims["sub"] != id || a.Claims["aud"] != p.as.URL || a.Claims["jti"] == nil || a.Claims["exp"] == nil {
 				t.Fatalf("client assertion %+v", a)
 			}
@@ -158,6 +192,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 	}
 
 	t.Run("wrong key", func(t *testing.T) {
+		const path = "/clients/wrong-key"
+		id := p.docs.URL(path)
+		p.setDoc(t, path, m2mDocument(t, id, ecKey, "k1", "ES256"))
 		other, _ := writeKeyFiles(t, newKey(t), "k1", "ES256")
 		opts := p.options(ModePrivateKeyJWT, id)
 		opts.KeyFile, opts.Alg = other, "ES256"
