@@ -168,7 +168,7 @@ func (r *OAuthClientReconciler) reconcileNormal(ctx context.Context, obj, orig *
 	if err != nil {
 		return r.fail(ctx, obj, err)
 	}
-	md, ferrs := clientMetadata(obj, r.Policy)
+	md, ferrs := clientMetadata(obj, backend.ClientPolicy(be, r.Policy))
 	if len(ferrs) > 0 {
 		return r.fail(ctx, obj, backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "%s", ferrs.ToAggregate().Error()))
 	}

@@ -30,11 +30,11 @@ func TestAPIServerRefusesInvalidObjects(t *testing.T) {
 	}{
 		{"both backends", &oauthv1alpha1.AuthorizationServer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "both"},
 			Spec: oauthv1alpha1.AuthorizationServerSpec{DynamicRegistration: dyn, Stateless: stl}},
-			[]string{"spec", "exactly one of dynamicRegistration or stateless must be set"}},
+			[]string{"spec", "exactly one of dynamicRegistration, stateless or clientIDMetadataDocument must be set"}},
 		{"no backend", &oauthv1alpha1.AuthorizationServer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "none"}},
-			[]string{"spec", "exactly one of dynamicRegistration or stateless must be set"}},
+			[]string{"spec", "exactly one of dynamicRegistration, stateless or clientIDMetadataDocument must be set"}},
 		{"cluster server no backend", &oauthv1alpha1.ClusterAuthorizationServer{ObjectMeta: metav1.ObjectMeta{Name: "none-" + ns}},
-			[]string{"exactly one of dynamicRegistration or stateless must be set"}},
+			[]string{"exactly one of dynamicRegistration, stateless or clientIDMetadataDocument must be set"}},
 		{"http issuer URL for dynamic registration", &oauthv1alpha1.AuthorizationServer{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"},
 			Spec: oauthv1alpha1.AuthorizationServerSpec{DynamicRegistration: &oauthv1alpha1.DynamicRegistration{IssuerURL: "http://idp.example.com"}}},
 			[]string{"spec.dynamicRegistration.issuerURL", "https"}},
@@ -67,9 +67,6 @@ func TestAPIServerRefusesInvalidObjects(t *testing.T) {
 		{"relative redirect", oauthClient(ns, "rel", "idp", func(c *oauthv1alpha1.OAuthClient) {
 			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"/cb"}
 		}), []string{"spec.redirectURIs[0]", "absolute URI"}},
-		{"private_key_jwt without keys", oauthClient(ns, "pkj", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.TokenEndpointAuthMethod = "private_key_jwt"
-		}), []string{"spec.tokenEndpointAuthMethod", "needs jwks or jwksURI"}},
 		{"scope with a double quote", oauthClient(ns, "scope", "idp", func(c *oauthv1alpha1.OAuthClient) {
 			c.Spec.Scope = `read "write"`
 		}), []string{"spec.scope"}},

@@ -386,7 +386,7 @@ type ClientIDMetadataDocumentServer struct {
 	// +kubebuilder:validation:MinLength=9
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="must be an absolute https URL"
-	// +kubebuilder:validation:XValidation:rule="!isURL(self) || !isIP(url(self).getHostname())",message="must use a host name, not an IP address: authorization servers refuse IP literals"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^https://[0-9.]+(:[0-9]*)?(/.*)?$') && !self.startsWith('https://[')",message="must use a host name, not an IP address: authorization servers refuse IP literals"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('?') && !self.contains('#') && !self.contains('@')",message="must not have a query, fragment or user info"
 	BaseURL string `json:"baseURL"`
 

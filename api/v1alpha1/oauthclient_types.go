@@ -163,7 +163,6 @@ type AdoptFrom struct {
 // +kubebuilder:validation:XValidation:rule="has(self.serverRef)",message="serverRef is required: the AuthorizationServer or ClusterAuthorizationServer that issues the client id",fieldPath=".serverRef",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="has(self.secretName)",message="secretName is required: the Secret that receives the credentials",fieldPath=".secretName",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(has(self.jwks) && has(self.jwksURI))",message="jwks and jwksURI are mutually exclusive (RFC 7591 §2)",fieldPath=".jwksURI"
-// +kubebuilder:validation:XValidation:rule="!has(self.tokenEndpointAuthMethod) || self.tokenEndpointAuthMethod != 'private_key_jwt' || has(self.jwks) || has(self.jwksURI)",message="tokenEndpointAuthMethod private_key_jwt needs jwks or jwksURI",fieldPath=".tokenEndpointAuthMethod"
 type OAuthClientSpec struct {
 	// serverRef names the AuthorizationServer or ClusterAuthorizationServer
 	// that issues the client id. Required (a CEL rule on spec). Immutable.

@@ -209,6 +209,23 @@ type ClientValidator interface {
 	ValidateClient(server oauthv1alpha1.ServerObject, old, updated *oauthv1alpha1.OAuthClient, md *metadata.Metadata) field.ErrorList
 }
 
+// KeyIssuer is implemented by a backend that issues the client's key pair
+// for private_key_jwt itself (the metadata document backend); with any other
+// backend a private_key_jwt client brings its keys (jwks or jwks_uri).
+type KeyIssuer interface {
+	IssuesClientKeys() bool
+}
+
+// ClientPolicy is the metadata policy for the clients of backend b, from
+// the manager's base policy: the reconciler and the webhook validate an
+// OAuthClient with it.
+func ClientPolicy(b Backend, base metadata.Policy) metadata.Policy {
+	if ki, ok := b.(KeyIssuer); ok && ki.IssuesClientKeys() {
+		base.ServerIssuesKeys = true
+	}
+	return base
+}
+
 // Publisher is implemented by a backend that serves something of its
 // clients over the manager's HTTPS listener, on every replica (leader or
 // not): it keeps what it serves in step with the informers.

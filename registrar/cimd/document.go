@@ -200,6 +200,12 @@ func Build(in Input) (doc, jwks []byte, err error) {
 		return nil, nil, err
 	}
 	md.TokenEndpointAuthMethod = AuthMethod(md)
+	if md.ResponseTypes == nil && !metadata.WithDefaults(md, metadata.Policy{}).UsesRedirects() {
+		// Say "no response types" rather than leave the RFC 7591 default
+		// ["code"] to the authorization server, which would then ask for
+		// redirect URIs a client_credentials client does not have.
+		md.ResponseTypes = []string{}
+	}
 	if len(in.Keys) > 0 {
 		if len(md.JWKS) > 0 || md.JWKSURI != "" {
 			return nil, nil, refused("jwks", "the client brings its own keys; the operator publishes none")

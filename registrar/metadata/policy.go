@@ -75,6 +75,10 @@ type Policy struct {
 	// or otherwise non-global IP literal. Off by default (SEC-13); the fetcher
 	// must still check the resolved addresses.
 	AllowPrivateFetchTargets bool
+	// ServerIssuesKeys says the server generates the key pair of a
+	// private_key_jwt client that brings no jwks or jwks_uri (a Client ID
+	// Metadata Document server), so REG-22 does not ask for them.
+	ServerIssuesKeys bool
 	// MaxRedirectURIs bounds len(redirect_uris); 0 means 100 (REG-45).
 	MaxRedirectURIs int
 	// MaxStringLength bounds every string value in bytes; 0 means 2048. It also

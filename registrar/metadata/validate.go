@@ -327,7 +327,9 @@ func (v *validator) authMethod() {
 	case AuthPrivateKeyJWT, AuthSelfSignedTLSClientAuth:
 		switch {
 		case len(v.m.JWKS) == 0 && v.m.JWKSURI == "":
-			v.add(mTokenEndpointAuthMethod, -1, "requires jwks or jwks_uri", shown(method))
+			if !v.p.ServerIssuesKeys || method != AuthPrivateKeyJWT {
+				v.add(mTokenEndpointAuthMethod, -1, "requires jwks or jwks_uri", shown(method))
+			}
 		case v.nKeys == 0:
 			v.add(mJWKS, -1, "must contain at least one key for this token endpoint authentication method", "")
 		}

@@ -40,36 +40,49 @@ var oauthClientGK = schema.GroupKind{Group: oauthv1alpha1.GroupVersion.Group, Ki
 
 // ValidateCreate checks the spec with the shared RFC 7591 rules.
 func (v *OAuthClientValidator) ValidateCreate(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
-	md, errs := clientmeta.Validate(&obj.Spec, v.Policy)
-	if len(errs) == 0 {
-		berrs, err := v.backendRules(ctx, nil, obj, md)
-		if err != nil {
-			return nil, err
-		}
-		errs = berrs
+	errs, err := v.validate(ctx, nil, obj)
+	if err != nil {
+		return nil, err
 	}
 	return v.serverWarnings(ctx, obj), invalid(oauthClientGK, obj.Name, errs)
 }
 
-// backendRules applies the rules of the client's backend, when it has some
-// and the server exists.
-func (v *OAuthClientValidator) backendRules(ctx context.Context, oldObj, obj *oauthv1alpha1.OAuthClient, md *metadata.Metadata) (field.ErrorList, error) {
+// validate applies the shared rules with the policy of the client's backend
+// (when its server exists), then the backend's own rules.
+func (v *OAuthClientValidator) validate(ctx context.Context, oldObj, obj *oauthv1alpha1.OAuthClient) (field.ErrorList, error) {
+	b, srv, err := v.backendOf(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	policy := v.Policy
+	if b != nil {
+		policy = backend.ClientPolicy(b, policy)
+	}
+	md, errs := clientmeta.Validate(&obj.Spec, policy)
+	if cv, ok := b.(backend.ClientValidator); ok && len(errs) == 0 {
+		errs = cv.ValidateClient(srv, oldObj, obj, md)
+	}
+	return errs, nil
+}
+
+// backendOf returns the backend of the client's server and the server,
+// both nil when the server does not exist (or no Backends are set).
+func (v *OAuthClientValidator) backendOf(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (backend.Backend, oauthv1alpha1.ServerObject, error) {
 	if v.Reader == nil || v.Backends == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	srv, err := v.server(ctx, obj)
 	if err != nil {
-		return nil, apierrors.NewInternalError(err)
+		return nil, nil, apierrors.NewInternalError(err)
 	}
 	if srv == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b, ok := v.Backends.Lookup(srv.GetSpec().BackendMember())
-	cv, validates := b.(backend.ClientValidator)
-	if !ok || !validates {
-		return nil, nil
+	if !ok {
+		return nil, nil, nil
 	}
-	return cv.ValidateClient(srv, oldObj, obj, md), nil
+	return b, srv, nil
 }
 
 // ValidateUpdate checks a changed spec with the shared rules and refuses a
@@ -81,19 +94,15 @@ func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newOb
 	if newObj.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldObj.Spec, newObj.Spec) {
 		return nil, nil
 	}
-	md, errs := clientmeta.Validate(&newObj.Spec, v.Policy)
+	errs, err := v.validate(ctx, oldObj, newObj)
+	if err != nil {
+		return nil, err
+	}
 	warnings, immut, err := v.statelessUpdate(ctx, oldObj, newObj)
 	if err != nil {
 		return nil, err
 	}
 	errs = append(errs, immut...)
-	if len(errs) == 0 {
-		berrs, err := v.backendRules(ctx, oldObj, newObj, md)
-		if err != nil {
-			return nil, err
-		}
-		errs = berrs
-	}
 	return warnings, invalid(oauthClientGK, newObj.Name, errs)
 }
 

@@ -63,6 +63,7 @@ var (
 	_ backend.ClientState     = (*Backend)(nil)
 	_ backend.ClientValidator = (*Backend)(nil)
 	_ backend.Publisher       = (*Backend)(nil)
+	_ backend.KeyIssuer       = (*Backend)(nil)
 )
 
 func spec(server oauthv1alpha1.ServerObject) *oauthv1alpha1.ClientIDMetadataDocumentServer {
@@ -88,6 +89,10 @@ func (b *Backend) ReconcileServer(_ context.Context, server oauthv1alpha1.Server
 	server.GetStatus().Issuer = s.Issuer
 	return backend.ServerResult{Ready: "documents are served at " + cimd.ClientIDURL(s.BaseURL, "<namespace>", "<name>") + " with max-age " + s.EffectiveMaxAge().String()}, nil
 }
+
+// IssuesClientKeys is true: a private_key_jwt client without keys of its
+// own gets a key pair.
+func (b *Backend) IssuesClientKeys() bool { return true }
 
 // ForgetServer has nothing cached per server.
 func (b *Backend) ForgetServer(types.UID) {}
