@@ -138,7 +138,9 @@ func (b *Backend) ServerUpdateWarnings(old, updated oauthv1alpha1.ServerObject) 
 }
 
 // ServerSecrets is empty: the server needs no Secret.
-func (b *Backend) ServerSecrets(oauthv1alpha1.ServerObject, string) []backend.ServerSecret { return nil }
+func (b *Backend) ServerSecrets(oauthv1alpha1.ServerObject, string) []backend.ServerSecret {
+	return nil
+}
 
 // ConfigureEndpoint refuses: a metadata document server has no registration
 // endpoint (its clients are OAuthClient objects).
