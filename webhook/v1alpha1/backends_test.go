@@ -4,6 +4,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	dynamicbackend "github.com/clientreg/clientreg/controllers/backend/dynamic"
+	"github.com/clientreg/clientreg/controllers/backend/metadatadoc"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
 )
 
@@ -11,4 +12,5 @@ import (
 // their validation and defaults are used, which need none of their clients.
 var testBackends = new(backend.Registry).
 	MustRegister(oauthv1alpha1.MemberStateless, &statelessbackend.Backend{}).
-	MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{})
+	MustRegister(oauthv1alpha1.MemberDynamicRegistration, &dynamicbackend.Backend{}).
+	MustRegister(oauthv1alpha1.MemberClientIDMetadataDocument, &metadatadoc.Backend{})
