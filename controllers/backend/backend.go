@@ -1,5 +1,6 @@
 // Package backend defines what every way of obtaining client ids implements
-// (stateless minting, dynamic registration), and the Registry that chooses
+// (stateless minting, dynamic registration, metadata documents), and the
+// Registry that chooses
 // one by the member of the AuthorizationServer spec union that is set.
 //
 // A backend owns both halves of its mode:
@@ -25,6 +26,17 @@
 //     status and Secrets (through SecretStore) and the remote server.
 //  3. Register it in controllers.NewBackends (one line: MustRegister(member,
 //     backend)).
+//
+// A backend may also implement, when its mode needs them:
+//   - ClientState: Secret entries of its own (Credentials.Data) and its part
+//     of the client's status;
+//   - ClientValidator: rules for its clients that the webhook applies;
+//   - KeyIssuer: it issues the client's key pair itself (the metadata policy
+//     then waives REG-22's jwks for private_key_jwt);
+//   - Publisher: it serves something of its clients over the manager's HTTPS
+//     listener, on every replica.
+//
+// The metadata document backend (package metadatadoc) uses all four.
 //
 // Nothing else changes: the OAuthClient and server reconcilers, the webhook,
 // the Secret scope, the metrics and the embedded endpoint go through the

@@ -84,7 +84,7 @@ func (b *Backend) ReconcileServer(_ context.Context, server oauthv1alpha1.Server
 	}
 	if !b.Served {
 		return backend.ServerResult{}, backend.Permanent(oauthv1alpha1.ReasonDocumentsNotServed,
-			"this manager runs without its HTTPS listener, which serves the documents: set --registration-base-url and its TLS certificate (chart: registrationEndpoint.enabled)")
+			"this manager runs without its HTTPS listener, which serves the documents: set --registration-base-url and its TLS certificate (chart: registration.enabled)")
 	}
 	server.GetStatus().Issuer = s.Issuer
 	return backend.ServerResult{Ready: "documents are served at " + cimd.ClientIDURL(s.BaseURL, "<namespace>", "<name>") + " with max-age " + s.EffectiveMaxAge().String()}, nil
