@@ -112,7 +112,7 @@ func (c *ClientIDMetadataDocumentServer) EffectiveMaxAge() time.Duration {
 		}
 		return DefaultDocumentMaxAge
 	}
-	return c.CacheMaxAge.Duration.Truncate(time.Second)
+	return c.CacheMaxAge.Truncate(time.Second)
 }
 
 // EffectiveKeyAlgorithm is the algorithm of generated keys (ES256 when unset).

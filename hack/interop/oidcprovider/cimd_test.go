@@ -182,7 +182,7 @@ func TestCIMDPublicClientAuthorizationCode(t *testing.T) {
 	var tok struct {
 		IDToken string `json:"id_token"`
 	}
-	if json.Unmarshal(body, &tok); tok.IDToken == "" {
+	if err := json.Unmarshal(body, &tok); err != nil || tok.IDToken == "" {
 		t.Fatalf("no id_token for scope openid: %s", body)
 	}
 

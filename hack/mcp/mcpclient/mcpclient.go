@@ -187,12 +187,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the MCP server's socket: %w", err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	lnFile, err := ln.(*net.TCPListener).File()
 	if err != nil {
 		return nil, fmt.Errorf("the MCP server's socket: %w", err)
 	}
-	defer lnFile.Close()
+	defer func() { _ = lnFile.Close() }()
 	resourceURL := "http://" + ln.Addr().String() + "/mcp"
 	if opts.RegisterResource != nil {
 		if err := opts.RegisterResource(ctx, resourceURL, scope); err != nil {
@@ -204,7 +204,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	env := []string{
 		"MODE=" + string(opts.Mode),
 		"CLIENT_ID=" + opts.ClientID,
