@@ -421,16 +421,7 @@ func (p *Provider) VerifyAccessToken(ctx context.Context, raw, audience string) 
 // that CIMD.Hosts maps to 127.0.0.1.
 func HostCertificate(hostnames ...string) (caPEM []byte, cert tls.Certificate, err error) {
 	now := time.Now()
-	caKey, caCert, err := testcerts.Issue(&x509.Certificate{
-		SerialNumber:          big.NewInt(now.UnixNano()),
-		Subject:               pkix.Name{CommonName: "clientreg cimd test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}, nil, nil)
+	caKey, caCert, err := testcerts.Issue(testcerts.CATemplate("clientreg cimd test CA"), nil, nil)
 	if err != nil {
 		return nil, tls.Certificate{}, fmt.Errorf("test CA: %w", err)
 	}

@@ -1009,6 +1009,14 @@ type tailBuffer struct {
 	buf []byte
 }
 
+// TailBuffer is an io.Writer that keeps the last max bytes written to it
+// (a child process's stderr, for messages); String returns them as valid
+// UTF-8.
+type TailBuffer = tailBuffer
+
+// NewTailBuffer returns a TailBuffer of max bytes.
+func NewTailBuffer(max int) *TailBuffer { return &tailBuffer{max: max} }
+
 func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -1022,5 +1030,5 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return string(b.buf)
+	return strings.ToValidUTF8(string(b.buf), "?")
 }

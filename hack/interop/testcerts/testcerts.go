@@ -22,16 +22,7 @@ import (
 // 127.0.0.1 (IP SAN) and localhost signed by it, all PEM.
 func New() (caPEM, certPEM, keyPEM []byte, err error) {
 	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "clientreg interop test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
+	caTmpl := CATemplate("clientreg interop test CA")
 	srvTmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
@@ -104,4 +95,20 @@ func Write(dir string) (certFile, keyFile string, caPEM []byte, err error) {
 		return "", "", nil, fmt.Errorf("writing %s: %w", keyFile, err)
 	}
 	return certFile, keyFile, caPEM, nil
+}
+
+// CATemplate is the template of a test CA named cn, valid from an hour ago
+// for a week, that signs leaf certificates only.
+func CATemplate(cn string) *x509.Certificate {
+	now := time.Now()
+	return &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
 }

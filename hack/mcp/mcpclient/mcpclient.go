@@ -23,15 +23,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -240,7 +237,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout bytes.Buffer
-	stderr := &tailBuffer{max: tailBytes}
+	stderr := oidcprovider.NewTailBuffer(tailBytes)
 	cmd.Stdout = &stdout
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe() // closed when Run returns: mcp.mjs then exits
@@ -379,28 +376,3 @@ func findDir() (string, error) {
 	}
 	return dir, nil
 }
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0:0], b.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.ToValidUTF8(string(b.buf), "?")
-}
-
-var _ io.Writer = (*tailBuffer)(nil)
