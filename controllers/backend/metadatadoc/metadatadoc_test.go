@@ -237,3 +237,60 @@ func TestPublisherServesReadyClientsOnly(t *testing.T) {
 		t.Errorf("%d documents still published", b.Published())
 	}
 }
+
+// TestNestedBaseURLsCannotTakeOverADocument: a server whose base URL nests in
+// another's lets a client name a URL another client's document (or JWK Set)
+// lives at; such a URL is served for neither, and for the first again when
+// the second goes.
+func TestNestedBaseURLsCannotTakeOverADocument(t *testing.T) {
+	b := &Backend{}
+	outer := server(func(s *oauthv1alpha1.ClientIDMetadataDocumentServer) {
+		s.Keys.Publication = oauthv1alpha1.KeyPublicationJWKSURI
+	})
+	inner := server(func(s *oauthv1alpha1.ClientIDMetadataDocumentServer) { s.BaseURL = base + "/team" })
+	inner.Name, inner.Namespace = "nested", "billing"
+	b.serverEvent(outer, false)
+	b.serverEvent(inner, false)
+	ready := []metav1.Condition{{Type: oauthv1alpha1.ConditionReady, Status: metav1.ConditionTrue}}
+
+	victim := oauthClient() // team/billing: its JWK Set is at <base>/team/billing/jwks
+	victim.Spec.ServerRef = oauthv1alpha1.ServerReference{Name: "docs"}
+	creds, _ := step(t, b, outer, m2mMetadata(), nil, time.Now(), false)
+	b.ProjectStatus(&backend.Request{Client: victim, Server: outer, Metadata: m2mMetadata(), Stored: creds}, &victim.Status)
+	victim.Status.Conditions = ready
+	b.clientEvent(victim, false)
+
+	// billing/jwks on the nested server: <base>/team + /billing/jwks.
+	squatter := &oauthv1alpha1.OAuthClient{ObjectMeta: metav1.ObjectMeta{Namespace: "billing", Name: "jwks"}}
+	squatter.Spec.ServerRef = oauthv1alpha1.ServerReference{Name: "nested"}
+	public := &metadata.Metadata{TokenEndpointAuthMethod: "none", RedirectURIs: []string{"https://evil.example/cb"}}
+	req := &backend.Request{Client: squatter, Server: inner, Metadata: public, Now: time.Now()}
+	sc, err := b.Create(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Stored = sc
+	b.ProjectStatus(req, &squatter.Status)
+	squatter.Status.Conditions = ready
+	if squatter.Status.MetadataDocument.URL != victim.Status.MetadataDocument.URL+"/jwks" {
+		t.Fatalf("the test does not collide: %s vs %s/jwks", squatter.Status.MetadataDocument.URL, victim.Status.MetadataDocument.URL)
+	}
+	get := func(url string) (int, string) {
+		r := httptest.NewRequest(http.MethodGet, url, nil)
+		rec := httptest.NewRecorder()
+		b.ServeHTTP(rec, r)
+		return rec.Code, rec.Body.String()
+	}
+	jwksURL := victim.Status.MetadataDocument.URL + "/jwks"
+	if code, body := get(jwksURL); code != 200 || !strings.Contains(body, victim.Status.MetadataDocument.ActiveKeyID) {
+		t.Fatalf("the victim's JWK Set: %d %s", code, body)
+	}
+	b.clientEvent(squatter, false)
+	if code, body := get(jwksURL); code != http.StatusNotFound {
+		t.Fatalf("a URL claimed twice is served: %d %s", code, body)
+	}
+	b.clientEvent(squatter, true)
+	if code, body := get(jwksURL); code != 200 || !strings.Contains(body, victim.Status.MetadataDocument.ActiveKeyID) {
+		t.Fatalf("after the squatter left: %d %s", code, body)
+	}
+}

@@ -27,8 +27,13 @@ type publisher struct {
 	docs cimd.Documents
 
 	mu sync.Mutex
-	// urls are the URLs published for each OAuthClient.
+	// urls are the URLs each OAuthClient asks to publish.
 	urls map[types.NamespacedName][]string
+	// claims are, for each URL, the clients that ask to publish it and
+	// what. A URL claimed by two clients is served by neither: base URLs of
+	// two servers can nest (https://h/a and https://h/a/ns), so a client in
+	// one namespace could otherwise name another's document or JWK Set.
+	claims map[string]map[types.NamespacedName]cimd.Entry
 }
 
 // ServerLabel names a server in metrics and the rate limit:
@@ -125,24 +130,41 @@ func (b *Backend) clientEvent(obj any, deleted bool) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, u := range b.urls[key] {
-		if _, keep := want[u]; !keep {
-			b.docs.Delete(u)
-		}
+	touched := b.urls[key]
+	for _, u := range touched {
+		delete(b.claims[u], key)
 	}
-	if len(want) == 0 {
-		delete(b.urls, key)
-		return
-	}
-	if b.urls == nil {
+	delete(b.urls, key)
+	if b.claims == nil {
+		b.claims = map[string]map[types.NamespacedName]cimd.Entry{}
 		b.urls = map[types.NamespacedName][]string{}
 	}
-	urls := make([]string, 0, len(want))
 	for u, body := range want {
-		b.docs.Set(u, cimd.Entry{Server: label, Body: body})
-		urls = append(urls, u)
+		if b.claims[u] == nil {
+			b.claims[u] = map[types.NamespacedName]cimd.Entry{}
+		}
+		b.claims[u][key] = cimd.Entry{Server: label, Body: body}
+		b.urls[key] = append(b.urls[key], u)
+		touched = append(touched, u)
 	}
-	b.urls[key] = urls
+	for _, u := range touched {
+		b.publish(u)
+	}
+}
+
+// publish serves url's document if exactly one client claims it.
+func (b *Backend) publish(u string) {
+	claims := b.claims[u]
+	if len(claims) != 1 {
+		b.docs.Delete(u)
+		if len(claims) == 0 {
+			delete(b.claims, u)
+		}
+		return
+	}
+	for _, e := range claims {
+		b.docs.Set(u, e)
+	}
 }
 
 // readyTrue reports whether the client's Ready condition is True (for any

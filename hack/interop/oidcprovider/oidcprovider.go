@@ -1014,8 +1014,8 @@ type tailBuffer struct {
 // UTF-8.
 type TailBuffer = tailBuffer
 
-// NewTailBuffer returns a TailBuffer of max bytes.
-func NewTailBuffer(max int) *TailBuffer { return &tailBuffer{max: max} }
+// NewTailBuffer returns a TailBuffer of size bytes.
+func NewTailBuffer(size int) *TailBuffer { return &tailBuffer{max: size} }
 
 func (b *tailBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
