@@ -182,6 +182,7 @@ func TestBuildFollowsTheDraft(t *testing.T) {
 		{"HS256 signing", Input{ClientID: id, Metadata: &metadata.Metadata{TokenEndpointAuthMethod: "none", IDTokenSignedResponseAlg: "HS256"}}, "id_token_signed_response_alg"},
 		{"client_secret member", Input{ClientID: id, Metadata: &metadata.Metadata{TokenEndpointAuthMethod: "none", Extra: map[string]json.RawMessage{"client_secret": json.RawMessage(`"x"`)}}}, "client_secret"},
 		{"http logo", Input{ClientID: id, Metadata: &metadata.Metadata{TokenEndpointAuthMethod: "none", LogoURI: "http://app.example/logo.png"}}, "logo_uri"},
+		{"http localized logo", Input{ClientID: id, Metadata: &metadata.Metadata{TokenEndpointAuthMethod: "none", Localized: map[string]string{"logo_uri#en": "http://app.example/logo.png"}}}, "logo_uri#en"},
 		{"foreign jwks_uri", Input{ClientID: id, Metadata: &metadata.Metadata{JWKSURI: "https://elsewhere.example/jwks"}}, "jwks_uri"},
 		{"private_key_jwt without keys", Input{ClientID: id, Metadata: &metadata.Metadata{}}, "jwks"},
 		{"http client id", Input{ClientID: "http://clients.example.com/ns/app", Metadata: &metadata.Metadata{TokenEndpointAuthMethod: "none"}}, "client_id"},

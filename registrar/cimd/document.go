@@ -21,13 +21,6 @@ const MaxDocumentBytes = 5 << 10
 // allowed in a document.
 const DefaultAuthMethod = metadata.AuthPrivateKeyJWT
 
-// webURIMembers must be https URLs in a document: authorization servers
-// refuse anything else (one checks exactly these).
-var webURIMembers = []string{
-	"backchannel_client_notification_endpoint", "backchannel_logout_uri", "client_uri",
-	"initiate_login_uri", "jwks_uri", "logo_uri", "policy_uri", "sector_identifier_uri", "tos_uri",
-}
-
 // RefusedError says which member of the metadata a document cannot carry,
 // and why. It never holds a secret.
 type RefusedError struct {
@@ -78,10 +71,8 @@ func CheckMetadata(md *metadata.Metadata, clientID string) error {
 	case metadata.AuthClientSecretBasic, metadata.AuthClientSecretPost, metadata.AuthClientSecretJWT:
 		return refused("token_endpoint_auth_method", "%s needs a client secret, and a client identified by a metadata document has none: use private_key_jwt (the operator holds the key), none (a public client, with PKCE) or tls_client_auth", m)
 	}
-	withMethod := *md
-	withMethod.TokenEndpointAuthMethod = AuthMethod(md)
-	if withMethod.NeedsSecret() {
-		return refused(symmetricMember(md), "names a symmetric algorithm, whose key would be derived from a client secret; a client identified by a metadata document has no secret")
+	if name := md.SymmetricAlgMember(); name != "" {
+		return refused(name, "names a symmetric algorithm, whose key would be derived from a client secret; a client identified by a metadata document has no secret")
 	}
 	for _, k := range []string{"client_secret", "client_secret_expires_at"} {
 		if _, ok := md.Extra[k]; ok {
@@ -121,44 +112,34 @@ func isAlgorithm(alg string) bool {
 	return false
 }
 
-func symmetricMember(md *metadata.Metadata) string {
-	enc, err := md.MarshalJSON()
-	if err != nil {
-		return ""
-	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal(enc, &members) != nil {
-		return ""
-	}
-	for name, raw := range members {
-		var s string
-		if strings.HasSuffix(name, "_alg") && json.Unmarshal(raw, &s) == nil && (strings.HasPrefix(s, "HS") || s == "dir" || strings.HasPrefix(s, "PBES2") || strings.HasSuffix(s, "KW")) {
-			return name
-		}
-	}
-	return ""
-}
-
+// checkWebURIs refuses a web URI member that is not https. Authorization
+// servers check these members (one checks exactly these, with
+// backchannel_client_notification_endpoint, which has no field here);
+// language-tagged variants are held to the same rule.
 func checkWebURIs(md *metadata.Metadata) error {
-	enc, err := md.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("encoding the metadata: %w", err)
+	members := []struct{ name, value string }{
+		{"backchannel_logout_uri", md.BackchannelLogoutURI}, {"client_uri", md.ClientURI},
+		{"initiate_login_uri", md.InitiateLoginURI}, {"jwks_uri", md.JWKSURI}, {"logo_uri", md.LogoURI},
+		{"policy_uri", md.PolicyURI}, {"sector_identifier_uri", md.SectorIdentifierURI}, {"tos_uri", md.TOSURI},
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(enc, &members); err != nil {
-		return fmt.Errorf("encoding the metadata: %w", err)
+	for name, value := range md.Localized {
+		if base, _, _ := strings.Cut(name, "#"); base != "client_name" {
+			members = append(members, struct{ name, value string }{name, value})
+		}
 	}
-	for _, name := range webURIMembers {
-		raw, ok := members[name]
-		if !ok {
+	if raw, ok := md.Extra["backchannel_client_notification_endpoint"]; ok {
+		var v string
+		if json.Unmarshal(raw, &v) != nil {
+			v = string(raw)
+		}
+		members = append(members, struct{ name, value string }{"backchannel_client_notification_endpoint", v})
+	}
+	for _, m := range members {
+		if m.value == "" {
 			continue
 		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			continue
-		}
-		if u, err := url.Parse(s); err != nil || u.Scheme != "https" {
-			return refused(name, "must be an https URL in a metadata document: authorization servers refuse other schemes")
+		if u, err := url.Parse(m.value); err != nil || u.Scheme != "https" {
+			return refused(m.name, "must be an https URL in a metadata document: authorization servers refuse other schemes")
 		}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -80,17 +79,17 @@ func ParseKey(data []byte) (*Key, error) {
 	if !ok || jwk.IsPublic() {
 		return nil, errors.New("the stored key is not a private signing key")
 	}
-	k, err := newKey(priv, jwk.Algorithm)
+	alg := algFor(priv)
+	if alg == "" || (jwk.Algorithm != "" && jwk.Algorithm != alg) {
+		return nil, fmt.Errorf("the stored key's alg %q does not fit its key type", jwk.Algorithm)
+	}
+	k, err := newKey(priv, alg)
 	if err != nil {
 		return nil, err
-	}
-	if want := algFor(priv); want == "" || (jwk.Algorithm != want && !(want == AlgES256 && jwk.Algorithm == "")) {
-		return nil, fmt.Errorf("the stored key's alg %q does not fit its key type", jwk.Algorithm)
 	}
 	if jwk.KeyID != "" && jwk.KeyID != k.ID {
 		return nil, errors.New("the stored key's kid is not its thumbprint")
 	}
-	k.Alg = algFor(priv)
 	return k, nil
 }
 
@@ -161,10 +160,4 @@ func PublicJWKFromJSON(data []byte) (jose.JSONWebKey, error) {
 		return jwk, fmt.Errorf("reading a public JWK: %w", err)
 	}
 	return jwk.Public(), nil
-}
-
-// Fingerprint is a short, non-secret digest of data for logs and tests.
-func Fingerprint(data []byte) string {
-	sum := sha256.Sum256(data)
-	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }

@@ -455,6 +455,10 @@ func (m *Metadata) NeedsSecret() bool {
 	return m.symmetricAlgMember() != ""
 }
 
+// SymmetricAlgMember returns the name of the first OpenID Connect algorithm
+// member that names a symmetric (client-secret based) algorithm, or "".
+func (m *Metadata) SymmetricAlgMember() string { return m.symmetricAlgMember() }
+
 // symmetricAlgMember returns the first OIDC algorithm member that names a
 // symmetric (client-secret based) algorithm, or "".
 func (m *Metadata) symmetricAlgMember() string {
