@@ -106,11 +106,11 @@ func (d *DynamicRegistration) EffectiveOnUnauthorized() UnauthorizedPolicy {
 
 // EffectiveMaxAge is the Cache-Control max-age of documents (at least 1s).
 func (c *ClientIDMetadataDocumentServer) EffectiveMaxAge() time.Duration {
-	if c.CacheMaxAge == nil || c.CacheMaxAge.Duration < time.Second {
-		if c.CacheMaxAge != nil {
-			return time.Second
-		}
+	switch {
+	case c.CacheMaxAge == nil:
 		return DefaultDocumentMaxAge
+	case c.CacheMaxAge.Duration < time.Second:
+		return time.Second
 	}
 	return c.CacheMaxAge.Truncate(time.Second)
 }
@@ -118,7 +118,7 @@ func (c *ClientIDMetadataDocumentServer) EffectiveMaxAge() time.Duration {
 // EffectiveKeyAlgorithm is the algorithm of generated keys (ES256 when unset).
 func (c *ClientIDMetadataDocumentServer) EffectiveKeyAlgorithm() string {
 	if c.Keys == nil || c.Keys.Algorithm == "" {
-		return "ES256"
+		return string(SigningES256)
 	}
 	return c.Keys.Algorithm
 }

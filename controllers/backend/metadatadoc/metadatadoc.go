@@ -338,12 +338,12 @@ func (b *Backend) ProjectStatus(req *backend.Request, st *oauthv1alpha1.OAuthCli
 		st.MetadataDocument = nil
 		return
 	}
+	out := &oauthv1alpha1.MetadataDocumentStatus{URL: stored.ClientID}
+	st.MetadataDocument = out
 	keys, err := readKeys(stored.Data)
 	if err != nil {
-		st.MetadataDocument = &oauthv1alpha1.MetadataDocumentStatus{URL: stored.ClientID}
 		return
 	}
-	out := &oauthv1alpha1.MetadataDocumentStatus{URL: stored.ClientID}
 	if doc, jwks, err := cimd.Build(documentInput(stored.ClientID, req.Metadata, keys, spec(req.Server))); err == nil {
 		out.Document, out.JWKS = string(doc), string(jwks)
 	}
@@ -356,7 +356,6 @@ func (b *Backend) ProjectStatus(req *backend.Request, st *oauthv1alpha1.OAuthCli
 	if r := keys.retired; r != nil {
 		out.RetiredKeyID, out.RetiredKeyWithdrawAt = r.KeyID, r.WithdrawAt.DeepCopy()
 	}
-	st.MetadataDocument = out
 }
 
 // keySet is a client's keys: the active one (in the Secret), a next one
@@ -479,7 +478,7 @@ func (ks *keySet) nextStep() time.Time {
 	if ks.next != nil {
 		t = ks.next.ActiveAt.Time
 	}
-	if ks.retired != nil && (t.IsZero() || ks.retired.WithdrawAt.Before(&metav1.Time{Time: t})) {
+	if ks.retired != nil && (t.IsZero() || ks.retired.WithdrawAt.Time.Before(t)) {
 		t = ks.retired.WithdrawAt.Time
 	}
 	return t
