@@ -7,7 +7,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 )
@@ -87,5 +89,37 @@ func TestMetadataDocumentServerValidation(t *testing.T) {
 	w, err := v.ValidateCreate(context.Background(), nsServer(spec))
 	if err != nil || len(w) != 1 || !strings.Contains(w[0], "at least 30s") {
 		t.Errorf("a short max-age: warnings %q, err %v", w, err)
+	}
+}
+
+// TestAdmissionReadsTheServerOnce: the backend's rules, the missing-server
+// warning and the stateless update rule share one read of the server.
+func TestAdmissionReadsTheServerOnce(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := oauthv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	gets := 0
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(nsServer(statelessSpec())).
+		WithInterceptorFuncs(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			gets++
+			return c.Get(ctx, key, obj, opts...)
+		}}).Build()
+	v := &OAuthClientValidator{Reader: reader, Backends: testBackends}
+	if _, err := v.ValidateCreate(context.Background(), oauthClient()); err != nil {
+		t.Fatal(err)
+	}
+	if gets != 1 {
+		t.Errorf("a create read the server %d times", gets)
+	}
+	gets = 0
+	old := oauthClient()
+	old.Status.ClientID = "minted"
+	updated := oauthClient(func(c *oauthv1alpha1.OAuthClient) { c.Spec.ClientName = "Billing 2" }, rotate("r1"))
+	if _, err := v.ValidateUpdate(context.Background(), old, updated); err != nil {
+		t.Fatal(err)
+	}
+	if gets != 1 {
+		t.Errorf("an update read the server %d times", gets)
 	}
 }

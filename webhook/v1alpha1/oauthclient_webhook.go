@@ -40,19 +40,47 @@ var oauthClientGK = schema.GroupKind{Group: oauthv1alpha1.GroupVersion.Group, Ki
 
 // ValidateCreate checks the spec with the shared RFC 7591 rules.
 func (v *OAuthClientValidator) ValidateCreate(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
-	errs, err := v.validate(ctx, nil, obj)
-	if err != nil {
-		return nil, err
+	srv := v.serverOf(obj)
+	errs := v.validate(ctx, srv, nil, obj)
+	return v.serverWarnings(ctx, srv, obj), invalid(oauthClientGK, obj.Name, errs)
+}
+
+// serverRead is the server of one admitted object, read at most once per
+// admission however many rules ask for it.
+type serverRead struct {
+	v    *OAuthClientValidator
+	obj  *oauthv1alpha1.OAuthClient
+	done bool
+	srv  oauthv1alpha1.ServerObject
+	err  error
+}
+
+func (v *OAuthClientValidator) serverOf(obj *oauthv1alpha1.OAuthClient) *serverRead {
+	return &serverRead{v: v, obj: obj}
+}
+
+// get reads the server object the client refers to: nil when it does not
+// exist or there is no Reader.
+func (r *serverRead) get(ctx context.Context) (oauthv1alpha1.ServerObject, error) {
+	if !r.done && r.v.Reader != nil {
+		r.srv, r.err = r.v.server(ctx, r.obj)
 	}
-	return v.serverWarnings(ctx, obj), invalid(oauthClientGK, obj.Name, errs)
+	r.done = true
+	return r.srv, r.err
 }
 
 // validate applies the shared rules with the policy of the client's backend
-// (when its server exists), then the backend's own rules.
-func (v *OAuthClientValidator) validate(ctx context.Context, oldObj, obj *oauthv1alpha1.OAuthClient) (field.ErrorList, error) {
-	b, srv, err := v.backendOf(ctx, obj)
+// (when its server exists), then the backend's own rules. A server that
+// cannot be read leaves the shared rules with the manager's policy (the
+// reconciler applies the backend's).
+func (v *OAuthClientValidator) validate(ctx context.Context, sr *serverRead, oldObj, obj *oauthv1alpha1.OAuthClient) field.ErrorList {
+	var b backend.Backend
+	srv, err := sr.get(ctx)
 	if err != nil {
-		return nil, err
+		logf.FromContext(ctx).V(1).Info("cannot read the server of an OAuthClient", "error", err.Error())
+	}
+	if srv != nil && v.Backends != nil {
+		b, _ = v.Backends.Lookup(srv.GetSpec().BackendMember())
 	}
 	policy := v.Policy
 	if b != nil {
@@ -62,27 +90,7 @@ func (v *OAuthClientValidator) validate(ctx context.Context, oldObj, obj *oauthv
 	if cv, ok := b.(backend.ClientValidator); ok && len(errs) == 0 {
 		errs = cv.ValidateClient(srv, oldObj, obj, md)
 	}
-	return errs, nil
-}
-
-// backendOf returns the backend of the client's server and the server,
-// both nil when the server does not exist (or no Backends are set).
-func (v *OAuthClientValidator) backendOf(ctx context.Context, obj *oauthv1alpha1.OAuthClient) (backend.Backend, oauthv1alpha1.ServerObject, error) {
-	if v.Reader == nil || v.Backends == nil {
-		return nil, nil, nil
-	}
-	srv, err := v.server(ctx, obj)
-	if err != nil {
-		return nil, nil, apierrors.NewInternalError(err)
-	}
-	if srv == nil {
-		return nil, nil, nil
-	}
-	b, ok := v.Backends.Lookup(srv.GetSpec().BackendMember())
-	if !ok {
-		return nil, nil, nil
-	}
-	return b, srv, nil
+	return errs
 }
 
 // ValidateUpdate checks a changed spec with the shared rules and refuses a
@@ -94,11 +102,9 @@ func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newOb
 	if newObj.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldObj.Spec, newObj.Spec) {
 		return nil, nil
 	}
-	errs, err := v.validate(ctx, oldObj, newObj)
-	if err != nil {
-		return nil, err
-	}
-	warnings, immut, err := v.statelessUpdate(ctx, oldObj, newObj)
+	srv := v.serverOf(newObj)
+	errs := v.validate(ctx, srv, oldObj, newObj)
+	warnings, immut, err := v.statelessUpdate(ctx, srv, oldObj, newObj)
 	if err != nil {
 		return nil, err
 	}
@@ -126,13 +132,13 @@ func (v *OAuthClientValidator) server(ctx context.Context, obj *oauthv1alpha1.OA
 
 // serverWarnings tells the user that the server does not exist (yet): the
 // client waits for it, which is allowed so that manifests apply in any order.
-func (v *OAuthClientValidator) serverWarnings(ctx context.Context, obj *oauthv1alpha1.OAuthClient) admission.Warnings {
+func (v *OAuthClientValidator) serverWarnings(ctx context.Context, sr *serverRead, obj *oauthv1alpha1.OAuthClient) admission.Warnings {
 	if v.Reader == nil {
 		return nil
 	}
-	srv, err := v.server(ctx, obj)
+	srv, err := sr.get(ctx)
 	if err != nil {
-		logf.FromContext(ctx).V(1).Info("cannot read the server of an OAuthClient", "error", err.Error())
+		// validate has logged it.
 		return nil
 	}
 	if srv == nil {
@@ -150,7 +156,7 @@ func (v *OAuthClientValidator) serverWarnings(ctx context.Context, obj *oauthv1a
 // (clientmeta.ChangedMembers): the registered metadata as written, not spec
 // fields such as secretTemplate, rotation or deletionPolicy. The embedded
 // registration endpoint's RFC 7592 PUT sets the annotation itself.
-func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
+func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, sr *serverRead, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
 	if v.Reader == nil || oldObj.Status.ClientID == "" {
 		return nil, nil, nil
 	}
@@ -158,7 +164,7 @@ func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, oldObj, newO
 	if len(changed) == 0 {
 		return nil, nil, nil
 	}
-	srv, err := v.server(ctx, newObj)
+	srv, err := sr.get(ctx)
 	if err != nil {
 		return nil, nil, apierrors.NewInternalError(err)
 	}
