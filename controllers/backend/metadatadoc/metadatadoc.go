@@ -116,7 +116,10 @@ func (b *Backend) ValidateServer(server oauthv1alpha1.ServerObject, p *field.Pat
 	if s.Issuer != "" {
 		errs = append(errs, backend.IssuerErrors(p.Child("issuer"), s.Issuer)...)
 	}
-	errs = append(errs, backend.DurationErrors(p.Child("cacheMaxAge"), s.CacheMaxAge, time.Second, "")...)
+	if d := s.CacheMaxAge; d != nil && d.Duration < time.Second {
+		errs = append(errs, field.Invalid(p.Child("cacheMaxAge"), d.Duration.String(),
+			"must be at least 1s: authorization servers must be able to cache documents (one fetches at most once a second per client, and fails token requests beyond that)"))
+	}
 	if k := s.Keys; k != nil {
 		errs = append(errs, backend.DurationErrors(p.Child("keys", "propagationMargin"), k.PropagationMargin, 0, "")...)
 		errs = append(errs, backend.DurationErrors(p.Child("keys", "retiredKeyOverlap"), k.RetiredKeyOverlap, 0, "")...)

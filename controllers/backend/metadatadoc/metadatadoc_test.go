@@ -2,6 +2,7 @@ package metadatadoc
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
@@ -292,5 +294,27 @@ func TestNestedBaseURLsCannotTakeOverADocument(t *testing.T) {
 	b.clientEvent(squatter, true)
 	if code, body := get(jwksURL); code != 200 || !strings.Contains(body, victim.Status.MetadataDocument.ActiveKeyID) {
 		t.Fatalf("after the squatter left: %d %s", code, body)
+	}
+}
+
+func TestServerSideRules(t *testing.T) {
+	b := &Backend{}
+	moved := server(func(s *oauthv1alpha1.ClientIDMetadataDocumentServer) { s.BaseURL = "https://new.example.com/o" })
+	if w := b.ServerUpdateWarnings(server(), moved); len(w) != 1 || !strings.Contains(w[0], "client id of every client") {
+		t.Errorf("a new base URL: warnings %q", w)
+	}
+	if w := b.ServerUpdateWarnings(server(), server()); len(w) != 0 {
+		t.Errorf("no change: warnings %q", w)
+	}
+	if err := b.ConfigureEndpoint(context.Background(), server(), nil); !errors.Is(err, backend.ErrEndpointMisconfigured) {
+		t.Errorf("ConfigureEndpoint = %v, want ErrEndpointMisconfigured", err)
+	}
+	bad := server(func(s *oauthv1alpha1.ClientIDMetadataDocumentServer) {
+		s.BaseURL = "https://10.1.2.3/o"
+		s.CacheMaxAge = &metav1.Duration{Duration: 0}
+	})
+	errs, _ := b.ValidateServer(bad, field.NewPath("spec", "clientIDMetadataDocument"))
+	if len(errs) != 2 || errs[0].Field != "spec.clientIDMetadataDocument.baseURL" || errs[1].Field != "spec.clientIDMetadataDocument.cacheMaxAge" {
+		t.Errorf("ValidateServer = %v", errs)
 	}
 }
