@@ -416,27 +416,26 @@ func (r *Registry) For(server oauthv1alpha1.ServerObject) (Backend, error) {
 // SecretDataKeys is every Secret entry a registered backend may store in
 // Credentials.Data (see ClientState).
 func (r *Registry) SecretDataKeys() []string {
-	if r == nil {
-		return nil
-	}
 	var out []string
-	for _, m := range r.order {
-		if cs, ok := r.members[m].(ClientState); ok {
-			out = append(out, cs.SecretDataKeys()...)
-		}
+	for _, cs := range implementing[ClientState](r) {
+		out = append(out, cs.SecretDataKeys()...)
 	}
 	return out
 }
 
 // Publishers returns the registered backends that serve over HTTPS.
-func (r *Registry) Publishers() []Publisher {
+func (r *Registry) Publishers() []Publisher { return implementing[Publisher](r) }
+
+// implementing returns the registered backends that implement T, in
+// registration order.
+func implementing[T any](r *Registry) []T {
 	if r == nil {
 		return nil
 	}
-	var out []Publisher
+	var out []T
 	for _, m := range r.order {
-		if p, ok := r.members[m].(Publisher); ok {
-			out = append(out, p)
+		if t, ok := r.members[m].(T); ok {
+			out = append(out, t)
 		}
 	}
 	return out

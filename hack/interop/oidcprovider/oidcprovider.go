@@ -795,16 +795,21 @@ func interopDir(t testing.TB) string {
 	return dir
 }
 
-// findInteropDir locates hack/interop from this source file's path, which
-// the Go toolchain records (go test, go run and go build without -trimpath).
-func findInteropDir() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
+// findInteropDir locates hack/interop from this source file's path.
+func findInteropDir() (string, error) { return ParentDirWith("provider.mjs") }
+
+// ParentDirWith returns the parent directory of the calling Go package's
+// source directory, which must hold the file marker (a harness finds its
+// node project this way). It relies on the source path the Go toolchain
+// records (go test, go run and go build without -trimpath).
+func ParentDirWith(marker string) (string, error) {
+	_, file, _, ok := runtime.Caller(1)
 	if !ok {
-		return "", errors.New("cannot locate the oidcprovider package source")
+		return "", errors.New("cannot locate the calling package's source")
 	}
 	dir := filepath.Dir(filepath.Dir(file))
-	if _, err := os.Stat(filepath.Join(dir, "provider.mjs")); err != nil {
-		return "", fmt.Errorf("%s/provider.mjs not found (built with -trimpath, or outside the repository?): %w", dir, err)
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+		return "", fmt.Errorf("%s/%s not found (built with -trimpath, or outside the repository?): %w", dir, marker, err)
 	}
 	return dir, nil
 }

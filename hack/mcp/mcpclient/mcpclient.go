@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -365,14 +364,4 @@ func ensureDeps(dir string) error {
 func Dir() (string, error) { return findDir() }
 
 // findDir locates hack/mcp from this source file's path.
-func findDir() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("cannot locate the mcpclient package source")
-	}
-	dir := filepath.Dir(filepath.Dir(file))
-	if _, err := os.Stat(filepath.Join(dir, "mcp.mjs")); err != nil {
-		return "", fmt.Errorf("%s/mcp.mjs not found (built with -trimpath, or outside the repository?): %w", dir, err)
-	}
-	return dir, nil
-}
+func findDir() (string, error) { return oidcprovider.ParentDirWith("mcp.mjs") }
