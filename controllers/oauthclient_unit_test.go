@@ -194,6 +194,9 @@ func TestReconcileIssuesThenIdles(t *testing.T) {
 	if c.Status.ClientSecretExpiresAt == nil || c.Status.NextRotationTime == nil {
 		t.Fatalf("expiry/renewal not in status: %+v", c.Status)
 	}
+	if got, want := s.Annotations[oauthv1alpha1.AnnotationNextRotation], c.Status.NextRotationTime.UTC().Format(time.RFC3339); got != want {
+		t.Fatalf("Secret annotation %s = %q, want status.nextRotationTime %q", oauthv1alpha1.AnnotationNextRotation, got, want)
+	}
 	if !strings.Contains(<-h.rec.Events, "Registered") {
 		t.Fatal("no Registered event")
 	}

@@ -276,6 +276,9 @@ func (r *OAuthClientReconciler) desiredSecret(obj *oauthv1alpha1.OAuthClient, st
 	if !creds.ExpiresAt.IsZero() {
 		set(oauthv1alpha1.AnnotationExpiresAt, creds.ExpiresAt.UTC().Format(time.RFC3339))
 	}
+	if next := nextRotation(rotationInterval(obj), creds); !next.IsZero() {
+		set(oauthv1alpha1.AnnotationNextRotation, next.UTC().Format(time.RFC3339))
+	}
 	set(oauthv1alpha1.AnnotationRotationRequest, state.rotationSeen)
 	set(oauthv1alpha1.AnnotationAttemptID, creds.AttemptID)
 	if state.previous != nil {

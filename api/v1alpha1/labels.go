@@ -31,6 +31,11 @@ const (
 	// AnnotationExpiresAt on a credentials Secret records when the client id and
 	// secret expire (RFC 3339); absent when they never expire.
 	AnnotationExpiresAt = "oauth.clientreg.dev/expires-at"
+	// AnnotationNextRotation on a credentials Secret records when the
+	// credentials are next rotated (RFC 3339): spec.rotation.interval after
+	// they were issued, or renewal before they expire; absent when never.
+	// The same time is in status.nextRotationTime.
+	AnnotationNextRotation = "oauth.clientreg.dev/next-rotation"
 	// AnnotationRotationRequest on a credentials Secret records the value of the
 	// rotate annotation the stored credentials answer.
 	AnnotationRotationRequest = "oauth.clientreg.dev/rotation-request"
