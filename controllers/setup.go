@@ -228,7 +228,7 @@ func setupEndpoint(ctx context.Context, mgr ctrl.Manager, opts Options, scope se
 	resolver := &registration.Resolver{
 		Client: c, APIReader: apiReader,
 		BaseURL: strings.TrimSuffix(e.BaseURL, "/"), ClusterResourceNamespace: opts.ClusterResourceNamespace, Clock: clk,
-		Backends: backends,
+		Backends: backends, Policy: opts.Policy,
 	}
 	store := &registration.Store{Client: c, APIReader: apiReader, Resolver: resolver}
 	// Registrations are answered on the cache event that shows them done.

@@ -229,8 +229,10 @@ type KeyIssuer interface {
 }
 
 // ClientPolicy is the metadata policy for the clients of backend b, from
-// the manager's base policy: the reconciler and the webhook validate an
-// OAuthClient with it.
+// the manager's base policy. It is the one derivation: the reconciler and the
+// webhook validate an OAuthClient with it, and the embedded registration
+// endpoint narrows it to the server's registration policy
+// (endpoint.Server.ClientPolicy).
 func ClientPolicy(b Backend, base metadata.Policy) metadata.Policy {
 	if ki, ok := b.(KeyIssuer); ok && ki.IssuesClientKeys() {
 		base.ServerIssuesKeys = true

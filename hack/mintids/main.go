@@ -160,7 +160,7 @@ func mintCase(m *sci.Minter, name, mode, reg string) (Case, *sci.Minted) {
 	must(md.UnmarshalJSON([]byte(reg)))
 	raw, err := md.MarshalJSON()
 	must(err)
-	def := metadata.WithDefaults(md, metadata.Policy{})
+	def := metadata.RFCDefaults(md)
 	cnf, err := sci.ConfirmationFor(def.TokenEndpointAuthMethod, md.JWKS, md.JWKSURI)
 	must(err)
 	minted, err := m.Mint(sci.MintRequest{Reg: raw, Confidential: def.NeedsSecret(), Confirmation: cnf})

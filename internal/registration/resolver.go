@@ -23,6 +23,7 @@ import (
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/registrar/endpoint"
+	"github.com/clientreg/clientreg/registrar/metadata"
 )
 
 // Path prefixes of the two server kinds under the endpoint's base URL.
@@ -55,6 +56,10 @@ type Resolver struct {
 	// Backends give the endpoint what it needs from a server's backend
 	// (ConfigureEndpoint), and check a registration before it is stored.
 	Backends *backend.Registry
+	// Policy is the manager's metadata policy; each server's clients are
+	// validated with backend.ClientPolicy of it, here as in the reconciler
+	// and the webhook.
+	Policy metadata.Policy
 
 	mu    sync.Mutex
 	cache map[string]cachedServer
@@ -193,6 +198,7 @@ func (r *Resolver) build(ctx context.Context, obj oauthv1alpha1.ServerObject) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errMisconfigured, err)
 	}
+	srv.ClientPolicy = backend.ClientPolicy(be, r.Policy)
 	if err := be.ConfigureEndpoint(ctx, obj, srv); err != nil {
 		return nil, err
 	}

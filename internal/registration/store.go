@@ -117,7 +117,7 @@ func (s *Store) Create(ctx context.Context, srv *endpoint.Server, md *metadata.M
 		}
 		return nil, fmt.Errorf("storing the registration: %w", err)
 	}
-	reg, err := s.wait(ctx, oc, 0)
+	reg, err := s.wait(ctx, srv, oc, 0)
 	if err != nil {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -186,7 +186,7 @@ func asciiOnly(s string) string {
 
 // wait polls until the OAuthClient is Ready at a generation >= minGen and
 // its Secret holds a client id.
-func (s *Store) wait(ctx context.Context, oc *oauthv1alpha1.OAuthClient, minGen int64) (*endpoint.Registration, error) {
+func (s *Store) wait(ctx context.Context, srv *endpoint.Server, oc *oauthv1alpha1.OAuthClient, minGen int64) (*endpoint.Registration, error) {
 	timeout := s.WaitTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -209,7 +209,7 @@ func (s *Store) wait(ctx context.Context, oc *oauthv1alpha1.OAuthClient, minGen 
 		if err := s.Client.Get(ctx, key, cur); err == nil {
 			cond := meta.FindStatusCondition(cur.Status.Conditions, oauthv1alpha1.ConditionReady)
 			if cond != nil && cond.Status == metav1.ConditionTrue && cur.Status.ObservedGeneration >= minGen && cur.Status.ObservedGeneration == cur.Generation {
-				if reg, err := s.registration(ctx, cur); err == nil {
+				if reg, err := s.registration(ctx, srv, cur); err == nil {
 					return reg, nil
 				}
 			}
@@ -235,8 +235,9 @@ func permanent(reason string) bool {
 	return false
 }
 
-// registration reads an OAuthClient and its Secret.
-func (s *Store) registration(ctx context.Context, oc *oauthv1alpha1.OAuthClient) (*endpoint.Registration, error) {
+// registration reads an OAuthClient of srv and its Secret; the metadata
+// gets the defaults of srv's registration policy, as at registration.
+func (s *Store) registration(ctx context.Context, srv *endpoint.Server, oc *oauthv1alpha1.OAuthClient) (*endpoint.Registration, error) {
 	sec := &corev1.Secret{}
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: oc.Namespace, Name: oc.Spec.SecretName}, sec); err != nil {
 		return nil, fmt.Errorf("reading the credentials: %w", err)
@@ -253,7 +254,7 @@ func (s *Store) registration(ctx context.Context, oc *oauthv1alpha1.OAuthClient)
 		Handle:            oc.Name,
 		ClientID:          string(sec.Data[k.ClientID]),
 		ClientSecret:      string(sec.Data[k.ClientSecret]),
-		Metadata:          metadata.WithDefaults(md, metadata.Policy{OIDC: true}),
+		Metadata:          metadata.WithDefaults(md, srv.MetadataPolicy()),
 		SoftwareStatement: oc.Annotations[oauthv1alpha1.AnnotationSoftwareStatement],
 	}
 	if t := oc.Status.ClientIDIssuedAt; t != nil {
@@ -302,7 +303,7 @@ func (s *Store) Get(ctx context.Context, srv *endpoint.Server, handle string) (*
 	if err != nil {
 		return nil, err
 	}
-	reg, err := s.registration(ctx, oc)
+	reg, err := s.registration(ctx, srv, oc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", endpoint.ErrUnavailable, err)
 	}
@@ -348,7 +349,7 @@ func (s *Store) Update(ctx context.Context, srv *endpoint.Server, handle string,
 		}
 		return nil, fmt.Errorf("updating the registration: %w", err)
 	}
-	return s.wait(ctx, oc, oc.Generation)
+	return s.wait(ctx, srv, oc, oc.Generation)
 }
 
 // Delete deletes the registration's OAuthClient; its finalizer deletes the

@@ -181,7 +181,7 @@ func Build(in Input) (doc, jwks []byte, err error) {
 		return nil, nil, err
 	}
 	md.TokenEndpointAuthMethod = AuthMethod(md)
-	if md.ResponseTypes == nil && !metadata.WithDefaults(md, metadata.Policy{}).UsesRedirects() {
+	if md.ResponseTypes == nil && !metadata.RFCDefaults(md).UsesRedirects() {
 		// Say "no response types" rather than leave the RFC 7591 default
 		// ["code"] to the authorization server, which would then ask for
 		// redirect URIs a client_credentials client does not have.

@@ -15,8 +15,8 @@ var (
 	hmacAuthAlgs       = []string{"HS256", "HS384", "HS512"}
 )
 
-// capabilities is what a server registers, derived once from its Policy and
-// OIDC flag; the discovery document publishes exactly these lists and
+// capabilities is what a server registers, derived once from its Policy,
+// ClientPolicy and OIDC flag; the discovery document publishes exactly these lists and
 // registration enforces them (DSC-07, DSC-09, DSC-12).
 type capabilities struct {
 	grantTypes    []string
@@ -39,12 +39,11 @@ func capabilitiesOf(srv *Server) capabilities {
 	if slices.Contains(c.authMethods, metadata.AuthClientSecretJWT) {
 		c.authAlgs = append(c.authAlgs, hmacAuthAlgs...)
 	}
-	c.md = metadata.Policy{
-		OIDC:                   srv.OIDC,
-		SupportedGrantTypes:    c.grantTypes,
-		SupportedAuthMethods:   c.authMethods,
-		SupportedResponseTypes: c.responseTypes,
-	}
+	c.md = srv.ClientPolicy
+	c.md.OIDC = srv.OIDC
+	c.md.SupportedGrantTypes = c.grantTypes
+	c.md.SupportedAuthMethods = c.authMethods
+	c.md.SupportedResponseTypes = c.responseTypes
 	return c
 }
 

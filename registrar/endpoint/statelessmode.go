@@ -263,7 +263,7 @@ func regForMint(md *metadata.Metadata) ([]byte, error) {
 	if len(r.GrantTypes) == 1 && r.GrantTypes[0] == metadata.GrantAuthorizationCode {
 		r.GrantTypes = nil
 	}
-	derived := metadata.WithDefaults(&metadata.Metadata{GrantTypes: r.GrantTypes}, metadata.Policy{}).ResponseTypes
+	derived := metadata.RFCDefaults(&metadata.Metadata{GrantTypes: r.GrantTypes}).ResponseTypes
 	if slicesEqual(r.ResponseTypes, derived) {
 		r.ResponseTypes = nil
 	}

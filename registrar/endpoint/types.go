@@ -59,6 +59,11 @@ type Server struct {
 	// OIDC validates with the OpenID Connect rules and serves
 	// /.well-known/openid-configuration.
 	OIDC bool
+	// ClientPolicy is the metadata policy of the server's clients wherever
+	// they come from (the operator derives it per server for its reconciler,
+	// its webhook and this endpoint). The endpoint narrows it to Policy and
+	// OIDC: see MetadataPolicy.
+	ClientPolicy metadata.Policy
 
 	// Keys are the stateless signing (and encryption) keys: required for
 	// Stateless storage, and published at Path/jwks whenever set. Nil for
@@ -83,6 +88,12 @@ type Server struct {
 	// Issuer + "/jwks" when Keys is set.
 	AuthorizationEndpoint, TokenEndpoint, JWKSURI string
 }
+
+// MetadataPolicy is the policy registrations at s are validated and
+// defaulted with: ClientPolicy narrowed to the grant types, authentication
+// methods and response types s registers, with the OIDC rules when OIDC is
+// set. The store of a Stateful server defaults stored metadata with it too.
+func (s *Server) MetadataPolicy() metadata.Policy { return capabilitiesOf(s).md }
 
 // stateful reports whether registrations of s live in the Store.
 func (s *Server) stateful() bool { return s.Storage != StorageStateless }

@@ -15,6 +15,19 @@ package metadata
 //     *_encrypted_response_enc / request_object_encryption_enc whose *_alg is
 //     set (OIDC Registration §2).
 func WithDefaults(m *Metadata, p Policy) *Metadata {
+	return withDefaults(m, p)
+}
+
+// RFCDefaults returns a copy of m with the defaults of RFC 7591 §2 alone,
+// those no server policy changes: what grant_types, response_types and
+// token_endpoint_auth_method mean when absent. The backends use it to read a
+// client's metadata (does it use redirects, does it need a secret) the way
+// the RFC defines it, whatever server it is registered at.
+func RFCDefaults(m *Metadata) *Metadata {
+	return withDefaults(m, Policy{})
+}
+
+func withDefaults(m *Metadata, p Policy) *Metadata {
 	out := m.DeepCopy()
 	if out == nil {
 		out = &Metadata{}

@@ -280,7 +280,7 @@ func (b *Backend) secretValue(ctx context.Context, server oauthv1alpha1.ServerOb
 // ["code"] and then demand redirect URIs (node-oidc-provider answers 400).
 func body(m *metadata.Metadata) (json.RawMessage, error) {
 	send := m.DeepCopy()
-	if send.ResponseTypes == nil && !metadata.WithDefaults(send, metadata.Policy{}).UsesRedirects() {
+	if send.ResponseTypes == nil && !metadata.RFCDefaults(send).UsesRedirects() {
 		send.ResponseTypes = []string{}
 	}
 	raw, err := send.MarshalJSON()

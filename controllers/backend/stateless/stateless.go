@@ -253,7 +253,7 @@ func (b *Backend) Observe(ctx context.Context, req *backend.Request) (backend.Ob
 		if err != nil {
 			return backend.Observation{Message: "the stored client id no longer verifies with the server's keys"}, nil
 		}
-		if req.Metadata != nil && metadata.WithDefaults(req.Metadata, metadata.Policy{}).NeedsSecret() {
+		if req.Metadata != nil && metadata.RFCDefaults(req.Metadata).NeedsSecret() {
 			if req.Stored.ClientSecret == "" || e.crypto.Verifier.CheckSecret(c, req.Stored.ClientSecret) != nil {
 				return backend.Observation{Message: "the stored client secret does not match the client id"}, nil
 			}
@@ -326,7 +326,7 @@ func (b *Backend) mintID(ctx context.Context, server oauthv1alpha1.ServerObject,
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding metadata: %w", err)
 	}
-	defaulted := metadata.WithDefaults(md, metadata.Policy{})
+	defaulted := metadata.RFCDefaults(md)
 	cnf, err := sci.ConfirmationFor(defaulted.TokenEndpointAuthMethod, md.JWKS, md.JWKSURI)
 	if err != nil {
 		return nil, nil, &keyError{err}
