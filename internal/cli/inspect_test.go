@@ -2,9 +2,6 @@ package cli_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -19,6 +16,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/internal/cli/clientid"
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 // statelessMode is one way a stateless server mints ids.
@@ -43,10 +41,7 @@ func TestInspectStatelessModes(t *testing.T) {
 	ns := newNamespace(t)
 	stop := startManager(t)
 
-	recipient, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recipient := josetest.P256Key(t)
 	recipientJWK, err := json.Marshal(jose.JSONWebKey{Key: &recipient.PublicKey, KeyID: "rp-enc-1", Use: "enc"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,26 @@
 package josetest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"maps"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
+
+// P256Key returns a new ECDSA key on P-256 (ES256, ECDH-ES). Any failure
+// fails t.
+func P256Key(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatalf("josetest: generating a P-256 key: %v", err)
+	}
+	return k
+}
 
 // Sign signs payload with key and the header options opts (nil for none)
 // and returns the compact JWS. Any failure fails t.

@@ -2,9 +2,6 @@ package endpoint_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -40,11 +37,7 @@ const publisherIssuer = "https://publisher.example"
 // ecJWK returns a fresh EC P-256 private JWK with kid.
 func ecJWK(t testing.TB, kid string) jose.JSONWebKey {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"}
+	return jose.JSONWebKey{Key: josetest.P256Key(t), KeyID: kid, Algorithm: string(jose.ES256), Use: "sig"}
 }
 
 // publicJWKJSON is the public JWK of k as JSON.

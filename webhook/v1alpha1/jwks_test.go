@@ -10,6 +10,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 // TestOAuthClientRefusesWeakOrBrokenKeys: the webhook applies the same key
@@ -20,7 +21,7 @@ func TestOAuthClientRefusesWeakOrBrokenKeys(t *testing.T) {
 	b64 := base64.RawURLEncoding.EncodeToString
 	n512 := new(big.Int).Lsh(big.NewInt(1), 511)
 	n512.SetBit(n512, 0, 1)
-	ec := ecKey(t)
+	ec := josetest.P256Key(t)
 	for _, tc := range []struct {
 		name, key, detail, material string
 	}{

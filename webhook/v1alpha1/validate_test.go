@@ -2,8 +2,6 @@ package v1alpha1
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -22,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 // Fixture builders with modifiers (cert-manager's gen style).
@@ -87,18 +86,9 @@ func rawJSON(t *testing.T, v any) apiextensionsv1.JSON {
 	return apiextensionsv1.JSON{Raw: b}
 }
 
-func ecKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func caPEM(t *testing.T) []byte {
 	t.Helper()
-	k := ecKey(t)
+	k := josetest.P256Key(t)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
 	if err != nil {
@@ -159,7 +149,7 @@ func TestOAuthClientValidateCreate(t *testing.T) {
 			c.Spec.ExtraMetadata = map[string]apiextensionsv1.JSON{"client_name": {Raw: []byte(`"dup"`)}, "client_secret": {Raw: []byte(`"x"`)}}
 		}), paths: []string{"spec.grantTypes[1]", "spec.tokenEndpointAuthMethod", "spec.extraMetadata[client_name]", "spec.extraMetadata[client_secret]"}},
 		{name: "private key in jwks", obj: oauthClient(func(c *oauthv1alpha1.OAuthClient) {
-			priv := jose.JSONWebKey{Key: ecKey(t), KeyID: "k"}
+			priv := jose.JSONWebKey{Key: josetest.P256Key(t), KeyID: "k"}
 			c.Spec.TokenEndpointAuthMethod = "private_key_jwt"
 			j := rawJSON(t, map[string]any{"keys": []any{priv}})
 			c.Spec.JWKS = &j
@@ -221,7 +211,7 @@ func TestOAuthClientValidateUpdate(t *testing.T) {
 		{name: "being deleted", old: oauthClient(minted), new: oauthClient(minted, renamed, func(c *oauthv1alpha1.OAuthClient) { c.DeletionTimestamp = &metav1.Time{Time: time.Now()} })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := &OAuthClientValidator{Reader: reader}
+			v := &OAuthClientValidator{Reader: reader, Backends: testBackends}
 			warnings, err := v.ValidateUpdate(context.Background(), tc.old, tc.new)
 			wantErrors(t, err, tc.paths...)
 			if tc.wantWarning != (len(warnings) > 0) {
@@ -252,10 +242,10 @@ func TestOAuthClientWarnsAboutMissingServer(t *testing.T) {
 }
 
 func TestServerValidate(t *testing.T) {
-	privJWK := jose.JSONWebKey{Key: ecKey(t), KeyID: "p"}
-	pubJWK := jose.JSONWebKey{Key: ecKey(t).Public(), KeyID: "pub", Algorithm: "ES256", Use: "sig"}
+	privJWK := jose.JSONWebKey{Key: josetest.P256Key(t), KeyID: "p"}
+	pubJWK := jose.JSONWebKey{Key: josetest.P256Key(t).Public(), KeyID: "pub", Algorithm: "ES256", Use: "sig"}
 	keyPEM := func() []byte {
-		der, err := x509.MarshalECPrivateKey(ecKey(t))
+		der, err := x509.MarshalECPrivateKey(josetest.P256Key(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,7 +300,7 @@ func TestServerValidate(t *testing.T) {
 		})), paths: []string{"spec.stateless.issuer"}},
 		{name: "Stateless storage with RecipientKey ids", obj: nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
 			s := statelessSpec()
-			j := rawJSON(t, jose.JSONWebKey{Key: ecKey(t).Public()})
+			j := rawJSON(t, jose.JSONWebKey{Key: josetest.P256Key(t).Public()})
 			s.Stateless.Encryption = &oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey, RecipientKey: &j}
 			s.RegistrationEndpoint = &oauthv1alpha1.RegistrationEndpoint{Open: true, Storage: oauthv1alpha1.StorageStateless}
 			return s
@@ -346,7 +336,7 @@ func TestServerValidate(t *testing.T) {
 			s.Encryption = &oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey, RecipientKey: &j}
 		})), paths: []string{"spec.stateless.encryption.recipientKey"}},
 		{name: "public recipient key", obj: nsServer(stateless(func(s *oauthv1alpha1.StatelessServer) {
-			j := rawJSON(t, jose.JSONWebKey{Key: ecKey(t).Public()})
+			j := rawJSON(t, jose.JSONWebKey{Key: josetest.P256Key(t).Public()})
 			s.Encryption = &oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey, RecipientKey: &j}
 		}))},
 		{name: "endpoint: cross-namespace tokens and storage", obj: nsServer(endpoint(func(e *oauthv1alpha1.RegistrationEndpoint) {

@@ -3,15 +3,14 @@ package oidcprovider
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 const testResource = "http://127.0.0.1:9/mcp"
@@ -26,15 +25,6 @@ func startCIMD(t *testing.T) (*DocumentServer, *Provider) {
 	cfg.Resources = []Resource{{URL: testResource, Scope: "mcp"}}
 	p := Start(t, Options{ClientIDMetadataDocument: cfg, DisableRegistration: true})
 	return ds, p
-}
-
-func newES256(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // m2mDocument is a private_key_jwt client_credentials client's document.
@@ -99,7 +89,7 @@ func TestCIMDClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 
 	const path = "/clients/m2m"
 	id := ds.URL(path)
-	key := newES256(t)
+	key := josetest.P256Key(t)
 	setJSON(t, ds, path, m2mDocument(t, id, key, "k1"), "max-age=2")
 
 	start := time.Now()
@@ -118,7 +108,7 @@ func TestCIMDClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 	if st, body, err := p.TokenWithPrivateKeyJWT(ctx, id, key, "", "ES256", "mcp", testResource); err != nil || st != http.StatusOK {
 		t.Fatalf("token without kid: %d %s %v", st, body, err)
 	}
-	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, newES256(t), "k1", "ES256", "mcp", testResource); st != http.StatusUnauthorized || oauthErr(body) != "invalid_client" {
+	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, josetest.P256Key(t), "k1", "ES256", "mcp", testResource); st != http.StatusUnauthorized || oauthErr(body) != "invalid_client" {
 		t.Fatalf("wrong key: %d %s", st, body)
 	}
 	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, key, "k1", "ES256", "mcp", "http://127.0.0.1:9/other"); st != http.StatusBadRequest || oauthErr(body) != "invalid_target" {
@@ -133,7 +123,7 @@ func TestCIMDClientCredentialsWithPrivateKeyJWT(t *testing.T) {
 
 	// Rotate the key in the document: the cached copy still holds the
 	// old one until max-age has passed.
-	next := newES256(t)
+	next := josetest.P256Key(t)
 	setJSON(t, ds, path, m2mDocument(t, id, next, "k2"), "max-age=2")
 	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, next, "k2", "ES256", "mcp", testResource); st != http.StatusUnauthorized {
 		t.Fatalf("rotated key within the cached copy's max-age: %d %s", st, body)
@@ -206,7 +196,7 @@ func TestCIMDPublicClientAuthorizationCode(t *testing.T) {
 func TestCIMDRefusals(t *testing.T) {
 	ds, p := startCIMD(t)
 	ctx := context.Background()
-	key := newES256(t)
+	key := josetest.P256Key(t)
 
 	good := ds.URL("/clients/good")
 	setJSON(t, ds, "/clients/good", m2mDocument(t, good, key, "k1"), "")
@@ -275,7 +265,7 @@ func TestCIMDJWKSURI(t *testing.T) {
 	ctx := context.Background()
 	const path, jwksPath = "/clients/m2m-uri", "/clients/m2m-uri/jwks.json"
 	id := ds.URL(path)
-	key := newES256(t)
+	key := josetest.P256Key(t)
 	doc := m2mDocument(t, id, key, "k1")
 	jwks := doc["jwks"]
 	delete(doc, "jwks")
@@ -297,7 +287,7 @@ func TestCIMDJWKSURI(t *testing.T) {
 	if f := p.CIMDFetches(t); f[id] != 1 || f[ds.URL(jwksPath)] != 3 {
 		t.Fatalf("provider fetch counts %v", f)
 	}
-	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, newES256(t), "k1", "ES256", "mcp", testResource); st != http.StatusUnauthorized {
+	if st, body, _ := p.TokenWithPrivateKeyJWT(ctx, id, josetest.P256Key(t), "k1", "ES256", "mcp", testResource); st != http.StatusUnauthorized {
 		t.Fatalf("wrong key: %d %s", st, body)
 	}
 }
@@ -315,7 +305,7 @@ func TestCIMDLoopbackHostnames(t *testing.T) {
 		Resources: []Resource{{URL: testResource, Scope: "mcp"}},
 	}
 	p := Start(t, Options{ClientIDMetadataDocument: cfg, DisableRegistration: true})
-	key := newES256(t)
+	key := josetest.P256Key(t)
 	for _, ds := range []*DocumentServer{ip, local} {
 		id := ds.URL("/clients/m2m")
 		setJSON(t, ds, "/clients/m2m", m2mDocument(t, id, key, "k1"), "")

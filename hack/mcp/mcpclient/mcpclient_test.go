@@ -3,9 +3,7 @@ package mcpclient
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -20,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 // peer is node-oidc-provider with client ID metadata documents, fetched from
@@ -65,15 +64,6 @@ func run(t *testing.T, opts Options) *Result {
 		t.Fatalf("mcpclient: %v", err)
 	}
 	return res
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // writeKeyFiles writes key as the operator's Secret holds it:
@@ -126,7 +116,7 @@ func m2mDocument(t *testing.T, id string, key crypto.Signer, kid, alg string) ma
 // document does not hold is refused.
 func TestPrivateKeyJWT(t *testing.T) {
 	p := startPeer(t)
-	ecKey := newKey(t)
+	ecKey := josetest.P256Key(t)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +185,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		const path = "/clients/wrong-key"
 		id := p.docs.URL(path)
 		p.setDoc(t, path, m2mDocument(t, id, ecKey, "k1", "ES256"))
-		other, _ := writeKeyFiles(t, newKey(t), "k1", "ES256")
+		other, _ := writeKeyFiles(t, josetest.P256Key(t), "k1", "ES256")
 		opts := p.options(ModePrivateKeyJWT, id)
 		opts.KeyFile, opts.Alg = other, "ES256"
 		res := run(t, opts)

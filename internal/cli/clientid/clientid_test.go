@@ -2,15 +2,14 @@ package clientid
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/internal/josetest"
 )
 
 func TestFingerprintRevealsNothing(t *testing.T) {
@@ -53,10 +52,7 @@ func TestPrintSegmentMasksClientSecret(t *testing.T) {
 }
 
 func TestPublicVerifierRefusesPrivateKeys(t *testing.T) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := josetest.P256Key(t)
 	for _, tc := range []struct {
 		key     any
 		wantErr string
