@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/cimdtest"
 	"github.com/clientreg/clientreg/internal/josetest"
 )
 
@@ -34,16 +35,7 @@ func m2mDocument(t *testing.T, id string, key crypto.Signer, kid string) map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]any{
-		"client_id":                  id,
-		"client_name":                "m2m",
-		"token_endpoint_auth_method": "private_key_jwt",
-		"jwks":                       map[string]any{"keys": []json.RawMessage{jwk}},
-		"grant_types":                []string{"client_credentials"},
-		// Without it oidc-provider's default response_types ["code"]
-		// would ask for redirect_uris.
-		"response_types": []string{},
-	}
+	return cimdtest.M2M(id, "m2m", jwk)
 }
 
 func setJSON(t *testing.T, ds *DocumentServer, path string, doc any, cacheControl string) {
@@ -149,14 +141,7 @@ func TestCIMDPublicClientAuthorizationCode(t *testing.T) {
 	ctx := context.Background()
 	const path = "/clients/app"
 	id := ds.URL(path)
-	setJSON(t, ds, path, map[string]any{
-		"client_id":                  id,
-		"client_name":                "app",
-		"token_endpoint_auth_method": "none",
-		"grant_types":                []string{"authorization_code"},
-		"response_types":             []string{"code"},
-		"redirect_uris":              []string{"https://app.test/cb"},
-	}, "max-age=60")
+	setJSON(t, ds, path, cimdtest.Public(id, "app", "https://app.test/cb"), "max-age=60")
 
 	st, body, err := p.AuthorizationCodePKCE(ctx, id, "https://app.test/cb", "openid mcp", testResource)
 	if err != nil || st != http.StatusOK {

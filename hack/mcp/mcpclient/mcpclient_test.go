@@ -18,6 +18,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/internal/cimdtest"
 	"github.com/clientreg/clientreg/internal/josetest"
 )
 
@@ -96,14 +97,7 @@ func m2mDocument(t *testing.T, id string, key crypto.Signer, kid, alg string) ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]any{
-		"client_id":                  id,
-		"client_name":                "mcp m2m",
-		"token_endpoint_auth_method": "private_key_jwt",
-		"jwks":                       map[string]any{"keys": []json.RawMessage{jwk}},
-		"grant_types":                []string{"client_credentials"},
-		"response_types":             []string{},
-	}
+	return cimdtest.M2M(id, "mcp m2m", jwk)
 }
 
 // TestPrivateKeyJWT: the SDK's PrivateKeyJwtProvider, with a client_id that
@@ -206,14 +200,7 @@ func TestPublicClient(t *testing.T) {
 	p := startPeer(t)
 	const path = "/clients/mcp-app"
 	id := p.docs.URL(path)
-	p.setDoc(t, path, map[string]any{
-		"client_id":                  id,
-		"client_name":                "mcp app",
-		"token_endpoint_auth_method": "none",
-		"grant_types":                []string{"authorization_code"},
-		"response_types":             []string{"code"},
-		"redirect_uris":              []string{"https://app.test/cb"},
-	})
+	p.setDoc(t, path, cimdtest.Public(id, "mcp app", "https://app.test/cb"))
 
 	res := run(t, p.options(ModePublic, id))
 	if !res.OK {
