@@ -50,6 +50,13 @@ async function expectRefused(c, what) {
   assert.equal(res.body.error, 'invalid_client', what);
 }
 
+// publish serves set at the JWKS URI, then waits wait ms and a margin: long
+// enough for the provider to fetch the set again.
+async function publish(set, wait) {
+  jwks.set(set);
+  await sleep(wait + 50);
+}
+
 test('ids signed before and after a rotation work while both keys are published; an unknown kid refetches, rate-limited', async () => {
   assert.equal(r.jwks.old.keys.length, 1);
   assert.equal(r.jwks.both.keys.length, 2);
@@ -69,8 +76,7 @@ test('ids signed before and after a rotation work while both keys are published;
   assert.equal(jwks.hits, 2, 'refetch rate-limited');
 
   // The operator rotates: B active, A retired but published.
-  jwks.set(r.jwks.both);
-  await sleep(REFETCH_INTERVAL + 50);
+  await publish(r.jwks.both, REFETCH_INTERVAL);
   await expectToken(r.after, 'id signed by B, A and B published');
   assert.equal(jwks.hits, 3, 'the unknown kid B refetched the set');
   await expectToken(r.before, 'id signed by A, A and B published');
@@ -79,8 +85,7 @@ test('ids signed before and after a rotation work while both keys are published;
 
   // A's publication window ends (Prune): only B. Once the cached set is
   // older than its max age it is refetched, and A's ids are refused.
-  jwks.set(r.jwks.new);
-  await sleep(CACHE_MAX_AGE + 50);
+  await publish(r.jwks.new, CACHE_MAX_AGE);
   await expectRefused(r.before, 'id signed by A after A was pruned');
   assert.equal(jwks.hits, 4, 'stale set refetched');
   await expectToken(r.after, 'id signed by B after A was pruned');
