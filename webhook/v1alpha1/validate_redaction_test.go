@@ -14,36 +14,32 @@ import (
 // spec.stateless.issuer were shown in full.
 func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 	const secret = "s3cr3t-T0ken"
+	// The server with one URL of its spec set to u.
+	dynamicIssuer := func(u string) oauthv1alpha1.ServerObject {
+		s := dynamicSpec()
+		s.DynamicRegistration.IssuerURL = u
+		return nsServer(s)
+	}
+	registrationEndpoint := func(u string) oauthv1alpha1.ServerObject {
+		s := dynamicSpec()
+		s.DynamicRegistration.RegistrationEndpoint = oauthv1alpha1.HTTPSURL(u)
+		return nsServer(s)
+	}
+	statelessIssuer := func(u string) oauthv1alpha1.ServerObject {
+		s := statelessSpec()
+		s.Stateless.Issuer = u
+		return nsServer(s)
+	}
 	for _, tc := range []struct {
 		name string
 		obj  oauthv1alpha1.ServerObject
 		path string
 	}{
-		{"dynamic issuerURL with a password", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-			s := dynamicSpec()
-			s.DynamicRegistration.IssuerURL = "https://admin:" + secret + "@idp.example.com"
-			return s
-		}()), "spec.dynamicRegistration.issuerURL"},
-		{"dynamic issuerURL with a password and a query", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-			s := dynamicSpec()
-			s.DynamicRegistration.IssuerURL = "https://admin:" + secret + "@idp.example.com/?x=1"
-			return s
-		}()), "spec.dynamicRegistration.issuerURL"},
-		{"registrationEndpoint with a token as user", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-			s := dynamicSpec()
-			s.DynamicRegistration.RegistrationEndpoint = oauthv1alpha1.HTTPSURL("https://" + secret + "@idp.example.com/register")
-			return s
-		}()), "spec.dynamicRegistration.registrationEndpoint"},
-		{"unparsable registrationEndpoint with user information", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-			s := dynamicSpec()
-			s.DynamicRegistration.RegistrationEndpoint = oauthv1alpha1.HTTPSURL("https://admin:" + secret + "@idp.example.com:bad/register")
-			return s
-		}()), "spec.dynamicRegistration.registrationEndpoint"},
-		{"stateless issuer with a password", nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-			s := statelessSpec()
-			s.Stateless.Issuer = "https://admin:" + secret + "@issuer.example.com"
-			return s
-		}()), "spec.stateless.issuer"},
+		{"dynamic issuerURL with a password", dynamicIssuer("https://admin:" + secret + "@idp.example.com"), "spec.dynamicRegistration.issuerURL"},
+		{"dynamic issuerURL with a password and a query", dynamicIssuer("https://admin:" + secret + "@idp.example.com/?x=1"), "spec.dynamicRegistration.issuerURL"},
+		{"registrationEndpoint with a token as user", registrationEndpoint("https://" + secret + "@idp.example.com/register"), "spec.dynamicRegistration.registrationEndpoint"},
+		{"unparsable registrationEndpoint with user information", registrationEndpoint("https://admin:" + secret + "@idp.example.com:bad/register"), "spec.dynamicRegistration.registrationEndpoint"},
+		{"stateless issuer with a password", statelessIssuer("https://admin:" + secret + "@issuer.example.com"), "spec.stateless.issuer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs, _ := ValidateServer(testBackends, tc.obj)
@@ -67,11 +63,7 @@ func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 		})
 	}
 	// A URL without user information is still shown, so the user sees what is wrong.
-	errs, _ := ValidateServer(testBackends, nsServer(func() oauthv1alpha1.AuthorizationServerSpec {
-		s := statelessSpec()
-		s.Stateless.Issuer = "https://issuer.example.com/?q=1"
-		return s
-	}()))
+	errs, _ := ValidateServer(testBackends, statelessIssuer("https://issuer.example.com/?q=1"))
 	if len(errs) != 1 || errs[0].BadValue != "https://issuer.example.com/?q=1" {
 		t.Errorf("errors %v, want one showing the issuer", errs)
 	}
