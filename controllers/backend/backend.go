@@ -221,6 +221,19 @@ type ClientValidator interface {
 	ValidateClient(server oauthv1alpha1.ServerObject, old, updated *oauthv1alpha1.OAuthClient, md *metadata.Metadata) field.ErrorList
 }
 
+// RegistrationChangeValidator is implemented by a backend with rules on how
+// the registration of a client that has credentials may change (the
+// stateless backend: it is signed into the client id). The webhook applies
+// them to an update that changes registered members, when the client's
+// server exists.
+type RegistrationChangeValidator interface {
+	// ValidateRegistrationChange checks updated against old, whose members
+	// named by changed (clientmeta.ChangedMembers: "" is the metadata as a
+	// whole) differ. It returns warnings, and errors with field paths under
+	// spec.
+	ValidateRegistrationChange(server oauthv1alpha1.ServerObject, old, updated *oauthv1alpha1.OAuthClient, changed []string) ([]string, field.ErrorList)
+}
+
 // KeyIssuer is implemented by a backend that issues the client's key pair
 // for private_key_jwt itself (the metadata document backend); with any other
 // backend a private_key_jwt client brings its keys (jwks or jwks_uri).

@@ -120,6 +120,18 @@ func (o *Options) statusClient(ctx context.Context, name string) error {
 			p.kv("  ", "Resync", "every %s (the server's resyncInterval): one RFC 7592 read", durationOr(dr.ResyncInterval, "10m0s"))
 		}
 	}
+	if d := st.MetadataDocument; d != nil {
+		p.kv("  ", "Metadata document", "%s", d.URL)
+		if d.ActiveKeyID != "" {
+			p.kv("  ", "Active key", "%s", d.ActiveKeyID)
+		}
+		if d.NextKeyID != "" {
+			p.kv("  ", "Next key", "%s, active %s", d.NextKeyID, p.when(d.NextKeyActiveAt))
+		}
+		if d.RetiredKeyID != "" {
+			p.kv("  ", "Retired key", "%s, withdrawn %s", d.RetiredKeyID, p.when(d.RetiredKeyWithdrawAt))
+		}
+	}
 	if st.RegistrationClientURI != "" {
 		p.kv("  ", "Registration URI", "%s", st.RegistrationClientURI)
 	}
@@ -208,6 +220,14 @@ func (o *Options) statusServer(ctx context.Context, kind oauthv1alpha1.ServerKin
 		if d.InitialAccessToken != nil {
 			p.kv("  ", "Initial access token", "Secret %s, key %s", d.InitialAccessToken.Name, d.InitialAccessToken.Key)
 		}
+	}
+	if d := spec.ClientIDMetadataDocument; d != nil {
+		p.kv("  ", "Base URL", "%s", d.BaseURL)
+		p.kv("  ", "Cache max-age", "%s", d.EffectiveMaxAge())
+		perSecond, burst := d.EffectiveRateLimit()
+		p.kv("  ", "Rate limit", "%g requests/s, burst %d", perSecond, burst)
+		p.kv("  ", "Client keys", "%s, published as %s; a rotation switches %s after the next key is published, the old key stays published %s",
+			d.EffectiveKeyAlgorithm(), d.EffectiveKeyPublication(), d.EffectivePropagationDelay(), d.EffectiveRetiredKeyOverlap())
 	}
 	if e := spec.RegistrationEndpoint; e != nil {
 		p.kv("  ", "Embedded endpoint", "storage %s, open %t, issuer %s", orDash(string(e.Storage)), e.Open, orDash(st.EndpointIssuer))
@@ -347,15 +367,12 @@ func hasReason(conds []metav1.Condition, reason string) bool {
 	return false
 }
 
+// backendName is the member of the server's backend union that is set.
 func backendName(spec *oauthv1alpha1.AuthorizationServerSpec) string {
-	switch {
-	case spec.Stateless != nil:
-		return "stateless"
-	case spec.DynamicRegistration != nil:
-		return "dynamicRegistration"
-	default:
-		return "no backend"
+	if m := spec.BackendMember(); m != "" {
+		return m
 	}
+	return "no backend"
 }
 
 func firstNonEmpty(s ...string) string {

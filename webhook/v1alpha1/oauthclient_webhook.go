@@ -93,9 +93,10 @@ func (v *OAuthClientValidator) validate(ctx context.Context, sr *serverRead, old
 	return errs
 }
 
-// ValidateUpdate checks a changed spec with the shared rules and refuses a
-// change of a minted stateless registration unless the same update asks for
-// rotation. An update that leaves the spec alone (labels, annotations,
+// ValidateUpdate checks a changed spec with the shared rules and the rules
+// of the client's backend on changing a registration that has credentials
+// (the stateless backend refuses a change of a minted registration unless
+// the same update asks for rotation). An update that leaves the spec alone (labels, annotations,
 // finalizers) is never refused, so objects stored before a rule existed can
 // still be deleted and rotated.
 func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
@@ -104,7 +105,7 @@ func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newOb
 	}
 	srv := v.serverOf(newObj)
 	errs := v.validate(ctx, srv, oldObj, newObj)
-	warnings, immut, err := v.statelessUpdate(ctx, srv, oldObj, newObj)
+	warnings, immut, err := v.registrationChange(ctx, srv, oldObj, newObj)
 	if err != nil {
 		return nil, err
 	}
@@ -147,17 +148,13 @@ func (v *OAuthClientValidator) serverWarnings(ctx context.Context, sr *serverRea
 	return nil
 }
 
-// statelessUpdate enforces that a stateless client's registration is fixed
-// once minted: the metadata is signed into the client id (claim reg), so
-// changing it means a new client id and secret. The reconciler mints anew
-// either way; the webhook makes the user say so, by setting the
-// oauth.clientreg.dev/rotate annotation to a new value in the same update.
-// The comparison is the one the stateless backend's digest makes
-// (clientmeta.ChangedMembers): the registered metadata as written, not spec
-// fields such as secretTemplate, rotation or deletionPolicy. The embedded
-// registration endpoint's RFC 7592 PUT sets the annotation itself.
-func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, sr *serverRead, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
-	if v.Reader == nil || oldObj.Status.ClientID == "" {
+// registrationChange applies the rules of the client's backend on how a
+// registration with credentials may change (backend.RegistrationChangeValidator),
+// to an update that changes registered members. A server that cannot be read
+// fails the update, since its rules cannot be checked; a missing server has
+// nothing issued to protect.
+func (v *OAuthClientValidator) registrationChange(ctx context.Context, sr *serverRead, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, field.ErrorList, error) {
+	if v.Reader == nil || v.Backends == nil || oldObj.Status.ClientID == "" {
 		return nil, nil, nil
 	}
 	changed := clientmeta.ChangedMembers(&oldObj.Spec, &newObj.Spec)
@@ -168,33 +165,16 @@ func (v *OAuthClientValidator) statelessUpdate(ctx context.Context, sr *serverRe
 	if err != nil {
 		return nil, nil, apierrors.NewInternalError(err)
 	}
-	if srv == nil || srv.GetSpec().Stateless == nil {
-		// A dynamic registration is updated in place (RFC 7592 PUT); a
-		// missing server has nothing minted to protect.
+	if srv == nil {
 		return nil, nil, nil
 	}
-	if rotationRequested(oldObj, newObj) {
-		return admission.Warnings{"the registration changes together with a rotation request: a new client id and secret are minted"}, nil, nil
+	b, _ := v.Backends.Lookup(srv.GetSpec().BackendMember())
+	rv, ok := b.(backend.RegistrationChangeValidator)
+	if !ok {
+		return nil, nil, nil
 	}
-	var errs field.ErrorList
-	for _, m := range changed {
-		path := field.NewPath("spec")
-		if m != "" {
-			path = clientmeta.SpecPath(m, -1)
-		}
-		errs = append(errs, field.Forbidden(path, fmt.Sprintf(
-			"the registration of a stateless client is signed into its client id and cannot change once minted; "+
-				"to change it, set the annotation %s to a new value in the same update (a new client id and secret are minted)",
-			oauthv1alpha1.AnnotationRotate)))
-	}
-	return nil, errs, nil
-}
-
-// rotationRequested reports whether the update sets the rotate annotation to
-// a value the reconciler will act on: new, and not already answered.
-func rotationRequested(oldObj, newObj *oauthv1alpha1.OAuthClient) bool {
-	req := newObj.Annotations[oauthv1alpha1.AnnotationRotate]
-	return req != "" && req != oldObj.Annotations[oauthv1alpha1.AnnotationRotate] && req != oldObj.Status.ObservedRotationRequest
+	warnings, errs := rv.ValidateRegistrationChange(srv, oldObj, newObj, changed)
+	return warnings, errs, nil
 }
 
 // invalid turns a field.ErrorList into the one Invalid error the API server

@@ -11,6 +11,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/internal/clientmeta"
 )
 
 // maxPublishedKeys is the MaxItems of status.keys: a configuration that
@@ -106,6 +107,40 @@ func (b *Backend) ServerUpdateWarnings(oldObj, newObj oauthv1alpha1.ServerObject
 		w = append(w, "spec.stateless issuer or audience changes: every client of this server is re-minted with a new client id and secret")
 	}
 	return w
+}
+
+// ValidateRegistrationChange enforces that a stateless client's registration
+// is fixed once minted: the metadata is signed into the client id (claim
+// reg), so changing it means a new client id and secret. The reconciler
+// mints anew either way; the webhook makes the user say so, by setting the
+// oauth.clientreg.dev/rotate annotation to a new value in the same update.
+// changed is the comparison this backend's digest makes
+// (clientmeta.ChangedMembers): the registered metadata as written, not spec
+// fields such as secretTemplate, rotation or deletionPolicy. The embedded
+// registration endpoint's RFC 7592 PUT sets the annotation itself.
+func (b *Backend) ValidateRegistrationChange(_ oauthv1alpha1.ServerObject, oldObj, newObj *oauthv1alpha1.OAuthClient, changed []string) ([]string, field.ErrorList) {
+	if rotationRequested(oldObj, newObj) {
+		return []string{"the registration changes together with a rotation request: a new client id and secret are minted"}, nil
+	}
+	var errs field.ErrorList
+	for _, m := range changed {
+		path := field.NewPath("spec")
+		if m != "" {
+			path = clientmeta.SpecPath(m, -1)
+		}
+		errs = append(errs, field.Forbidden(path, fmt.Sprintf(
+			"the registration of a stateless client is signed into its client id and cannot change once minted; "+
+				"to change it, set the annotation %s to a new value in the same update (a new client id and secret are minted)",
+			oauthv1alpha1.AnnotationRotate)))
+	}
+	return nil, errs
+}
+
+// rotationRequested reports whether the update sets the rotate annotation to
+// a value the reconciler will act on: new, and not already answered.
+func rotationRequested(oldObj, newObj *oauthv1alpha1.OAuthClient) bool {
+	req := newObj.Annotations[oauthv1alpha1.AnnotationRotate]
+	return req != "" && req != oldObj.Annotations[oauthv1alpha1.AnnotationRotate] && req != oldObj.Status.ObservedRotationRequest
 }
 
 // DefaultServer fills spec.stateless.keySecretName, when empty, with the name
