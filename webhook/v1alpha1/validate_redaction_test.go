@@ -17,7 +17,7 @@ func TestServerValidateDoesNotEchoURLCredentials(t *testing.T) {
 	// The server with one URL of its spec set to u.
 	dynamicIssuer := func(u string) oauthv1alpha1.ServerObject {
 		s := dynamicSpec()
-		s.DynamicRegistration.IssuerURL = u
+		s.DynamicRegistration.IssuerURL = oauthv1alpha1.HTTPSURL(u)
 		return nsServer(s)
 	}
 	registrationEndpoint := func(u string) oauthv1alpha1.ServerObject {
