@@ -102,45 +102,65 @@ func TestRegistryFor(t *testing.T) {
 
 var errRoot = errors.New("root cause")
 
-func TestAsPermanent(t *testing.T) {
-	perm := backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "metadata %s: %w", "bad", errRoot)
-	tests := []struct {
-		name   string
-		err    error
-		wantOK bool
-	}{
+// asCase is an error, and whether an As function finds its type in it.
+type asCase struct {
+	name   string
+	err    error
+	wantOK bool
+}
+
+// wrappings are the cases every As function meets: nil, errRoot alone, and
+// e as is, wrapped once or twice (as a caller doing verb adds context) and
+// formatted with %v.
+func wrappings(e error, verb string) []asCase {
+	return []asCase{
 		{"nil", nil, false},
 		{"plain error", errRoot, false},
-		{"direct", perm, true},
-		{"wrapped once", fmt.Errorf("minting: %w", perm), true},
-		{"wrapped twice", fmt.Errorf("reconcile: %w", fmt.Errorf("minting: %w", perm)), true},
-		{"joined", errors.Join(errRoot, perm), true},
-		{"formatted with %v loses the type", fmt.Errorf("minting: %v", perm), false},
-		{"pending is not permanent", &backend.PendingError{Reason: "x", Err: errRoot}, false},
+		{"direct", e, true},
+		{"wrapped once", fmt.Errorf("%s: %w", verb, e), true},
+		{"wrapped twice", fmt.Errorf("reconcile: %w", fmt.Errorf("%s: %w", verb, e)), true},
+		{"formatted with %v loses the type", fmt.Errorf("%s: %v", verb, e), false},
 	}
-	for _, tt := range tests {
+}
+
+// testAs runs the As function fn on every case's error, then check on what
+// it returned; where it found the type, the cause must still be errRoot.
+func testAs[E any](t *testing.T, fn string, as func(error) (E, bool), cases []asCase, check func(t *testing.T, got E, ok bool)) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			p, ok := backend.AsPermanent(tt.err)
+			got, ok := as(tt.err)
 			if ok != tt.wantOK {
-				t.Fatalf("AsPermanent ok = %v, want %v", ok, tt.wantOK)
+				t.Fatalf("%s ok = %v, want %v", fn, ok, tt.wantOK)
 			}
-			if !ok {
-				if p != nil {
-					t.Errorf("AsPermanent returned %v with ok=false", p)
-				}
-				return
-			}
-			if p != perm {
-				t.Errorf("AsPermanent returned %p, want the original %p", p, perm)
-			}
-			if p.Reason != oauthv1alpha1.ReasonInvalidMetadata {
-				t.Errorf("reason = %q", p.Reason)
-			}
-			if !errors.Is(tt.err, errRoot) {
+			check(t, got, ok)
+			if ok && !errors.Is(tt.err, errRoot) {
 				t.Error("the cause is lost through the wrapping")
 			}
 		})
 	}
+}
+
+func TestAsPermanent(t *testing.T) {
+	perm := backend.Permanent(oauthv1alpha1.ReasonInvalidMetadata, "metadata %s: %w", "bad", errRoot)
+	cases := append(wrappings(perm, "minting"),
+		asCase{"joined", errors.Join(errRoot, perm), true},
+		asCase{"pending is not permanent", &backend.PendingError{Reason: "x", Err: errRoot}, false},
+	)
+	testAs(t, "AsPermanent", backend.AsPermanent, cases, func(t *testing.T, p *backend.PermanentError, ok bool) {
+		if !ok {
+			if p != nil {
+				t.Errorf("AsPermanent returned %v with ok=false", p)
+			}
+			return
+		}
+		if p != perm {
+			t.Errorf("AsPermanent returned %p, want the original %p", p, perm)
+		}
+		if p.Reason != oauthv1alpha1.ReasonInvalidMetadata {
+			t.Errorf("reason = %q", p.Reason)
+		}
+	})
 	if got := perm.Error(); got != "metadata bad: root cause" {
 		t.Errorf("Error() = %q", got)
 	}
@@ -151,36 +171,14 @@ func TestAsPermanent(t *testing.T) {
 
 func TestAsPending(t *testing.T) {
 	pend := &backend.PendingError{Reason: oauthv1alpha1.ReasonServerNotReady, Err: fmt.Errorf("waiting: %w", errRoot), RetryAfter: 7 * time.Second}
-	tests := []struct {
-		name   string
-		err    error
-		wantOK bool
-	}{
-		{"nil", nil, false},
-		{"plain error", errRoot, false},
-		{"direct", pend, true},
-		{"wrapped once", fmt.Errorf("observe: %w", pend), true},
-		{"wrapped twice", fmt.Errorf("reconcile: %w", fmt.Errorf("observe: %w", pend)), true},
-		{"formatted with %v loses the type", fmt.Errorf("observe: %v", pend), false},
-		{"permanent is not pending", backend.Permanent("x", "y"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, ok := backend.AsPending(tt.err)
-			if ok != tt.wantOK {
-				t.Fatalf("AsPending ok = %v, want %v", ok, tt.wantOK)
-			}
-			if !ok {
-				return
-			}
-			if p != pend || p.Reason != oauthv1alpha1.ReasonServerNotReady || p.RetryAfter != 7*time.Second {
-				t.Errorf("AsPending returned %+v, want the original", p)
-			}
-			if !errors.Is(tt.err, errRoot) {
-				t.Error("the cause is lost through the wrapping")
-			}
-		})
-	}
+	cases := append(wrappings(pend, "observe"),
+		asCase{"permanent is not pending", backend.Permanent("x", "y"), false},
+	)
+	testAs(t, "AsPending", backend.AsPending, cases, func(t *testing.T, p *backend.PendingError, ok bool) {
+		if ok && (p != pend || p.Reason != oauthv1alpha1.ReasonServerNotReady || p.RetryAfter != 7*time.Second) {
+			t.Errorf("AsPending returned %+v, want the original", p)
+		}
+	})
 	if got := pend.Error(); got != "waiting: root cause" {
 		t.Errorf("Error() = %q", got)
 	}

@@ -2,9 +2,9 @@
 // API server (envtest) with the operator's scheme and CRDs, skipping or
 // failing without KUBEBUILDER_ASSETS, the test logger, free ports, running a
 // manager for a test, waiting, namespaces per test, bounded parallel work,
-// following a watch until a set of OAuthClients reaches a state, and reading
-// Prometheus series (from a registry or a scraped endpoint). Test support
-// only.
+// following a watch until a set of OAuthClients reaches a state, fake
+// clients whose requests a test counts or fails, and reading Prometheus
+// series (from a registry or a scraped endpoint). Test support only.
 package testutil
 
 import (
@@ -22,7 +22,6 @@ import (
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 )
@@ -208,28 +207,4 @@ func EnvInt(t testing.TB, name string, def int) int {
 		t.Fatalf("%s=%q: %v", name, s, err)
 	}
 	return n
-}
-
-// CountWrites are interceptor functions that call count before every
-// Create, Update, Patch and Delete (not the status subresource's) and then
-// do it.
-func CountWrites(count func()) interceptor.Funcs {
-	return interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			count()
-			return c.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			count()
-			return c.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			count()
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			count()
-			return c.Delete(ctx, obj, opts...)
-		},
-	}
 }

@@ -26,18 +26,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	"github.com/clientreg/clientreg/controllers/backend/dynamic"
+	"github.com/clientreg/clientreg/internal/testutil"
 	"github.com/clientreg/clientreg/registrar/dcr"
 	"github.com/clientreg/clientreg/registrar/metadata"
 )
@@ -203,18 +201,6 @@ func serverView(t *testing.T, md *metadata.Metadata, extra map[string]any) json.
 	return out
 }
 
-func newScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := oauthv1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // env is a Backend wired to a dcr.Fake, a fake API reader and a fake clock.
 type env struct {
 	b     *dynamic.Backend
@@ -261,7 +247,25 @@ func newEnvWithReader(t *testing.T, r client.Reader) *env {
 
 func newEnv(t *testing.T, objs ...client.Object) *env {
 	t.Helper()
-	return newEnvWithReader(t, fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(objs...).Build())
+	return newEnvWithReader(t, testutil.FakeClient(objs...).Build())
+}
+
+// currentReq is a request for md at server whose stored credentials are
+// current: their digest is the request's.
+func (e *env) currentReq(t *testing.T, server oauthv1alpha1.ServerObject, md *metadata.Metadata) *backend.Request {
+	t.Helper()
+	req := newReq(server, md, nil)
+	req.Stored = storedCreds(mustDigest(t, e.b, req))
+	return req
+}
+
+// readsBack makes the server answer every read with client c-1 as it
+// shows md.
+func (e *env) readsBack(t *testing.T, md *metadata.Metadata) {
+	t.Helper()
+	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
+		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, md, nil)}, nil
+	}
 }
 
 // registered is a typical RFC 7591 answer.
@@ -293,24 +297,27 @@ func mustDigest(t *testing.T, b *dynamic.Backend, req *backend.Request) string {
 
 // ------------------------------------------------------------- assertions
 
+// wantTyped fails t unless as finds its error type (kind names it) in err,
+// and returns what it found.
+func wantTyped[E error](t *testing.T, err error, kind, reason string, as func(error) (E, bool)) E {
+	t.Helper()
+	e, ok := as(err)
+	if !ok {
+		t.Fatalf("error = %v (%T), want a %s %s", err, err, kind, reason)
+	}
+	return e
+}
+
 func wantPermanent(t *testing.T, err error, reason string) {
 	t.Helper()
-	p, ok := backend.AsPermanent(err)
-	if !ok {
-		t.Fatalf("error = %v (%T), want a PermanentError %s", err, err, reason)
-	}
-	if p.Reason != reason {
+	if p := wantTyped(t, err, "PermanentError", reason, backend.AsPermanent); p.Reason != reason {
 		t.Fatalf("PermanentError reason = %q, want %q (%v)", p.Reason, reason, err)
 	}
 }
 
 func wantTransient(t *testing.T, err error, reason string) {
 	t.Helper()
-	tr, ok := backend.AsTransient(err)
-	if !ok {
-		t.Fatalf("error = %v (%T), want a TransientError %s", err, err, reason)
-	}
-	if tr.Reason != reason {
+	if tr := wantTyped(t, err, "TransientError", reason, backend.AsTransient); tr.Reason != reason {
 		t.Fatalf("TransientError reason = %q, want %q (%v)", tr.Reason, reason, err)
 	}
 	if backend.IsUncertain(err) {
@@ -320,11 +327,7 @@ func wantTransient(t *testing.T, err error, reason string) {
 
 func wantPending(t *testing.T, err error, reason string, retry time.Duration) {
 	t.Helper()
-	p, ok := backend.AsPending(err)
-	if !ok {
-		t.Fatalf("error = %v (%T), want a PendingError %s", err, err, reason)
-	}
-	if p.Reason != reason || p.RetryAfter != retry {
+	if p := wantTyped(t, err, "PendingError", reason, backend.AsPending); p.Reason != reason || p.RetryAfter != retry {
 		t.Fatalf("PendingError = {%q, %v}, want {%q, %v} (%v)", p.Reason, p.RetryAfter, reason, retry, err)
 	}
 }
@@ -580,7 +583,7 @@ func TestCreateSecretReferences(t *testing.T) {
 
 func TestCreateSecretReadErrorIsRetried(t *testing.T) {
 	boom := apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "iat", errors.New("rbac"))
-	r := fake.NewClientBuilder().WithScheme(newScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
+	r := testutil.FakeClient().WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
 			return boom
 		},
@@ -922,11 +925,8 @@ func TestObserveReadsOncePerResync(t *testing.T) {
 func TestObserveDefaultResync(t *testing.T) {
 	e := newEnv(t)
 	md := ccMeta()
-	req := newReq(newServer(), md, nil)
-	req.Stored = storedCreds(mustDigest(t, e.b, req))
-	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
-		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, md, nil)}, nil
-	}
+	req := e.currentReq(t, newServer(), md)
+	e.readsBack(t, md)
 	obs, err := e.b.Observe(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -939,8 +939,7 @@ func TestObserveDefaultResync(t *testing.T) {
 func TestObserveFailedReadIsRetriedNextTime(t *testing.T) {
 	e := newEnv(t)
 	md := ccMeta()
-	req := newReq(newServer(), md, nil)
-	req.Stored = storedCreds(mustDigest(t, e.b, req))
+	req := e.currentReq(t, newServer(), md)
 	fail := true
 	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
 		if fail {
@@ -1172,9 +1171,7 @@ func TestObserveRemovedMemberIsNotAdoptedAway(t *testing.T) {
 	old.LogoURI = "https://app.example/logo.png"
 	oldReq := newReq(newServer(), old, nil)
 	req := newReq(newServer(), acMeta(), storedCreds(mustDigest(t, e.b, oldReq)))
-	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
-		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, old, nil)}, nil
-	}
+	e.readsBack(t, old)
 	obs, err := e.b.Observe(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
@@ -1184,19 +1181,24 @@ func TestObserveRemovedMemberIsNotAdoptedAway(t *testing.T) {
 	}
 }
 
+// serverErrorCase is a server answering a request with err, for a client
+// under policy: either the backend registers the client anew (reregister)
+// or the request fails as check says.
+type serverErrorCase struct {
+	name       string
+	policy     oauthv1alpha1.UnauthorizedPolicy
+	err        error
+	check      errCheck
+	reregister bool
+}
+
 func TestObserveReadErrors(t *testing.T) {
-	tests := []struct {
-		name     string
-		policy   oauthv1alpha1.UnauthorizedPolicy
-		err      error
-		check    errCheck
-		wantGone bool
-	}{
+	tests := []serverErrorCase{
 		{name: "401 default policy stops", err: dcrErr("read", dcr.KindUnauthorized, 401), check: isPermanent(oauthv1alpha1.ReasonUnauthorized)},
 		{name: "401 Stop", policy: oauthv1alpha1.UnauthorizedStop, err: dcrErr("read", dcr.KindUnauthorized, 401), check: isPermanent(oauthv1alpha1.ReasonUnauthorized)},
 		{name: "404 Stop", policy: oauthv1alpha1.UnauthorizedStop, err: dcrErr("read", dcr.KindGone, 404), check: isPermanent(oauthv1alpha1.ReasonUnauthorized)},
-		{name: "401 Reregister", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("read", dcr.KindUnauthorized, 401), wantGone: true},
-		{name: "410 Reregister", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("read", dcr.KindGone, 410), wantGone: true},
+		{name: "401 Reregister", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("read", dcr.KindUnauthorized, 401), reregister: true},
+		{name: "410 Reregister", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("read", dcr.KindGone, 410), reregister: true},
 		{name: "403", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("read", dcr.KindForbidden, 403), check: isPermanent(oauthv1alpha1.ReasonForbidden)},
 		{name: "429", err: &dcr.Error{Op: "read", Kind: dcr.KindRateLimited, StatusCode: 429, Sent: true, RetryAfter: 7 * time.Second}, check: isPending(oauthv1alpha1.ReasonRateLimited, 7*time.Second)},
 		{name: "429 no Retry-After", err: dcrErr("read", dcr.KindRateLimited, 429), check: isPending(oauthv1alpha1.ReasonRateLimited, 30*time.Second)},
@@ -1206,11 +1208,10 @@ func TestObserveReadErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			req := newReq(newServer(withPolicy(tc.policy)), ccMeta(), nil)
-			req.Stored = storedCreds(mustDigest(t, e.b, req))
+			req := e.currentReq(t, newServer(withPolicy(tc.policy)), ccMeta())
 			e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) { return nil, tc.err }
 			obs, err := e.b.Observe(context.Background(), req)
-			if tc.wantGone {
+			if tc.reregister {
 				if err != nil {
 					t.Fatalf("Observe error = %v, want Gone", err)
 				}
@@ -1271,8 +1272,7 @@ func TestObserveUnmanageableStoredCredentials(t *testing.T) {
 				t.Error("Read called without a URI or token")
 				return nil, errors.New("unreachable")
 			}
-			req := newReq(newServer(), ccMeta(), nil)
-			req.Stored = storedCreds(mustDigest(t, e.b, req))
+			req := e.currentReq(t, newServer(), ccMeta())
 			tc.mod(req.Stored)
 			_, err := e.b.Observe(context.Background(), req)
 			wantPermanent(t, err, oauthv1alpha1.ReasonInvalidSpec)
@@ -1293,9 +1293,7 @@ func TestCreateCountsAsRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Stored = creds
-	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
-		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, md, nil)}, nil
-	}
+	e.readsBack(t, md)
 	e.clock.Step(30 * time.Minute)
 	obs, err := e.b.Observe(context.Background(), req)
 	if err != nil {
@@ -1316,8 +1314,7 @@ func TestCreateCountsAsRead(t *testing.T) {
 // token: the next read answers 401.
 func TestObservePartialReadKeepsRotatedToken(t *testing.T) {
 	e := newEnv(t)
-	req := newReq(newServer(), ccMeta(), nil)
-	req.Stored = storedCreds(mustDigest(t, e.b, req))
+	req := e.currentReq(t, newServer(), ccMeta())
 	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
 		return nil, &dcr.Error{Op: "read", Kind: dcr.KindProtocol, StatusCode: 200, Sent: true,
 			Partial: &dcr.Registration{ClientID: "c-1", RegistrationAccessToken: "rat-2", RegistrationClientURI: clientURI}}
@@ -1375,9 +1372,7 @@ func TestUpdateSendsMetadataWithoutSecret(t *testing.T) {
 		t.Errorf("calls = %+v, want no Register or Discover", c)
 	}
 	// The PUT answer counts as a read.
-	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
-		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, md, nil)}, nil
-	}
+	e.readsBack(t, md)
 	req.Stored = got
 	if obs, err := e.b.Observe(context.Background(), req); err != nil || !obs.UpToDate || e.fake.Calls().Read != 0 {
 		t.Errorf("Observe after Update = %+v, %v, reads %d; want up to date without a read", obs, err, e.fake.Calls().Read)
@@ -1405,15 +1400,9 @@ func TestUpdateClientCredentialsBody(t *testing.T) {
 }
 
 func TestUpdateErrors(t *testing.T) {
-	tests := []struct {
-		name         string
-		policy       oauthv1alpha1.UnauthorizedPolicy
-		err          error
-		check        errCheck
-		wantRegister int
-	}{
-		{name: "401 Reregister registers anew", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("update", dcr.KindUnauthorized, 401), wantRegister: 1},
-		{name: "404 Reregister registers anew", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("update", dcr.KindGone, 404), wantRegister: 1},
+	tests := []serverErrorCase{
+		{name: "401 Reregister registers anew", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("update", dcr.KindUnauthorized, 401), reregister: true},
+		{name: "404 Reregister registers anew", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("update", dcr.KindGone, 404), reregister: true},
 		{name: "401 Stop", policy: oauthv1alpha1.UnauthorizedStop, err: dcrErr("update", dcr.KindUnauthorized, 401), check: isPermanent(oauthv1alpha1.ReasonUnauthorized)},
 		{name: "401 default policy", err: dcrErr("update", dcr.KindUnauthorized, 401), check: isPermanent(oauthv1alpha1.ReasonUnauthorized)},
 		{name: "400", policy: oauthv1alpha1.UnauthorizedReregister, err: dcrErr("update", dcr.KindInvalidMetadata, 400), check: isPermanent(oauthv1alpha1.ReasonRegistrationRejected)},
@@ -1434,10 +1423,14 @@ func TestUpdateErrors(t *testing.T) {
 				return nil
 			}
 			got, err := e.b.Update(context.Background(), req)
-			if n := e.fake.Calls().Register; n != tc.wantRegister {
-				t.Errorf("Register calls = %d, want %d", n, tc.wantRegister)
+			wantRegister := 0
+			if tc.reregister {
+				wantRegister = 1
 			}
-			if tc.wantRegister == 0 {
+			if n := e.fake.Calls().Register; n != wantRegister {
+				t.Errorf("Register calls = %d, want %d", n, wantRegister)
+			}
+			if !tc.reregister {
 				tc.check(t, err)
 				if got != nil || len(hookEndpoints) != 0 {
 					t.Errorf("Update = %+v, BeforeRegister %q; want nil, none", got, hookEndpoints)
@@ -1586,11 +1579,8 @@ func TestDeleteRegistrarBuildError(t *testing.T) {
 func TestDeleteOfDeletedClientForgetsRead(t *testing.T) {
 	e := newEnv(t)
 	md := ccMeta()
-	req := newReq(newServer(), md, nil)
-	req.Stored = storedCreds(mustDigest(t, e.b, req))
-	e.fake.ReadFunc = func(context.Context, string, string) (*dcr.Registration, error) {
-		return &dcr.Registration{ClientID: "c-1", Metadata: serverView(t, md, nil)}, nil
-	}
+	req := e.currentReq(t, newServer(), md)
+	e.readsBack(t, md)
 	e.fake.DeleteFunc = func(context.Context, string, string) error { return nil }
 	if _, err := e.b.Observe(context.Background(), req); err != nil {
 		t.Fatal(err)
@@ -1859,14 +1849,20 @@ func TestEntryCachePerGeneration(t *testing.T) {
 			t.Fatalf("%s: Create: %v", step, err)
 		}
 	}
-	create("gen 1")
-	create("gen 1 again")
-	if n := e.newRegistrarCalls(); n != 1 {
-		t.Fatalf("NewRegistrar calls = %d after two Creates of one generation, want 1", n)
+	// createTwice creates twice in generation gen, which builds registrar
+	// number built: one discovery for two registrations.
+	createTwice := func(gen string, built int) {
+		t.Helper()
+		create(gen)
+		create(gen + " again")
+		if n := e.newRegistrarCalls(); n != built {
+			t.Fatalf("NewRegistrar calls = %d after two Creates of %s, want %d", n, gen, built)
+		}
+		if c := fakes[built-1].Calls(); c.Register != 2 || c.Discover != 1 {
+			t.Errorf("%s registrar calls = %+v, want 2 Register, 1 Discover (discovery is per generation)", gen, c)
+		}
 	}
-	if c := fakes[0].Calls(); c.Register != 2 || c.Discover != 1 {
-		t.Errorf("gen 1 registrar calls = %+v, want 2 Register, 1 Discover", c)
-	}
+	createTwice("gen 1", 1)
 	if want := (dcr.Config{Timeout: 7 * time.Second, UserAgent: dynamic.UserAgent}); !reflect.DeepEqual(e.lastConfig(), want) {
 		t.Errorf("config = %+v, want %+v", e.lastConfig(), want)
 	}
@@ -1888,14 +1884,7 @@ func TestEntryCachePerGeneration(t *testing.T) {
 
 	server.Generation = 3
 	server.Spec.DynamicRegistration.CABundle = nil
-	create("gen 3")
-	create("gen 3 again")
-	if n := e.newRegistrarCalls(); n != 3 {
-		t.Fatalf("NewRegistrar calls = %d, want 3", n)
-	}
-	if c := fakes[2].Calls(); c.Register != 2 || c.Discover != 1 {
-		t.Errorf("gen 3 registrar calls = %+v, want 2 Register, 1 Discover (discovery is per generation)", c)
-	}
+	createTwice("gen 3", 3)
 	if c := fakes[0].Calls(); c.Register != 2 {
 		t.Errorf("gen 1 registrar used after the generation changed: %+v", c)
 	}

@@ -2,11 +2,7 @@ package stateless_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -17,16 +13,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
 	statelessbackend "github.com/clientreg/clientreg/controllers/backend/stateless"
+	"github.com/clientreg/clientreg/internal/josetest"
+	"github.com/clientreg/clientreg/internal/testutil"
 	"github.com/clientreg/clientreg/registrar/metadata"
 	sci "github.com/clientreg/clientreg/registrar/stateless"
 )
@@ -39,18 +34,6 @@ const (
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func newScheme(t *testing.T) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := oauthv1alpha1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 type serverMod func(*oauthv1alpha1.StatelessServer)
 
@@ -114,7 +97,7 @@ func newFixture(t *testing.T, server oauthv1alpha1.ServerObject, withKeys bool) 
 		t:      t,
 		ctx:    context.Background(),
 		clk:    clocktesting.NewFakeClock(t0),
-		client: fake.NewClientBuilder().WithScheme(newScheme(t)).Build(),
+		client: testutil.FakeClient().Build(),
 		server: server,
 		keys:   &sci.KeySet{},
 	}
@@ -228,11 +211,7 @@ func segment(t *testing.T, id string, i int) map[string]any {
 	if err != nil {
 		t.Fatalf("segment %d: %v", i, err)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("segment %d: %v", i, err)
-	}
-	return out
+	return josetest.Object(t, json.RawMessage(raw))
 }
 
 func segments(id string) int { return strings.Count(id, ".") + 1 }
@@ -259,23 +238,6 @@ func wantPermanent(t *testing.T, err error, reason string) *backend.PermanentErr
 		t.Fatalf("permanent reason %q, want %q (%v)", p.Reason, reason, err)
 	}
 	return p
-}
-
-func ecJWK(t *testing.T, curve elliptic.Curve, kid string, private bool) ([]byte, *ecdsa.PrivateKey) {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(curve, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key any = &priv.PublicKey
-	if private {
-		key = priv
-	}
-	raw, err := json.Marshal(jose.JSONWebKey{Key: key, KeyID: kid, Use: "enc"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw, priv
 }
 
 func TestKeySecretMissing(t *testing.T) {
@@ -408,81 +370,66 @@ func TestUpdateAndRotateMintNewCredentials(t *testing.T) {
 	}
 }
 
+// observeChange runs after Create and returns the request's metadata and
+// stored credentials.
+type observeChange func(f *fixture, creds *backend.Credentials) (*metadata.Metadata, *backend.Credentials)
+
+// storedWith edits the stored credentials; the metadata stays webClient().
+func storedWith(edit func(c *backend.Credentials)) observeChange {
+	return func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
+		edit(c)
+		return webClient(), c
+	}
+}
+
+// serverWith edits the server's stateless spec, a new generation.
+func serverWith(edit func(s *oauthv1alpha1.StatelessServer)) observeChange {
+	return func(f *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
+		s := f.server.(*oauthv1alpha1.AuthorizationServer)
+		s.Generation++
+		edit(s.Spec.Stateless)
+		return webClient(), c
+	}
+}
+
 func TestObserve(t *testing.T) {
 	const lifetime = 24 * time.Hour
+	const (
+		changed       = "the metadata or the server settings changed"
+		wrongSecret   = "the stored client secret does not match the client id"
+		doesNotVerify = "the stored client id no longer verifies with the server's keys"
+		noneIssued    = "no client id issued yet"
+	)
 	tests := []struct {
-		name string
-		// change runs after Create and returns the request's metadata and stored credentials.
-		change       func(f *fixture, creds *backend.Credentials) (*metadata.Metadata, *backend.Credentials)
+		name         string
+		change       observeChange
 		wantExists   bool
 		wantUpToDate bool
 		wantMessage  string
 		// wantExpiry asks that the stored ExpiresAt be t0+lifetime after Observe.
 		wantExpiry bool
 	}{
-		{
-			name: "unchanged",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				return webClient(), c
-			},
-			wantExists: true, wantUpToDate: true, wantExpiry: true,
-		},
-		{
-			name: "expiry recovered from the id when not stored",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				c.ExpiresAt = time.Time{}
-				return webClient(), c
-			},
-			wantExists: true, wantUpToDate: true, wantExpiry: true,
-		},
+		{name: "unchanged", change: storedWith(func(*backend.Credentials) {}), wantExists: true, wantUpToDate: true, wantExpiry: true},
+		{name: "expiry recovered from the id when not stored", change: storedWith(func(c *backend.Credentials) { c.ExpiresAt = time.Time{} }), wantExists: true, wantUpToDate: true, wantExpiry: true},
 		{
 			name: "another redirect URI",
 			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
 				return webClient("https://app.example/cb", "https://app.example/cb2"), c
 			},
-			wantExists: true, wantMessage: "the metadata or the server settings changed", wantExpiry: true,
+			wantExists: true, wantMessage: changed, wantExpiry: true,
 		},
-		{
-			name: "stored digest differs",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				c.Digest = "sha256:old"
-				return webClient(), c
-			},
-			wantExists: true, wantMessage: "the metadata or the server settings changed", wantExpiry: true,
-		},
-		{
-			name: "wrong stored secret",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				c.ClientSecret = "WRONG-SECRET-VALUE"
-				return webClient(), c
-			},
-			wantMessage: "the stored client secret does not match the client id",
-		},
-		{
-			name: "missing stored secret for a confidential client",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				c.ClientSecret = ""
-				return webClient(), c
-			},
-			wantMessage: "the stored client secret does not match the client id",
-		},
-		{
-			name: "garbage client id",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				c.ClientID = "not-a-client-id"
-				return webClient(), c
-			},
-			wantMessage: "the stored client id no longer verifies with the server's keys",
-		},
+		{name: "stored digest differs", change: storedWith(func(c *backend.Credentials) { c.Digest = "sha256:old" }), wantExists: true, wantMessage: changed, wantExpiry: true},
+		{name: "wrong stored secret", change: storedWith(func(c *backend.Credentials) { c.ClientSecret = "WRONG-SECRET-VALUE" }), wantMessage: wrongSecret},
+		{name: "missing stored secret for a confidential client", change: storedWith(func(c *backend.Credentials) { c.ClientSecret = "" }), wantMessage: wrongSecret},
+		{name: "garbage client id", change: storedWith(func(c *backend.Credentials) { c.ClientID = "not-a-client-id" }), wantMessage: doesNotVerify},
 		{
 			name: "tampered signature",
-			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
+			change: storedWith(func(c *backend.Credentials) {
 				parts := strings.Split(c.ClientID, ".")
 				parts[1] = base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"` + issuer + `"}`))
 				c.ClientID = strings.Join(parts, ".")
-				return webClient(), c
-			},
-			wantMessage: "the stored client id no longer verifies with the server's keys",
+			}),
+			wantMessage: doesNotVerify,
 		},
 		{
 			name: "expired",
@@ -490,42 +437,30 @@ func TestObserve(t *testing.T) {
 				f.clk.SetTime(t0.Add(lifetime + time.Hour))
 				return webClient(), c
 			},
-			wantMessage: "the stored client id no longer verifies with the server's keys",
+			wantMessage: doesNotVerify,
 		},
 		{
 			name: "nil stored",
 			change: func(*fixture, *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
 				return webClient(), nil
 			},
-			wantMessage: "no client id issued yet",
+			wantMessage: noneIssued,
 		},
 		{
 			name: "empty stored client id",
 			change: func(_ *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
 				return webClient(), &backend.Credentials{ClientSecret: c.ClientSecret}
 			},
-			wantMessage: "no client id issued yet",
+			wantMessage: noneIssued,
 		},
 		{
 			name: "lifetime change",
-			change: func(f *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				s := f.server.(*oauthv1alpha1.AuthorizationServer)
-				s.Generation++
-				s.Spec.Stateless.ClientIDLifetime = &metav1.Duration{Duration: 2 * lifetime}
-				return webClient(), c
-			},
-			wantExists: true, wantMessage: "the metadata or the server settings changed", wantExpiry: true,
+			change: serverWith(func(s *oauthv1alpha1.StatelessServer) {
+				s.ClientIDLifetime = &metav1.Duration{Duration: 2 * lifetime}
+			}),
+			wantExists: true, wantMessage: changed, wantExpiry: true,
 		},
-		{
-			name: "issuer change",
-			change: func(f *fixture, c *backend.Credentials) (*metadata.Metadata, *backend.Credentials) {
-				s := f.server.(*oauthv1alpha1.AuthorizationServer)
-				s.Generation++
-				s.Spec.Stateless.Issuer = "https://new-idp.example"
-				return webClient(), c
-			},
-			wantMessage: "the stored client id no longer verifies with the server's keys",
-		},
+		{name: "issuer change", change: serverWith(func(s *oauthv1alpha1.StatelessServer) { s.Issuer = "https://new-idp.example" }), wantMessage: doesNotVerify},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -910,11 +845,7 @@ func TestRecipientKeyModeRefusesPrivateKey(t *testing.T) {
 func TestRecipientKeyModeUnusableKeysArePermanent(t *testing.T) {
 	p384, _ := ecJWK(t, elliptic.P384(), "rk-1", false)
 	noKID, _ := ecJWK(t, elliptic.P256(), "", false)
-	small, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsa1024, _ := json.Marshal(jose.JSONWebKey{Key: &small.PublicKey, KeyID: "rk-1"})
+	rsa1024 := rsaJWK(t, 1024, "rk-1")
 	for name, jwk := range map[string][]byte{"EC P-384": p384, "no kid": noKID, "RSA 1024": rsa1024} {
 		t.Run(name, func(t *testing.T) {
 			spec := &oauthv1alpha1.StatelessServer{Encryption: &oauthv1alpha1.StatelessEncryption{Mode: oauthv1alpha1.EncryptionRecipientKey, RecipientKey: &apiextensionsv1.JSON{Raw: jwk}}}
@@ -934,15 +865,9 @@ func TestRecipientKeyModeUnusableKeysArePermanent(t *testing.T) {
 func TestRecipientKey(t *testing.T) {
 	ecPub, _ := ecJWK(t, elliptic.P256(), "ec", false)
 	ecPriv, _ := ecJWK(t, elliptic.P256(), "ec", true)
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaPub, _ := json.Marshal(jose.JSONWebKey{Key: &rsaKey.PublicKey, KeyID: "rsa"})
-	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
-	_ = edPriv
-	okpPub, _ := json.Marshal(jose.JSONWebKey{Key: edPub, KeyID: "ed"})
-	oct, _ := json.Marshal(jose.JSONWebKey{Key: make([]byte, 32), KeyID: "oct"})
+	rsaPub := rsaJWK(t, 2048, "rsa")
+	okpPub := ed25519JWK(t, "ed")
+	oct := jwkOf(t, make([]byte, 32), "oct")
 
 	tests := []struct {
 		name    string
