@@ -11,9 +11,17 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"maps"
+	"regexp"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+)
+
+// CompactJWS and CompactJWE match the compact serializations of a JWS
+// (three base64url segments) and of a JWE (five).
+var (
+	CompactJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}$`)
+	CompactJWE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$`)
 )
 
 // P256Key returns a new ECDSA key on P-256 (ES256, ECDH-ES). Any failure

@@ -293,6 +293,18 @@ func segmentJSON(t testing.TB, seg string) map[string]any {
 	return m
 }
 
+// mustDecodeSegment is the JSON of a compact serialization segment,
+// decoded and encoded again.
+func mustDecodeSegment(t testing.TB, seg string) []byte {
+	t.Helper()
+	m := segmentJSON(t, seg)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // signStatement signs claims as a compact JWS with key (ES256).
 func signStatement(t testing.TB, key jose.JSONWebKey, claims map[string]any, extraHeaders map[jose.HeaderKey]any) string {
 	t.Helper()

@@ -2,22 +2,17 @@ package endpoint_test
 
 import (
 	"encoding/json"
-	jose "github.com/go-jose/go-jose/v4"
 	"net/http"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
-)
-
-var (
-	jwsShape = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}$`)
-	jweShape = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$`)
 )
 
 // verifierFor builds the package stateless verifier of a server, as the
@@ -30,6 +25,16 @@ func verifierFor(t *testing.T, e *env, path string) *stateless.Verifier {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// mustVerify verifies the client id id with v; an error fails t.
+func mustVerify(t *testing.T, v *stateless.Verifier, id string) *stateless.Client {
+	t.Helper()
+	c, err := v.Verify(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestSCIStatelessNothingStored(t *testing.T) {
@@ -48,7 +53,7 @@ func TestSCIStatelessNothingStored(t *testing.T) {
 func TestSCI02to05(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRegister(t, "/sl", jsonWith(t, bodyV, map[string]any{"client_name": "Signed"}))
-	if !jwsShape.MatchString(r.id) {
+	if !josetest.CompactJWS.MatchString(r.id) {
 		t.Fatalf("signed client id %q is not a compact JWS (SCI-02)", r.id)
 	}
 	parts := strings.Split(r.id, ".")
@@ -76,7 +81,7 @@ func TestSCI02to05(t *testing.T) {
 	}
 	// Nested form (SCI-05).
 	n := e.mustRegister(t, "/sle", bodyV)
-	if !jweShape.MatchString(n.id) {
+	if !josetest.CompactJWE.MatchString(n.id) {
 		t.Fatalf("encrypted client id %q is not a compact JWE", n.id)
 	}
 	outer := segmentJSON(t, strings.Split(n.id, ".")[0])
@@ -96,10 +101,7 @@ func TestSCI07to09(t *testing.T) {
 		t.Error("response claims contacts that are not registered")
 	}
 	v := verifierFor(t, e, "/sl")
-	c, err := v.Verify(r.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustVerify(t, v, r.id)
 	if err := v.CheckSecret(c, r.secret); err != nil {
 		t.Errorf("issued secret does not authenticate (SCI-08): %v", err)
 	}
@@ -112,35 +114,19 @@ func TestSCI07to09(t *testing.T) {
 		t.Errorf("contacts = %v", n.m["contacts"])
 	}
 	nv := verifierFor(t, e, "/sle")
-	nc, err := nv.Verify(n.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := mustVerify(t, nv, n.id)
 	if err := nv.CheckSecret(nc, n.secret); err != nil {
 		t.Errorf("nested secret does not authenticate: %v", err)
 	}
 	// SCI-09: cnf.jwk for private_key_jwt.
 	k := e.mustRegister(t, "/sl", bodyK(t))
-	kc, err := v.Verify(k.id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc := mustVerify(t, v, k.id)
 	if kc.Confirmation == nil || kc.Confirmation.JWK == nil || !kc.Confirmation.JWK.IsPublic() {
 		t.Errorf("no public cnf.jwk: %+v", kc.Confirmation)
 	}
 	if _, ok := k.m["client_secret"]; ok {
 		t.Error("private_key_jwt client got a secret")
 	}
-}
-
-func mustDecodeSegment(t *testing.T, seg string) []byte {
-	t.Helper()
-	m := segmentJSON(t, seg)
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestSCI13to15(t *testing.T) {

@@ -77,6 +77,20 @@ func newFixture(t testing.TB, sigAlg, encAlg string, lifetime time.Duration) *fi
 	return f
 }
 
+// mustVerifier is NewVerifier(cfg), with a clock at t0 if cfg has none; an
+// error fails t.
+func mustVerifier(t testing.TB, cfg VerifierConfig) *Verifier {
+	t.Helper()
+	if cfg.Clock == nil {
+		cfg.Clock = testclock.New(t0)
+	}
+	v, err := NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func (f *fixture) mint(t testing.TB, reg string, confidential bool) *Minted {
 	t.Helper()
 	m, err := f.minter.Mint(MintRequest{Reg: json.RawMessage(reg), Confidential: confidential})

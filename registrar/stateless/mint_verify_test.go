@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/clientreg/clientreg/internal/josetest"
-	"github.com/clientreg/clientreg/internal/testclock"
-)
-
-// SCI-02 shapes.
-var (
-	reJWS = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2}$`)
-	reJWE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}$`)
 )
 
 var roundTripCases = []struct{ sig, enc string }{
@@ -53,9 +45,9 @@ func TestRoundTrip(t *testing.T) {
 			if m.Encrypted != encrypted {
 				t.Fatalf("Encrypted = %v, want %v", m.Encrypted, encrypted)
 			}
-			re := reJWS
+			re := josetest.CompactJWS
 			if encrypted {
-				re = reJWE
+				re = josetest.CompactJWE
 			}
 			if !re.MatchString(m.ClientID) {
 				t.Fatalf("client id %q does not match %s (SCI-02)", m.ClientID, re)
@@ -75,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 					t.Fatal("outer header has zip")
 				}
 				inner = f.innerJWS(t, m.ClientID)
-				if !reJWS.MatchString(inner) {
+				if !josetest.CompactJWS.MatchString(inner) {
 					t.Fatalf("inner %q is not a compact JWS", inner)
 				}
 			}
@@ -403,13 +395,10 @@ func TestRejections(t *testing.T) {
 	}
 
 	// Positive counterparts of the time checks: leeway and list audiences.
-	lenient, err := NewVerifier(VerifierConfig{
+	lenient := mustVerifier(t, VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{testIss: f.ks.PublicKeySet()},
 		Audience:       testIss, Clock: f.clock, Leeway: 2 * time.Minute,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for name, id := range map[string]string{
 		"expired within leeway": craft(t, f.sig, nil, with("exp", t0.Add(30*time.Second).Unix())),
 		"nbf within leeway":     craft(t, f.sig, nil, with("nbf", t0.Add(2*time.Minute).Unix())),
@@ -444,16 +433,13 @@ func TestKeyBelongsToIssuer(t *testing.T) {
 	a := cachedKey(t, UseSignature, AlgES256)
 	b := cachedKey(t, UseSignature, AlgEdDSA)
 	ksA, ksB := &KeySet{Keys: []Key{a}}, &KeySet{Keys: []Key{b}}
-	v, err := NewVerifier(VerifierConfig{
+	v := mustVerifier(t, VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{
 			testIss:                 ksA.PublicKeySet(),
 			"https://b.example.com": ksB.PublicKeySet(),
 		},
-		Audience: testIss, Clock: testclock.New(t0),
+		Audience: testIss,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := v.Verify(craft(t, a, nil, validClaims())); err != nil {
 		t.Fatalf("issuer A with A's key: %v", err)
 	}
@@ -480,13 +466,10 @@ func TestAlgorithmAllowList(t *testing.T) {
 	}
 	// An RS256 key whose JWK says RS256 cannot be used with PS256 even when
 	// PS256 is allowed (one key, one alg).
-	v, err := NewVerifier(VerifierConfig{
+	v := mustVerifier(t, VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{testIss: ks.PublicKeySet()},
-		Audience:       testIss, Algorithms: []string{"PS256", "RS256"}, Clock: testclock.New(t0),
+		Audience:       testIss, Algorithms: []string{"PS256", "RS256"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ps := rs
 	ps.Algorithm = "PS256"
 	if _, err := v.Verify(craft(t, ps, nil, validClaims())); !errors.Is(err, errSignature) {
@@ -506,13 +489,10 @@ func TestAlgorithmAllowList(t *testing.T) {
 	ed := cachedKey(t, UseSignature, AlgEdDSA)
 	es := cachedKey(t, UseSignature, AlgES256)
 	both := &KeySet{Keys: []Key{ed, es}}
-	vES, err := NewVerifier(VerifierConfig{
+	vES := mustVerifier(t, VerifierConfig{
 		TrustedIssuers: map[string]jose.JSONWebKeySet{testIss: both.PublicKeySet()},
-		Audience:       testIss, Algorithms: []string{"ES256"}, Clock: testclock.New(t0),
+		Audience:       testIss, Algorithms: []string{"ES256"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := vES.Verify(craft(t, ed, nil, validClaims())); !errors.Is(err, errAlgorithm) {
 		t.Fatalf("EdDSA under ES256-only: err = %v", err)
 	}
