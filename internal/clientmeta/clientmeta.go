@@ -16,7 +16,10 @@ import (
 )
 
 // members maps RFC 7591 / OpenID Connect member names to OAuthClient spec
-// field names. It is the one table both directions use.
+// field names. It is the one table both directions use: FromSpec and
+// ApplyToSpec copy exactly these members (jwks, a JSON object on one side
+// and raw bytes on the other, by hand), and field errors are reported under
+// these names.
 var members = map[string]string{
 	"redirect_uris":                        "redirectURIs",
 	"token_endpoint_auth_method":           "tokenEndpointAuthMethod",
@@ -78,53 +81,8 @@ var reserved = map[string]bool{
 func FromSpec(spec *oauthv1alpha1.OAuthClientSpec) (*metadata.Metadata, field.ErrorList) {
 	var errs field.ErrorList
 	specPath := field.NewPath("spec")
-	m := &metadata.Metadata{
-		RedirectURIs:                redirectStrings(spec.RedirectURIs),
-		TokenEndpointAuthMethod:     spec.TokenEndpointAuthMethod,
-		GrantTypes:                  cloneStrings(spec.GrantTypes),
-		ResponseTypes:               cloneStrings(spec.ResponseTypes),
-		ClientName:                  spec.ClientName,
-		ClientURI:                   string(spec.ClientURI),
-		LogoURI:                     string(spec.LogoURI),
-		Scope:                       spec.Scope,
-		Contacts:                    cloneStrings(spec.Contacts),
-		TOSURI:                      string(spec.TOSURI),
-		PolicyURI:                   string(spec.PolicyURI),
-		JWKSURI:                     string(spec.JWKSURI),
-		SoftwareID:                  spec.SoftwareID,
-		SoftwareVersion:             spec.SoftwareVersion,
-		ApplicationType:             string(spec.ApplicationType),
-		SectorIdentifierURI:         string(spec.SectorIdentifierURI),
-		SubjectType:                 string(spec.SubjectType),
-		IDTokenSignedResponseAlg:    spec.IDTokenSignedResponseAlg,
-		IDTokenEncryptedResponseAlg: spec.IDTokenEncryptedResponseAlg,
-		IDTokenEncryptedResponseEnc: spec.IDTokenEncryptedResponseEnc,
-		UserinfoSignedResponseAlg:   spec.UserinfoSignedResponseAlg,
-		RequestObjectSigningAlg:     spec.RequestObjectSigningAlg,
-		TokenEndpointAuthSigningAlg: spec.TokenEndpointAuthSigningAlg,
-		DefaultMaxAge:               spec.DefaultMaxAge,
-		RequireAuthTime:             spec.RequireAuthTime,
-		DefaultACRValues:            cloneStrings(spec.DefaultACRValues),
-		InitiateLoginURI:            string(spec.InitiateLoginURI),
-		PostLogoutRedirectURIs:      redirectStrings(spec.PostLogoutRedirectURIs),
-		FrontchannelLogoutURI:       string(spec.FrontchannelLogoutURI),
-		BackchannelLogoutURI:        string(spec.BackchannelLogoutURI),
-
-		UserinfoEncryptedResponseAlg:      spec.UserinfoEncryptedResponseAlg,
-		UserinfoEncryptedResponseEnc:      spec.UserinfoEncryptedResponseEnc,
-		RequestObjectEncryptionAlg:        spec.RequestObjectEncryptionAlg,
-		RequestObjectEncryptionEnc:        spec.RequestObjectEncryptionEnc,
-		FrontchannelLogoutSessionRequired: spec.FrontchannelLogoutSessionRequired,
-		BackchannelLogoutSessionRequired:  spec.BackchannelLogoutSessionRequired,
-		TLSClientAuthSubjectDN:            spec.TLSClientAuthSubjectDN,
-		TLSClientAuthSANDNS:               spec.TLSClientAuthSANDNS,
-		TLSClientAuthSANURI:               spec.TLSClientAuthSANURI,
-		TLSClientAuthSANIP:                spec.TLSClientAuthSANIP,
-		TLSClientAuthSANEmail:             spec.TLSClientAuthSANEmail,
-	}
-	for _, u := range spec.RequestURIs {
-		m.RequestURIs = append(m.RequestURIs, string(u))
-	}
+	m := &metadata.Metadata{}
+	copyMembers(m, spec, false)
 	if spec.JWKS != nil && len(spec.JWKS.Raw) > 0 {
 		m.JWKS = append(json.RawMessage(nil), spec.JWKS.Raw...)
 	}
@@ -203,22 +161,4 @@ func SpecPath(member string, index int) *field.Path {
 		p = p.Index(index)
 	}
 	return p
-}
-
-func cloneStrings(in []string) []string {
-	if in == nil {
-		return nil
-	}
-	return append([]string(nil), in...)
-}
-
-func redirectStrings(in []oauthv1alpha1.RedirectURI) []string {
-	if in == nil {
-		return nil
-	}
-	out := make([]string, len(in))
-	for i, u := range in {
-		out[i] = string(u)
-	}
-	return out
 }
