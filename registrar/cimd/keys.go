@@ -2,19 +2,16 @@ package cimd
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/registrar/internal/keymaterial"
 )
 
 // Signing algorithms of the keys the operator generates for private_key_jwt.
@@ -26,9 +23,6 @@ const (
 
 // Algorithms lists the algorithms GenerateKey accepts, the default first.
 func Algorithms() []string { return []string{AlgES256, AlgEdDSA, AlgRS256} }
-
-// rsaBits is the size of generated RSA keys.
-const rsaBits = 2048
 
 // Key is a client's signing key pair. The private half is secret: never log
 // it, never put it in status, events or errors.
@@ -42,31 +36,22 @@ type Key struct {
 
 // GenerateKey creates a key pair for alg (one of Algorithms).
 func GenerateKey(alg string) (*Key, error) {
-	var priv crypto.Signer
-	var err error
-	switch alg {
-	case AlgES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case AlgEdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	case AlgRS256:
-		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
-	default:
+	if !slices.Contains(Algorithms(), alg) {
 		return nil, fmt.Errorf("unsupported key algorithm %q (want one of %v)", alg, Algorithms())
 	}
+	raw, err := keymaterial.Generate(alg)
 	if err != nil {
-		return nil, fmt.Errorf("generating a %s key: %w", alg, err)
+		return nil, err
 	}
-	return newKey(priv, alg)
+	return newKey(raw.(crypto.Signer), alg)
 }
 
 func newKey(priv crypto.Signer, alg string) (*Key, error) {
-	pub := jose.JSONWebKey{Key: priv.Public()}
-	tp, err := pub.Thumbprint(crypto.SHA256)
+	kid, err := keymaterial.Thumbprint(priv)
 	if err != nil {
-		return nil, fmt.Errorf("computing the key's thumbprint: %w", err)
+		return nil, err
 	}
-	return &Key{ID: base64.RawURLEncoding.EncodeToString(tp), Alg: alg, private: priv}, nil
+	return &Key{ID: kid, Alg: alg, private: priv}, nil
 }
 
 // ParseKey reads a private JWK as PrivateJWK writes it (with kid and alg).
@@ -95,15 +80,10 @@ func ParseKey(data []byte) (*Key, error) {
 
 // algFor is the algorithm a key of priv's type signs with here.
 func algFor(priv crypto.Signer) string {
-	switch p := priv.(type) {
-	case *ecdsa.PrivateKey:
-		if p.Curve == elliptic.P256() {
-			return AlgES256
+	for _, alg := range Algorithms() {
+		if keymaterial.Check(alg, priv) == nil {
+			return alg
 		}
-	case ed25519.PrivateKey:
-		return AlgEdDSA
-	case *rsa.PrivateKey:
-		return AlgRS256
 	}
 	return ""
 }

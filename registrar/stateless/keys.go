@@ -1,12 +1,6 @@
 package stateless
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -15,6 +9,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/clientreg/clientreg/registrar/internal/keymaterial"
 )
 
 // KeyUse is the use of a key: UseSignature or UseEncryption (the JWK "use"
@@ -43,7 +39,7 @@ const (
 
 const (
 	secretKeySize = 32
-	rsaBits       = 2048
+	rsaBits       = keymaterial.RSABits
 )
 
 // Key is one generation of key material. Private holds the private (or, for
@@ -131,22 +127,9 @@ func GenerateKey(use KeyUse, alg string, now time.Time) (Key, error) {
 	if err := checkUseAlg(use, alg); err != nil {
 		return Key{}, err
 	}
-	var (
-		raw any
-		err error
-	)
-	switch alg {
-	case AlgES256, AlgECDHESA256KW:
-		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case AlgEdDSA:
-		_, raw, err = ed25519.GenerateKey(rand.Reader)
-	case AlgRS256, AlgRSAOAEP256:
-		raw, err = rsa.GenerateKey(rand.Reader, rsaBits)
-	case AlgA256KW:
-		raw, err = randomBytes(32)
-	}
+	raw, err := keymaterial.Generate(alg)
 	if err != nil {
-		return Key{}, fmt.Errorf("stateless: generate %s key: %w", alg, err)
+		return Key{}, fmt.Errorf("stateless: %w", err)
 	}
 	jwk := jose.JSONWebKey{Key: raw, Algorithm: alg, Use: string(use)}
 	if _, sym := raw.([]byte); sym {
@@ -155,12 +138,8 @@ func GenerateKey(use KeyUse, alg string, now time.Time) (Key, error) {
 			return Key{}, err
 		}
 		jwk.KeyID = base64.RawURLEncoding.EncodeToString(b)
-	} else {
-		tp, err := jwk.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return Key{}, fmt.Errorf("stateless: thumbprint: %w", err)
-		}
-		jwk.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	} else if jwk.KeyID, err = keymaterial.Thumbprint(raw); err != nil {
+		return Key{}, fmt.Errorf("stateless: %w", err)
 	}
 	k := Key{
 		ID:        jwk.KeyID,
@@ -195,7 +174,7 @@ func (k *Key) validate() error {
 	if k.Private.Use != "" && k.Private.Use != string(k.Use) {
 		return fmt.Errorf("stateless: key %q: JWK use %q does not match %q", k.ID, k.Private.Use, k.Use)
 	}
-	if err := checkPrivateKey(k.Algorithm, k.Private.Key); err != nil {
+	if err := keymaterial.Check(k.Algorithm, k.Private.Key); err != nil {
 		return fmt.Errorf("stateless: key %q: %w", k.ID, err)
 	}
 	switch k.Use {
@@ -212,34 +191,6 @@ func (k *Key) validate() error {
 		return fmt.Errorf("stateless: key %q: publishUntil without retiredAt", k.ID)
 	}
 	return nil
-}
-
-// checkPrivateKey checks that raw is private key material suitable for alg.
-func checkPrivateKey(alg string, raw any) error {
-	switch alg {
-	case AlgES256, AlgECDHESA256KW:
-		// k.D is read only to tell a private key without its scalar.
-		if k, ok := raw.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P256() && k.D != nil { //nolint:staticcheck // SA1019: nil check only.
-			return nil
-		}
-		return fmt.Errorf("%s needs an EC P-256 private key", alg)
-	case AlgEdDSA:
-		if k, ok := raw.(ed25519.PrivateKey); ok && len(k) == ed25519.PrivateKeySize {
-			return nil
-		}
-		return fmt.Errorf("%s needs an Ed25519 private key", alg)
-	case AlgRS256, AlgRSAOAEP256:
-		if k, ok := raw.(*rsa.PrivateKey); ok && k.D != nil && k.N.BitLen() >= rsaBits {
-			return nil
-		}
-		return fmt.Errorf("%s needs an RSA private key of at least %d bits", alg, rsaBits)
-	case AlgA256KW:
-		if k, ok := raw.([]byte); ok && len(k) == 32 {
-			return nil
-		}
-		return fmt.Errorf("%s needs a 32-byte symmetric key", alg)
-	}
-	return fmt.Errorf("unsupported algorithm %q", alg)
 }
 
 // KeySet is the persisted key state: all unpruned generations of signing and
@@ -436,9 +387,9 @@ func (s *KeySet) EncryptionConfig() (*EncryptionConfig, bool) {
 }
 
 func randomBytes(n int) ([]byte, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("stateless: random: %w", err)
+	b, err := keymaterial.Random(n)
+	if err != nil {
+		return nil, fmt.Errorf("stateless: %w", err)
 	}
 	return b, nil
 }
