@@ -52,8 +52,8 @@ func badFixture(t *testing.T, e *env) *strings.Replacer {
 	b := e.mustRegister(t, "/oauth", `{"redirect_uris":["https://client.example.org/cb"],"client_name":"B"}`)
 	r := e.mustRegister(t, "/rot", bodyV)
 	rr := e.get(t, r.path, r.rat) // rotates: r.rat is now dead
-	if rr.status != http.StatusOK || rr.str(t, "registration_access_token") == r.rat {
-		t.Fatalf("rotation on read did not happen: %d %s", rr.status, rr.body)
+	if rr.Status != http.StatusOK || rr.Str(t, "registration_access_token") == r.rat {
+		t.Fatalf("rotation on read did not happen: %d %s", rr.Status, rr.Body)
 	}
 	s := e.mustRegister(t, "/sl", bodyV)
 	s2 := e.mustRegister(t, "/sl", bodyV)
@@ -85,10 +85,10 @@ func badFixture(t *testing.T, e *env) *strings.Replacer {
 	}
 	tamperedS := sParts[0] + "." + string(mid) + "." + sParts[2]
 	return strings.NewReplacer(
-		"{A}", a.path, "{B}", b.path, "{R}", rr.str(t, "registration_client_uri")[len(issuerBase):],
+		"{A}", a.path, "{B}", b.path, "{R}", rr.Str(t, "registration_client_uri")[len(issuerBase):],
 		"{A.h}", strings.TrimPrefix(a.path, "/oauth/register/"), "{A.id}", a.id, "{B.id}", b.id, "{A.secret}", a.secret,
 		"{RAT_A}", a.rat, "{RAT_B}", b.rat, "{RAT_R_OLD}", r.rat,
-		"{A.body}", string(a.r.body),
+		"{A.body}", string(a.r.Body),
 		"{S}", s.path, "{S2}", s2.path, "{S.id}", s.id, "{RAT_S}", s.rat, "{RAT_S2}", s2.rat,
 		"{RAT_S_FLIP}", flip(s.rat), "{RAT_S_MID}", flipMiddle(s.rat), "{S_TAMPERED}", "/sl/register/"+tamperedS,
 		"{RAT_SE}", se.rat, "{SE.id}", se.id,
@@ -409,7 +409,7 @@ func TestBadInputs(t *testing.T) {
 			}
 			r := e.do(t, rq)
 			checkErrorAnswer(t, r, tc.status, tc.code)
-			wa := r.header.Get("WWW-Authenticate")
+			wa := r.Header.Get("WWW-Authenticate")
 			switch tc.challenge {
 			case noChallenge:
 				if wa != "" {
@@ -428,11 +428,11 @@ func TestBadInputs(t *testing.T) {
 					t.Errorf("WWW-Authenticate = %q, want Bearer error=\"invalid_request\"", wa)
 				}
 			}
-			if tc.allow != "" && r.header.Get("Allow") != tc.allow {
-				t.Errorf("Allow = %q, want %q", r.header.Get("Allow"), tc.allow)
+			if tc.allow != "" && r.Header.Get("Allow") != tc.allow {
+				t.Errorf("Allow = %q, want %q", r.Header.Get("Allow"), tc.allow)
 			}
 			for _, secret := range []string{"{RAT_A}", "{RAT_B}", "{A.secret}", "{RAT_S}", "{IAT}"} {
-				if s := rep.Replace(secret); strings.Contains(string(r.body), s) || strings.Contains(wa, s) {
+				if s := rep.Replace(secret); strings.Contains(string(r.Body), s) || strings.Contains(wa, s) {
 					t.Errorf("answer leaks a credential (%s)", secret)
 				}
 			}

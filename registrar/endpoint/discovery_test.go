@@ -13,13 +13,13 @@ import (
 func (e *env) discovery(t *testing.T, path string) map[string]any {
 	t.Helper()
 	r := e.do(t, request{method: http.MethodGet, path: path})
-	if r.status != http.StatusOK {
-		t.Fatalf("GET %s = %d %s", path, r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s = %d %s", path, r.Status, r.Body)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q (DSC-02)", ct)
 	}
-	return r.obj(t)
+	return r.Obj(t)
 }
 
 func strList(v any) []string {
@@ -141,8 +141,8 @@ func TestDSC11OpenIDConfiguration(t *testing.T) {
 		t.Errorf("jwks_uri = %v", d["jwks_uri"])
 	}
 	// HEAD works for the public documents.
-	if r := e.do(t, request{method: http.MethodHead, path: "/oidc/.well-known/openid-configuration"}); r.status != http.StatusOK {
-		t.Errorf("HEAD = %d", r.status)
+	if r := e.do(t, request{method: http.MethodHead, path: "/oidc/.well-known/openid-configuration"}); r.Status != http.StatusOK {
+		t.Errorf("HEAD = %d", r.Status)
 	}
 }
 
@@ -155,18 +155,18 @@ func jsonEqual(a, b map[string]any) bool {
 func TestJWKS(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(t, request{method: http.MethodGet, path: "/sle/jwks"})
-	if r.status != http.StatusOK || !strings.Contains(r.header.Get("Content-Type"), "json") {
-		t.Fatalf("GET jwks = %d %q", r.status, r.header.Get("Content-Type"))
+	if r.Status != http.StatusOK || !strings.Contains(r.Header.Get("Content-Type"), "json") {
+		t.Fatalf("GET jwks = %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(r.body, &set); err != nil {
+	if err := json.Unmarshal(r.Body, &set); err != nil {
 		t.Fatal(err)
 	}
 	if len(set.Keys) != 2 {
 		t.Fatalf("jwks has %d keys, want sig and enc", len(set.Keys))
 	}
 	for _, k := range set.Keys {
-		if !k.IsPublic() || strings.Contains(string(r.body), `"d":`) {
+		if !k.IsPublic() || strings.Contains(string(r.Body), `"d":`) {
 			t.Error("private key material published")
 		}
 	}
@@ -176,22 +176,22 @@ func TestDSC13CORS(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(t, request{method: http.MethodOptions, path: "/oauth/register",
 		header: map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}})
-	if r.status != http.StatusNoContent || r.header.Get("Access-Control-Allow-Origin") == "" ||
-		!strings.Contains(r.header.Get("Access-Control-Allow-Methods"), "POST") ||
-		!strings.Contains(r.header.Get("Access-Control-Allow-Headers"), "Authorization") {
-		t.Errorf("preflight = %d %v", r.status, r.header)
+	if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") == "" ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Errorf("preflight = %d %v", r.Status, r.Header)
 	}
 	// Actual responses, errors included, carry the header.
 	p := e.do(t, request{method: http.MethodPost, path: "/oauth/register", body: bodyV, header: map[string]string{"Origin": "https://app.example"}})
-	if p.status != http.StatusCreated || p.header.Get("Access-Control-Allow-Origin") != "*" {
-		t.Errorf("CORS POST = %d %q", p.status, p.header.Get("Access-Control-Allow-Origin"))
+	if p.Status != http.StatusCreated || p.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("CORS POST = %d %q", p.Status, p.Header.Get("Access-Control-Allow-Origin"))
 	}
 	x := e.do(t, request{method: http.MethodPost, path: "/iat/register", body: bodyV, header: map[string]string{"Origin": "https://app.example"}})
-	if !strings.Contains(x.header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
-		t.Errorf("WWW-Authenticate not exposed: %v", x.header)
+	if !strings.Contains(x.Header.Get("Access-Control-Expose-Headers"), "WWW-Authenticate") {
+		t.Errorf("WWW-Authenticate not exposed: %v", x.Header)
 	}
 	// Without Origin, no CORS headers; unknown paths are 404 even for OPTIONS.
-	if n := e.post(t, "/oauth", bodyV); n.header.Get("Access-Control-Allow-Origin") != "" {
+	if n := e.post(t, "/oauth", bodyV); n.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("CORS header without Origin")
 	}
 	checkErrorAnswer(t, e.do(t, request{method: http.MethodOptions, path: "/nope"}), http.StatusNotFound, "not_found")
@@ -208,10 +208,10 @@ func TestDiscoveryAdvertisesOnlyUsableGrants(t *testing.T) {
 	for _, p := range []string{"/oauth", "/oidc", "/sl", "/sle", "/pol"} {
 		for _, wk := range []string{"/.well-known/oauth-authorization-server" + p, p + "/.well-known/openid-configuration"} {
 			r := e.do(t, request{method: http.MethodGet, path: wk})
-			if r.status != http.StatusOK {
+			if r.Status != http.StatusOK {
 				continue // openid-configuration is for OIDC servers only
 			}
-			d := r.obj(t)
+			d := r.Obj(t)
 			authz, _ := d["authorization_endpoint"].(string)
 			token, _ := d["token_endpoint"].(string)
 			for _, g := range strList(d["grant_types_supported"]) {
@@ -231,8 +231,8 @@ func TestDiscoveryAdvertisesOnlyUsableGrants(t *testing.T) {
 	}
 	for _, wk := range []string{"/.well-known/oauth-authorization-server/noas", "/noas/.well-known/openid-configuration",
 		"/.well-known/oauth-authorization-server/tokenonly", "/tokenonly/.well-known/openid-configuration"} {
-		if r := e.do(t, request{method: http.MethodGet, path: wk}); r.status != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404: no authorization server to describe", wk, r.status)
+		if r := e.do(t, request{method: http.MethodGet, path: wk}); r.Status != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404: no authorization server to describe", wk, r.Status)
 		}
 	}
 	e.mustRegister(t, "/noas", bodyV)

@@ -15,6 +15,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/clientreg/clientreg/internal/httprec"
 	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
@@ -159,27 +160,7 @@ func newEnv(t testing.TB) *env {
 }
 
 // resp is a recorded answer.
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// obj decodes the body as a JSON object.
-func (r *resp) obj(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %v: %q", err, r.body)
-	}
-	return m
-}
-
-func (r *resp) str(t testing.TB, member string) string {
-	t.Helper()
-	s, _ := r.obj(t)[member].(string)
-	return s
-}
+type resp = httprec.Answer
 
 // request is one request to the handler.
 type request struct {
@@ -210,9 +191,7 @@ func (e *env) do(t testing.TB, rq request) *resp {
 	for k, v := range rq.header {
 		req.Header.Set(k, v)
 	}
-	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
-	return &resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	return httprec.Serve(e.h, req)
 }
 
 // post registers body at server path p.
@@ -235,10 +214,10 @@ type registered struct {
 func (e *env) mustRegister(t testing.TB, p, body string, auth ...string) *registered {
 	t.Helper()
 	r := e.post(t, p, body, auth...)
-	if r.status != http.StatusCreated {
-		t.Fatalf("POST %s/register = %d %s, want 201", p, r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("POST %s/register = %d %s, want 201", p, r.Status, r.Body)
 	}
-	m := r.obj(t)
+	m := r.Obj(t)
 	reg := &registered{r: r, m: m}
 	reg.id, _ = m["client_id"].(string)
 	reg.secret, _ = m["client_secret"].(string)
@@ -246,7 +225,7 @@ func (e *env) mustRegister(t testing.TB, p, body string, auth ...string) *regist
 	reg.rcu, _ = m["registration_client_uri"].(string)
 	reg.path = strings.TrimPrefix(reg.rcu, issuerBase)
 	if reg.id == "" || reg.rat == "" || !strings.HasPrefix(reg.rcu, issuerBase+p+"/register/") {
-		t.Fatalf("registration response lacks credentials: %s", r.body)
+		t.Fatalf("registration response lacks credentials: %s", r.Body)
 	}
 	return reg
 }
@@ -337,24 +316,24 @@ var credentialMembers = []string{"client_id", "client_secret", "registration_acc
 // with the code, ASCII description, no-store, no credentials.
 func checkErrorAnswer(t testing.TB, r *resp, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("status = %d, want %d (body %s)", r.status, status, r.body)
+	if r.Status != status {
+		t.Errorf("status = %d, want %d (body %s)", r.Status, status, r.Body)
 	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", cc)
 	}
-	if p := r.header.Get("Pragma"); p != "no-cache" {
+	if p := r.Header.Get("Pragma"); p != "no-cache" {
 		t.Errorf("Pragma = %q, want no-cache", p)
 	}
 	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("error body is not a JSON object: %q", r.body)
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("error body is not a JSON object: %q", r.Body)
 	}
 	if got, _ := m["error"].(string); got != code {
-		t.Errorf("error = %q, want %q (body %s)", got, code, r.body)
+		t.Errorf("error = %q, want %q (body %s)", got, code, r.Body)
 	}
 	if d, ok := m["error_description"].(string); ok && !asciiDescription(d) {
 		t.Errorf("error_description %q has characters outside RFC 6749 §5.2", d)

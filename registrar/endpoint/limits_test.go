@@ -12,7 +12,7 @@ import (
 func checkRateLimited(t *testing.T, r *resp, retryAfter string) {
 	t.Helper()
 	checkErrorAnswer(t, r, http.StatusTooManyRequests, "temporarily_unavailable")
-	if got := r.header.Get("Retry-After"); got != retryAfter {
+	if got := r.Header.Get("Retry-After"); got != retryAfter {
 		t.Errorf("Retry-After = %q, want %q", got, retryAfter)
 	}
 }
@@ -25,11 +25,11 @@ func TestREG37RateLimit(t *testing.T) {
 	counts := map[int]int{}
 	for i := range 1000 {
 		r := e.post(t, "/rl", bodyV)
-		counts[r.status]++
-		if r.status >= 500 {
-			t.Fatalf("request %d: %d %s", i, r.status, r.body)
+		counts[r.Status]++
+		if r.Status >= 500 {
+			t.Fatalf("request %d: %d %s", i, r.Status, r.Body)
 		}
-		if r.status == http.StatusTooManyRequests && i == 3 {
+		if r.Status == http.StatusTooManyRequests && i == 3 {
 			checkRateLimited(t, r, "1")
 		}
 	}
@@ -81,8 +81,8 @@ func TestRateLimitWhatCounts(t *testing.T) {
 	reg := e.mustRegister(t, "/rliat", bodyV, bearer(iatToken)...)
 	checkRateLimited(t, e.post(t, "/rliat", bodyV, bearer(iatToken)...), "1")
 	for range 5 {
-		if r := e.get(t, reg.path, reg.rat); r.status != http.StatusOK {
-			t.Fatalf("GET while rate limited = %d %s, want 200", r.status, r.body)
+		if r := e.get(t, reg.path, reg.rat); r.Status != http.StatusOK {
+			t.Fatalf("GET while rate limited = %d %s, want 200", r.Status, r.Body)
 		}
 	}
 	e.clock.Advance(time.Second)
@@ -97,8 +97,8 @@ func TestRateLimitWhatCounts(t *testing.T) {
 func TestRateLimitStateless(t *testing.T) {
 	e := newEnv(t)
 	for range 2 {
-		if r := e.post(t, "/slrl", bodyV); r.status != http.StatusCreated {
-			t.Fatalf("POST = %d %s", r.status, r.body)
+		if r := e.post(t, "/slrl", bodyV); r.Status != http.StatusCreated {
+			t.Fatalf("POST = %d %s", r.Status, r.Body)
 		}
 	}
 	checkRateLimited(t, e.post(t, "/slrl", bodyV), "1")
@@ -128,18 +128,18 @@ func TestSEC08SingleInstanceSoftware(t *testing.T) {
 	// RFC 7592 update: the instance itself may change other metadata; another
 	// registration may not become a duplicate.
 	upd := jsonWith(t, s1, map[string]any{"client_id": first.id, "client_name": "renamed"})
-	if r := e.put(t, first.path, first.rat, upd); r.status != http.StatusOK {
-		t.Fatalf("PUT of the instance itself = %d %s, want 200", r.status, r.body)
+	if r := e.put(t, first.path, first.rat, upd); r.Status != http.StatusOK {
+		t.Fatalf("PUT of the instance itself = %d %s, want 200", r.Status, r.Body)
 	}
 	dup := jsonWith(t, s1, map[string]any{"client_id": s2.id})
 	checkErrorAnswer(t, e.put(t, s2.path, s2.rat, dup), http.StatusBadRequest, "invalid_client_metadata")
-	if got := e.get(t, s2.path, s2.rat).str(t, "software_version"); got != "2" {
+	if got := e.get(t, s2.path, s2.rat).Str(t, "software_version"); got != "2" {
 		t.Fatalf("software_version after the refused PUT = %q, want 2", got)
 	}
 
 	// Once the instance is deleted, the software may register again.
-	if r := e.do(t, request{method: http.MethodDelete, path: first.path, auth: bearer(first.rat)}); r.status != http.StatusNoContent {
-		t.Fatalf("DELETE = %d %s", r.status, r.body)
+	if r := e.do(t, request{method: http.MethodDelete, path: first.path, auth: bearer(first.rat)}); r.Status != http.StatusNoContent {
+		t.Fatalf("DELETE = %d %s", r.Status, r.Body)
 	}
 	e.mustRegister(t, "/si", s1)
 }
@@ -158,7 +158,7 @@ func TestSEC08Concurrent(t *testing.T) {
 		wg.Go(func() {
 			r := e.post(t, "/si", body)
 			mu.Lock()
-			counts[r.status]++
+			counts[r.Status]++
 			mu.Unlock()
 		})
 	}
@@ -174,7 +174,7 @@ func TestSEC08Concurrent(t *testing.T) {
 func TestSEC08StatelessFailsClosed(t *testing.T) {
 	e := newEnv(t)
 	checkErrorAnswer(t, e.post(t, "/slsi", jsonWith(t, bodyV, map[string]any{"software_id": "S"})), http.StatusInternalServerError, "server_error")
-	if r := e.post(t, "/slsi", jsonWith(t, bodyV, map[string]any{"software_id": "T"})); r.status != http.StatusCreated {
-		t.Fatalf("software that is not single-instance: %d %s", r.status, r.body)
+	if r := e.post(t, "/slsi", jsonWith(t, bodyV, map[string]any{"software_id": "T"})); r.Status != http.StatusCreated {
+		t.Fatalf("software that is not single-instance: %d %s", r.Status, r.Body)
 	}
 }

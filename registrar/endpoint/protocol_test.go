@@ -21,10 +21,10 @@ import (
 func TestREG01(t *testing.T) {
 	e := newEnv(t)
 	r := e.post(t, "/oauth", bodyV)
-	if r.status != http.StatusCreated || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
-		t.Fatalf("POST V = %d %q", r.status, r.header.Get("Content-Type"))
+	if r.Status != http.StatusCreated || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("POST V = %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	if id := r.str(t, "client_id"); id == "" {
+	if id := r.Str(t, "client_id"); id == "" {
 		t.Fatal("no string client_id")
 	}
 }
@@ -34,24 +34,24 @@ func TestREG02(t *testing.T) {
 	checkErrorAnswer(t, e.post(t, "/oauth", `["x"]`), http.StatusBadRequest, "invalid_client_metadata")
 	r := e.do(t, request{method: http.MethodPost, path: "/oauth/register", contentType: "application/x-www-form-urlencoded",
 		body: "redirect_uris=https%3A%2F%2Fclient.example.org%2Fcb"})
-	if r.status != http.StatusBadRequest && r.status != http.StatusUnsupportedMediaType {
-		t.Fatalf("form body = %d, want 400 or 415", r.status)
+	if r.Status != http.StatusBadRequest && r.Status != http.StatusUnsupportedMediaType {
+		t.Fatalf("form body = %d, want 400 or 415", r.Status)
 	}
 	if e.store.Len() != 0 {
 		t.Fatal("a client was created")
 	}
 	// application/json with a UTF-8 charset is accepted.
 	r = e.do(t, request{method: http.MethodPost, path: "/oauth/register", contentType: "application/json; charset=UTF-8", body: bodyV})
-	if r.status != http.StatusCreated {
-		t.Fatalf("charset=UTF-8 = %d %s", r.status, r.body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("charset=UTF-8 = %d %s", r.Status, r.Body)
 	}
 }
 
 func TestREG03(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(t, request{method: http.MethodGet, path: "/oauth/register"})
-	if r.status != http.StatusMethodNotAllowed || !strings.Contains(r.header.Get("Allow"), "POST") {
-		t.Fatalf("GET {reg} = %d Allow %q", r.status, r.header.Get("Allow"))
+	if r.Status != http.StatusMethodNotAllowed || !strings.Contains(r.Header.Get("Allow"), "POST") {
+		t.Fatalf("GET {reg} = %d Allow %q", r.Status, r.Header.Get("Allow"))
 	}
 }
 
@@ -99,8 +99,8 @@ func TestREG08to11(t *testing.T) {
 	e.mustRegister(t, "/oauth", `{"application_type":"native","redirect_uris":["com.example.app:/cb"],"token_endpoint_auth_method":"none"}`)
 	// REG-11: stored verbatim, echoed byte-identical.
 	reg := e.mustRegister(t, "/oauth", `{"redirect_uris":["https://client.example.org/cb?a=1&b=2"]}`)
-	if !strings.Contains(string(reg.r.body), `"redirect_uris":["https://client.example.org/cb?a=1&b=2"]`) {
-		t.Errorf("redirect URI not echoed byte-identical: %s", reg.r.body)
+	if !strings.Contains(string(reg.r.Body), `"redirect_uris":["https://client.example.org/cb?a=1&b=2"]`) {
+		t.Errorf("redirect URI not echoed byte-identical: %s", reg.r.Body)
 	}
 }
 
@@ -135,7 +135,7 @@ func TestREG17(t *testing.T) {
 	if !reflect.DeepEqual(reg.m["grant_types"], []any{"authorization_code"}) ||
 		!reflect.DeepEqual(reg.m["response_types"], []any{"code"}) ||
 		reg.m["token_endpoint_auth_method"] != "client_secret_basic" {
-		t.Errorf("defaults not returned: %s", reg.r.body)
+		t.Errorf("defaults not returned: %s", reg.r.Body)
 	}
 	if reg.secret == "" {
 		t.Error("no client_secret for client_secret_basic")
@@ -175,8 +175,8 @@ func TestREG23to31(t *testing.T) {
 	}
 	// REG-27: byte-identical.
 	reg = e.mustRegister(t, "/oauth", `{"redirect_uris":["https://client.example.org/cb"],"software_id":"4NRB1-0XZABZI9E6-5SM3R","software_version":"2.1"}`)
-	if !strings.Contains(string(reg.r.body), `"software_id":"4NRB1-0XZABZI9E6-5SM3R"`) || !strings.Contains(string(reg.r.body), `"software_version":"2.1"`) {
-		t.Errorf("software_id/version not echoed: %s", reg.r.body)
+	if !strings.Contains(string(reg.r.Body), `"software_id":"4NRB1-0XZABZI9E6-5SM3R"`) || !strings.Contains(string(reg.r.Body), `"software_version":"2.1"`) {
+		t.Errorf("software_id/version not echoed: %s", reg.r.Body)
 	}
 	// REG-28, REG-30.
 	reg = e.mustRegister(t, "/oauth", `{"redirect_uris":["https://client.example.org/cb"],"client_name":"My Client","client_name#en":"My Client","client_name#ja-Jpan-JP":"クライアント名"}`)
@@ -191,8 +191,8 @@ func TestREG23to31(t *testing.T) {
 	}
 	// REG-31: a tag on a non-human-readable member is an unknown member.
 	reg = e.mustRegister(t, "/oauth", jsonWith(t, bodyV, map[string]any{"redirect_uris#en": []string{"https://evil.example/cb"}}))
-	if _, ok := reg.m["redirect_uris#en"]; ok || strings.Contains(string(reg.r.body), "evil.example") {
-		t.Errorf("redirect_uris#en kept: %s", reg.r.body)
+	if _, ok := reg.m["redirect_uris#en"]; ok || strings.Contains(string(reg.r.Body), "evil.example") {
+		t.Errorf("redirect_uris#en kept: %s", reg.r.Body)
 	}
 }
 
@@ -242,13 +242,13 @@ func TestREG36(t *testing.T) {
 	e := newEnv(t)
 	r := e.post(t, "/iat", bodyV)
 	checkErrorAnswer(t, r, http.StatusUnauthorized, "invalid_request")
-	if r.header.Get("WWW-Authenticate") != "Bearer" {
-		t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+	if r.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 	}
 	r = e.post(t, "/iat", bodyV, "Bearer garbage")
 	checkErrorAnswer(t, r, http.StatusUnauthorized, "invalid_token")
-	if !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
-		t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 	}
 	e.mustRegister(t, "/iat", bodyV, "Bearer "+iatToken)
 	e.mustRegister(t, "/iat", bodyV, "bearer "+iatToken) // the scheme is case-insensitive
@@ -259,7 +259,7 @@ func TestREG38(t *testing.T) {
 	reg := e.mustRegister(t, "/oauth", jsonWith(t, bodyV, map[string]any{"client_id": "alice", "client_secret": "mine",
 		"registration_access_token": "mine", "client_id_issued_at": 1, "client_secret_expires_at": 5}))
 	if reg.id == "alice" || reg.secret == "mine" || reg.rat == "mine" || reg.m["client_secret_expires_at"] == 5.0 || reg.m["client_id_issued_at"] == 1.0 {
-		t.Errorf("client-chosen credentials used: %s", reg.r.body)
+		t.Errorf("client-chosen credentials used: %s", reg.r.Body)
 	}
 }
 
@@ -359,8 +359,8 @@ func TestRSP09to11(t *testing.T) {
 	if err != nil || !u.IsAbs() || u.Scheme != "https" {
 		t.Errorf("registration_client_uri = %q (RSP-10)", v.rcu)
 	}
-	if v.r.header.Get("Cache-Control") != "no-store" || v.r.header.Get("Pragma") != "no-cache" {
-		t.Errorf("cache headers %q %q (RSP-11)", v.r.header.Get("Cache-Control"), v.r.header.Get("Pragma"))
+	if v.r.Header.Get("Cache-Control") != "no-store" || v.r.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("cache headers %q %q (RSP-11)", v.r.Header.Get("Cache-Control"), v.r.Header.Get("Pragma"))
 	}
 }
 
@@ -381,27 +381,27 @@ func TestMGT01to08(t *testing.T) {
 	r := e.do(t, request{method: http.MethodGet, path: a.path})
 	checkErrorAnswer(t, r, http.StatusUnauthorized, "invalid_request") // MGT-01
 	r1 := e.get(t, a.path, a.rat)                                      // MGT-03
-	if r1.status != http.StatusOK || !strings.HasPrefix(r1.header.Get("Content-Type"), "application/json") {
-		t.Fatalf("GET cfg = %d %s", r1.status, r1.body)
+	if r1.Status != http.StatusOK || !strings.HasPrefix(r1.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("GET cfg = %d %s", r1.Status, r1.Body)
 	}
-	m1 := r1.obj(t)
+	m1 := r1.Obj(t)
 	if m1["client_id"] != a.id || !reflect.DeepEqual(m1["redirect_uris"], a.m["redirect_uris"]) {
-		t.Errorf("read returned another client: %s", r1.body)
+		t.Errorf("read returned another client: %s", r1.Body)
 	}
 	// MGT-04.
 	if m1["registration_client_uri"] != a.rcu || m1["registration_access_token"] != a.rat || m1["client_secret"] != a.secret {
-		t.Errorf("read lacks the current credentials: %s", r1.body)
+		t.Errorf("read lacks the current credentials: %s", r1.Body)
 	}
-	if r1.header.Get("Cache-Control") != "no-store" {
+	if r1.Header.Get("Cache-Control") != "no-store" {
 		t.Error("read response is cacheable")
 	}
 	// MGT-05: idempotent.
-	if r2 := e.get(t, a.path, a.rat); string(r2.body) != string(r1.body) {
-		t.Errorf("two reads differ:\n%s\n%s", r1.body, r2.body)
+	if r2 := e.get(t, a.path, a.rat); string(r2.Body) != string(r1.Body) {
+		t.Errorf("two reads differ:\n%s\n%s", r1.Body, r2.Body)
 	}
 	// The read answers everything the registration answered.
 	if !reflect.DeepEqual(m1, a.m) {
-		t.Errorf("read differs from the registration response:\n%s\n%s", r1.body, a.r.body)
+		t.Errorf("read differs from the registration response:\n%s\n%s", r1.Body, a.r.Body)
 	}
 	checkErrorAnswer(t, e.get(t, a.path, "x"), http.StatusUnauthorized, "invalid_token")                             // MGT-06
 	checkErrorAnswer(t, e.get(t, "/oauth/register/does-not-exist", a.rat), http.StatusUnauthorized, "invalid_token") // MGT-07
@@ -416,10 +416,10 @@ func TestMGT10to16(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRegister(t, "/oauth", `{"redirect_uris":["https://client.example.org/cb"],"client_name":"A","logo_uri":"https://client.example.org/l.png"}`)
 	upd := e.put(t, r.path, r.rat, `{"client_id":"`+r.id+`","redirect_uris":["https://client.example.org/cb"],"client_name":"B"}`)
-	if upd.status != http.StatusOK {
-		t.Fatalf("PUT = %d %s (MGT-10, MGT-14)", upd.status, upd.body)
+	if upd.Status != http.StatusOK {
+		t.Fatalf("PUT = %d %s (MGT-10, MGT-14)", upd.Status, upd.Body)
 	}
-	m := upd.obj(t)
+	m := upd.Obj(t)
 	if m["client_name"] != "B" {
 		t.Errorf("client_name = %v", m["client_name"])
 	}
@@ -432,18 +432,18 @@ func TestMGT10to16(t *testing.T) {
 		}
 	}
 	if m["client_id"] != r.id || m["client_secret"] != r.secret || m["registration_access_token"] != r.rat {
-		t.Errorf("credentials changed by an update without rotation: %s", upd.body)
+		t.Errorf("credentials changed by an update without rotation: %s", upd.Body)
 	}
 	// MGT-16.
-	if g := e.get(t, r.path, r.rat); g.str(t, "client_id") != r.id || g.str(t, "client_name") != "B" {
-		t.Errorf("read after update: %s", g.body)
+	if g := e.get(t, r.path, r.rat); g.Str(t, "client_id") != r.id || g.Str(t, "client_name") != "B" {
+		t.Errorf("read after update: %s", g.Body)
 	}
 	// MGT-11: without / with another client_id; the client is unchanged.
 	before := e.store.Snapshot()
 	checkErrorAnswer(t, e.put(t, r.path, r.rat, `{"redirect_uris":["https://client.example.org/cb"]}`), 400, "invalid_client_metadata")
 	checkErrorAnswer(t, e.put(t, r.path, r.rat, `{"client_id":"other","redirect_uris":["https://client.example.org/cb"]}`), 400, "invalid_client_metadata")
 	// MGT-12: the full response as received.
-	checkErrorAnswer(t, e.put(t, r.path, r.rat, string(upd.body)), 400, "invalid_client_metadata")
+	checkErrorAnswer(t, e.put(t, r.path, r.rat, string(upd.Body)), 400, "invalid_client_metadata")
 	// MGT-13: a chosen secret.
 	checkErrorAnswer(t, e.put(t, r.path, r.rat, `{"client_id":"`+r.id+`","client_secret":"chosen","redirect_uris":["https://client.example.org/cb"]}`), 400, "invalid_client_metadata")
 	// MGT-15.
@@ -454,15 +454,15 @@ func TestMGT10to16(t *testing.T) {
 	}
 	// MGT-13: the current secret is accepted and stays.
 	ok := e.put(t, r.path, r.rat, `{"client_id":"`+r.id+`","client_secret":"`+r.secret+`","redirect_uris":["https://client.example.org/cb"],"client_name":"C"}`)
-	if ok.status != http.StatusOK || ok.str(t, "client_secret") != r.secret {
-		t.Errorf("PUT with the current secret = %d %s", ok.status, ok.body)
+	if ok.Status != http.StatusOK || ok.Str(t, "client_secret") != r.secret {
+		t.Errorf("PUT with the current secret = %d %s", ok.Status, ok.Body)
 	}
 	// Switching to a public client drops the secret from responses.
 	pub := e.put(t, r.path, r.rat, `{"client_id":"`+r.id+`","redirect_uris":["https://client.example.org/cb"],"token_endpoint_auth_method":"none"}`)
-	if pub.status != http.StatusOK {
-		t.Fatalf("PUT none = %d %s", pub.status, pub.body)
+	if pub.Status != http.StatusOK {
+		t.Fatalf("PUT none = %d %s", pub.Status, pub.Body)
 	}
-	if _, has := pub.obj(t)["client_secret"]; has {
+	if _, has := pub.Obj(t)["client_secret"]; has {
 		t.Error("public client answered with a secret")
 	}
 }
@@ -473,10 +473,10 @@ func TestMGT17to18(t *testing.T) {
 	other := e.mustRegister(t, "/oauth", bodyV)
 	checkErrorAnswer(t, e.do(t, request{method: http.MethodPatch, path: r.path, auth: bearer(r.rat), body: `{}`}), http.StatusMethodNotAllowed, "invalid_request")
 	d := e.do(t, request{method: http.MethodDelete, path: r.path, auth: bearer(r.rat)})
-	if d.status != http.StatusNoContent || len(d.body) != 0 {
-		t.Fatalf("DELETE = %d %q, want 204 without body", d.status, d.body)
+	if d.Status != http.StatusNoContent || len(d.Body) != 0 {
+		t.Fatalf("DELETE = %d %q, want 204 without body", d.Status, d.Body)
 	}
-	if d.header.Get("Cache-Control") != "no-store" {
+	if d.Header.Get("Cache-Control") != "no-store" {
 		t.Error("DELETE answer is cacheable")
 	}
 	checkErrorAnswer(t, e.get(t, r.path, r.rat), http.StatusUnauthorized, "invalid_token")
@@ -484,7 +484,7 @@ func TestMGT17to18(t *testing.T) {
 	if e.store.Len() != 1 {
 		t.Errorf("store holds %d registrations, want 1", e.store.Len())
 	}
-	if g := e.get(t, other.path, other.rat); g.status != http.StatusOK {
+	if g := e.get(t, other.path, other.rat); g.Status != http.StatusOK {
 		t.Error("deleting one client affected another")
 	}
 }
@@ -510,34 +510,34 @@ func TestMGT20to22(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRegister(t, "/oauth", bodyV)
 	e.clock.Advance(48 * time.Hour)
-	if g := e.get(t, r.path, r.rat); g.status != http.StatusOK {
-		t.Errorf("RAT expired after 48h: %d (MGT-20)", g.status)
+	if g := e.get(t, r.path, r.rat); g.Status != http.StatusOK {
+		t.Errorf("RAT expired after 48h: %d (MGT-20)", g.Status)
 	}
 	// MGT-21, rotation on read.
 	rot := e.mustRegister(t, "/rot", bodyV)
 	g := e.get(t, rot.path, rot.rat)
-	newRAT := g.str(t, "registration_access_token")
-	if g.status != http.StatusOK || newRAT == "" || newRAT == rot.rat {
-		t.Fatalf("no rotation on read: %s", g.body)
+	newRAT := g.Str(t, "registration_access_token")
+	if g.Status != http.StatusOK || newRAT == "" || newRAT == rot.rat {
+		t.Fatalf("no rotation on read: %s", g.Body)
 	}
 	checkErrorAnswer(t, e.get(t, rot.path, rot.rat), http.StatusUnauthorized, "invalid_token")
 	// and on update.
 	u := e.put(t, rot.path, newRAT, `{"client_id":"`+rot.id+`","redirect_uris":["https://client.example.org/cb"]}`)
-	newer := u.str(t, "registration_access_token")
-	if u.status != http.StatusOK || newer == "" || newer == newRAT {
-		t.Fatalf("no rotation on update: %d %s", u.status, u.body)
+	newer := u.Str(t, "registration_access_token")
+	if u.Status != http.StatusOK || newer == "" || newer == newRAT {
+		t.Fatalf("no rotation on update: %d %s", u.Status, u.Body)
 	}
 	checkErrorAnswer(t, e.get(t, rot.path, newRAT), http.StatusUnauthorized, "invalid_token")
-	if g := e.get(t, rot.path, newer); g.status != http.StatusOK || g.str(t, "client_id") != rot.id {
-		t.Errorf("rotated token does not work: %d", g.status)
+	if g := e.get(t, rot.path, newer); g.Status != http.StatusOK || g.Str(t, "client_id") != rot.id {
+		t.Errorf("rotated token does not work: %d", g.Status)
 	}
 	// MGT-22: the URI is absolute https and works verbatim.
 	u2, err := url.Parse(r.rcu)
 	if err != nil || !u2.IsAbs() || u2.Scheme != "https" {
 		t.Fatalf("registration_client_uri %q", r.rcu)
 	}
-	if g := e.get(t, u2.Path, r.rat); g.status != http.StatusOK {
-		t.Errorf("GET on registration_client_uri = %d", g.status)
+	if g := e.get(t, u2.Path, r.rat); g.Status != http.StatusOK {
+		t.Errorf("GET on registration_client_uri = %d", g.Status)
 	}
 }
 
@@ -568,10 +568,10 @@ func TestStoreFailures(t *testing.T) {
 			defer func() { e.store.Err = nil }()
 			p := e.post(t, "/oauth", bodyV)
 			checkErrorAnswer(t, p, tc.status, tc.code)
-			if strings.Contains(string(p.body), "etcd") {
+			if strings.Contains(string(p.Body), "etcd") {
 				t.Error("internal error detail leaked")
 			}
-			if tc.status == http.StatusServiceUnavailable && p.header.Get("Retry-After") == "" {
+			if tc.status == http.StatusServiceUnavailable && p.Header.Get("Retry-After") == "" {
 				t.Error("503 without Retry-After")
 			}
 			checkErrorAnswer(t, e.get(t, r.path, r.rat), tc.status, tc.code)
@@ -630,8 +630,8 @@ func TestLegacyHook(t *testing.T) {
 	})
 	form := e.do(t, request{method: http.MethodPost, path: "/iat/register", contentType: "application/x-www-form-urlencoded", body: "type=client_associate&redirect_uris=x"})
 	js := e.post(t, "/oauth", `{"type":"client_update","access_token":"x"}`)
-	if form.status != http.StatusTeapot || js.status != http.StatusTeapot {
-		t.Fatalf("not handed off: %d %d", form.status, js.status)
+	if form.Status != http.StatusTeapot || js.Status != http.StatusTeapot {
+		t.Fatalf("not handed off: %d %d", form.Status, js.Status)
 	}
 	want := []string{"/iat type=client_associate&redirect_uris=x", `/oauth {"type":"client_update","access_token":"x"}`}
 	if !reflect.DeepEqual(got, want) {

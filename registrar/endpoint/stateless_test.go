@@ -136,26 +136,26 @@ func TestSCI13to15(t *testing.T) {
 		other := e.mustRegister(t, p, bodyV)
 		// SCI-14: read with the token.
 		g := e.get(t, r.path, r.rat)
-		if g.status != http.StatusOK {
-			t.Fatalf("%s GET = %d %s", p, g.status, g.body)
+		if g.Status != http.StatusOK {
+			t.Fatalf("%s GET = %d %s", p, g.Status, g.Body)
 		}
-		if g.header.Get("Cache-Control") != "no-store" {
+		if g.Header.Get("Cache-Control") != "no-store" {
 			t.Error("read response is cacheable")
 		}
-		m := g.obj(t)
+		m := g.Obj(t)
 		if !reflect.DeepEqual(m, r.m) {
-			t.Errorf("%s read differs from the registration:\n%s\n%s", p, g.body, r.r.body)
+			t.Errorf("%s read differs from the registration:\n%s\n%s", p, g.Body, r.r.Body)
 		}
 		checkErrorAnswer(t, e.get(t, other.path, r.rat), http.StatusUnauthorized, "invalid_token")
 		// SCI-13, SCI-15.
 		for _, method := range []string{http.MethodPut, http.MethodDelete} {
 			x := e.do(t, request{method: method, path: r.path, auth: bearer(r.rat), body: `{"client_id":"` + r.id + `"}`})
 			checkErrorAnswer(t, x, http.StatusMethodNotAllowed, "invalid_request")
-			if x.header.Get("Allow") != "GET" {
-				t.Errorf("%s Allow = %q", method, x.header.Get("Allow"))
+			if x.Header.Get("Allow") != "GET" {
+				t.Errorf("%s Allow = %q", method, x.Header.Get("Allow"))
 			}
 		}
-		if g2 := e.get(t, r.path, r.rat); string(g2.body) != string(g.body) {
+		if g2 := e.get(t, r.path, r.rat); string(g2.Body) != string(g.Body) {
 			t.Error("client changed")
 		}
 	}
@@ -168,14 +168,14 @@ func TestSCIStatementEchoedOnlyOnRegistration(t *testing.T) {
 	stmt := signStatement(t, e.publisher, map[string]any{"iss": publisherIssuer, "software_id": "S1"}, nil)
 	r := e.mustRegister(t, "/sl", jsonWith(t, bodyV, map[string]any{"software_statement": stmt}))
 	if r.m["software_statement"] != stmt || r.m["software_id"] != "S1" {
-		t.Errorf("statement not applied: %s", r.r.body)
+		t.Errorf("statement not applied: %s", r.r.Body)
 	}
 	if strings.Contains(r.id, stmt) {
 		t.Error("statement copied into the client id")
 	}
 	g := e.get(t, r.path, r.rat)
-	if g.str(t, "software_id") != "S1" {
-		t.Errorf("read lost the statement's claims: %s", g.body)
+	if g.Str(t, "software_id") != "S1" {
+		t.Errorf("read lost the statement's claims: %s", g.Body)
 	}
 }
 
@@ -252,8 +252,8 @@ func TestSCI18KeyRotation(t *testing.T) {
 	next.Keys = ks
 	e.h.Resolver = endpoint.NewStaticResolver(&next)
 	g := e.get(t, r.path, r.rat)
-	if g.status != http.StatusOK || g.str(t, "client_secret") != r.secret {
-		t.Fatalf("old client after key rotation: %d %s", g.status, g.body)
+	if g.Status != http.StatusOK || g.Str(t, "client_secret") != r.secret {
+		t.Fatalf("old client after key rotation: %d %s", g.Status, g.Body)
 	}
 	n := e.mustRegister(t, "/sl", bodyV)
 	if segmentJSON(t, strings.Split(n.id, ".")[0])["kid"] == segmentJSON(t, strings.Split(r.id, ".")[0])["kid"] {
@@ -262,8 +262,8 @@ func TestSCI18KeyRotation(t *testing.T) {
 	// The JWKS publishes both keys.
 	j := e.do(t, request{method: http.MethodGet, path: "/sl/jwks"})
 	var set struct{ Keys []map[string]any }
-	if err := json.Unmarshal(j.body, &set); err != nil || len(set.Keys) != 2 {
-		t.Errorf("jwks = %s", j.body)
+	if err := json.Unmarshal(j.Body, &set); err != nil || len(set.Keys) != 2 {
+		t.Errorf("jwks = %s", j.Body)
 	}
 }
 
@@ -273,7 +273,7 @@ func TestStatelessKeysNotReady(t *testing.T) {
 	srv.Keys = keySet(t, e.clock.Now(), false) // no encryption key
 	r := e.post(t, "/sle", bodyV)
 	checkErrorAnswer(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
 	e.servers["/sl"].Keys = nil
@@ -325,8 +325,8 @@ func TestRATChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.get(t, a.path, tc.tok)
 			if tc.ok {
-				if r.status != http.StatusOK || r.str(t, "client_id") != a.id {
-					t.Fatalf("GET = %d %s", r.status, r.body)
+				if r.Status != http.StatusOK || r.Str(t, "client_id") != a.id {
+					t.Fatalf("GET = %d %s", r.Status, r.Body)
 				}
 				return
 			}
@@ -359,7 +359,7 @@ func TestStatelessIDsNameTheAuthorizationServer(t *testing.T) {
 	} else if _, err := own.Verify(r.id); err == nil {
 		t.Fatal("the id was minted for the endpoint's own issuer")
 	}
-	if got := e.get(t, r.path, r.rat); got.status != 200 || got.obj(t)["client_id"] != r.id {
-		t.Fatalf("RFC 7592 read: %d %s", got.status, got.body)
+	if got := e.get(t, r.path, r.rat); got.Status != 200 || got.Obj(t)["client_id"] != r.id {
+		t.Fatalf("RFC 7592 read: %d %s", got.Status, got.Body)
 	}
 }

@@ -30,7 +30,7 @@ func TestInvalidUnicodeRefused(t *testing.T) {
 				before := e.store.Snapshot()
 				r := e.post(t, path, body(tc.member))
 				checkErrorAnswer(t, r, http.StatusBadRequest, icm)
-				if d := r.str(t, "error_description"); !strings.HasPrefix(d, tc.want) {
+				if d := r.Str(t, "error_description"); !strings.HasPrefix(d, tc.want) {
 					t.Errorf("error_description = %q, want %q...", d, tc.want)
 				}
 				if e.store.Snapshot() != before {
@@ -47,7 +47,7 @@ func TestInvalidUnicodeRefused(t *testing.T) {
 			b := strings.Replace(body(tc.member), "{", `{"client_id":"`+reg.id+`",`, 1)
 			r := e.put(t, reg.path, reg.rat, b)
 			checkErrorAnswer(t, r, http.StatusBadRequest, icm)
-			if d := r.str(t, "error_description"); !strings.HasPrefix(d, tc.want) {
+			if d := r.Str(t, "error_description"); !strings.HasPrefix(d, tc.want) {
 				t.Errorf("error_description = %q, want %q...", d, tc.want)
 			}
 			if e.store.Snapshot() != before {
@@ -55,7 +55,7 @@ func TestInvalidUnicodeRefused(t *testing.T) {
 			}
 		})
 	}
-	if got := e.get(t, reg.path, reg.rat).str(t, "client_name"); got != "Before" {
+	if got := e.get(t, reg.path, reg.rat).Str(t, "client_name"); got != "Before" {
 		t.Errorf("client_name = %q after refused updates", got)
 	}
 

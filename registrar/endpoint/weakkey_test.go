@@ -24,7 +24,7 @@ func TestWeakClientKeyNotSignedIntoClientID(t *testing.T) {
 				body := `{"redirect_uris":["https://client.example.org/cb"],"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[` + tc.key + `]}}`
 				r := e.post(t, path, body)
 				checkErrorAnswer(t, r, http.StatusBadRequest, icm)
-				d := r.str(t, "error_description")
+				d := r.Str(t, "error_description")
 				if d != tc.want || strings.Contains(d, "AAAA") {
 					t.Errorf("error_description = %q, want %q", d, tc.want)
 				}

@@ -14,18 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientreg/clientreg/internal/httprec"
 	"github.com/clientreg/clientreg/internal/josetest"
 	"github.com/clientreg/clientreg/internal/testclock"
 	"github.com/clientreg/clientreg/registrar/endpoint"
 	"github.com/clientreg/clientreg/registrar/stateless"
-)
-
-const (
-	issuerBase = "https://as.example"
-	iatToken   = "iat-0123456789abcdefghijklmnopqrstuvwxyz"
-	mediaFormT = "application/x-www-form-urlencoded"
-	redirect   = "https://client.example.org/cb"
-	sectorURI  = "https://sector.example/ids.json"
 )
 
 // lookupStore is a FakeStore that also implements ClientIDLookup.
@@ -48,6 +41,14 @@ func (s *lookupStore) LookupClientID(_ context.Context, srv *endpoint.Server, cl
 	}
 	return nil, endpoint.ErrNotFound
 }
+
+const (
+	issuerBase = "https://as.example"
+	iatToken   = "iat-0123456789abcdefghijklmnopqrstuvwxyz"
+	mediaFormT = "application/x-www-form-urlencoded"
+	redirect   = "https://client.example.org/cb"
+	sectorURI  = "https://sector.example/ids.json"
+)
 
 // env is an endpoint.Handler with a legacy.Handler, a FakeStore (wrapped in
 // a lookupStore unless plain) and servers /open, /oidc, /iat and /sl.
@@ -101,26 +102,7 @@ func newEnv(t testing.TB, plain bool) *env {
 }
 
 // resp is a recorded answer.
-type resp struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r *resp) obj(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body is not a JSON object: %v: %q", err, r.body)
-	}
-	return m
-}
-
-func (r *resp) str(t testing.TB, member string) string {
-	t.Helper()
-	s, _ := r.obj(t)[member].(string)
-	return s
-}
+type resp = httprec.Answer
 
 // do sends a POST to path/register; hdr holds header name/value pairs.
 func (e *env) do(t testing.TB, path, contentType, body string, hdr ...string) *resp {
@@ -132,9 +114,7 @@ func (e *env) do(t testing.TB, path, contentType, body string, hdr ...string) *r
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
-	rec := httptest.NewRecorder()
-	e.core.ServeHTTP(rec, req)
-	return &resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	return httprec.Serve(e.core, req)
 }
 
 func (e *env) form(t testing.TB, path string, vals url.Values, hdr ...string) *resp {
@@ -160,26 +140,26 @@ type associated struct {
 // mustOK checks a 200 draft answer and returns its members.
 func mustOK(t testing.TB, r *resp) associated {
 	t.Helper()
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d, want 200: %s", r.status, r.body)
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d, want 200: %s", r.Status, r.Body)
 	}
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q", cc)
 	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	m := r.obj(t)
+	m := r.Obj(t)
 	a := associated{}
 	a.id, _ = m["client_id"].(string)
 	a.secret, _ = m["client_secret"].(string)
 	exp, ok := m["expires_in"].(float64)
 	if !ok {
-		t.Fatalf("expires_in missing or not a number: %s", r.body)
+		t.Fatalf("expires_in missing or not a number: %s", r.Body)
 	}
 	a.expiresIn = exp
 	if a.id == "" {
-		t.Fatalf("no client_id: %s", r.body)
+		t.Fatalf("no client_id: %s", r.Body)
 	}
 	for k := range m {
 		switch k {
@@ -194,17 +174,17 @@ func mustOK(t testing.TB, r *resp) associated {
 // checkErr checks a draft error answer.
 func checkErr(t testing.TB, r *resp, status int, code string) {
 	t.Helper()
-	if r.status != status {
-		t.Errorf("status %d, want %d: %s", r.status, status, r.body)
+	if r.Status != status {
+		t.Errorf("status %d, want %d: %s", r.Status, status, r.Body)
 	}
-	m := r.obj(t)
+	m := r.Obj(t)
 	if m["error"] != code {
-		t.Errorf("error = %v, want %s (%s)", m["error"], code, r.body)
+		t.Errorf("error = %v, want %s (%s)", m["error"], code, r.Body)
 	}
 	if d, _ := m["error_description"].(string); d == "" {
-		t.Errorf("no error_description: %s", r.body)
+		t.Errorf("no error_description: %s", r.Body)
 	}
-	if r.header.Get("Cache-Control") != "no-store" {
+	if r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("error answer is cacheable")
 	}
 }

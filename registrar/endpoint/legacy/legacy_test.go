@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clientreg/clientreg/internal/httprec"
 )
 
 // TestAssociateJSON registers with a JSON client_associate body.
@@ -71,7 +73,7 @@ func TestJSONArrayIsVerbatim(t *testing.T) {
 	// In a form the comma splits: "2" is not an absolute URI.
 	r := e.form(t, "/open", url.Values{"type": {"client_associate"}, "redirect_uri": {withComma}})
 	checkErr(t, r, http.StatusBadRequest, CodeInvalidConfigurationParameter)
-	if d := r.str(t, "error_description"); !strings.HasPrefix(d, "redirect_uri[1]") {
+	if d := r.Str(t, "error_description"); !strings.HasPrefix(d, "redirect_uri[1]") {
 		t.Errorf("error_description = %q, want the second element", d)
 	}
 }
@@ -297,9 +299,7 @@ func TestBadInputs(t *testing.T) {
 				struct{ *strings.Reader }{strings.NewReader("type=client_associate&x=" + strings.Repeat("a", 70<<10))})
 			req.ContentLength = -1
 			req.Header.Set("Content-Type", mediaFormT)
-			rec := httptest.NewRecorder()
-			e.core.ServeHTTP(rec, req)
-			return &resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+			return httprec.Serve(e.core, req)
 		}, 413, CodeInvalidConfigurationParameter, "bytes"},
 		{"oversize JSON (refused by the core)", func() *resp {
 			return e.do(t, "/open", "application/json", `{"type":"client_associate","x":"`+strings.Repeat("a", 70<<10)+`"}`)
@@ -308,7 +308,7 @@ func TestBadInputs(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.r()
 			checkErr(t, r, c.status, c.code)
-			if d := r.str(t, "error_description"); !strings.Contains(d, c.desc) {
+			if d := r.Str(t, "error_description"); !strings.Contains(d, c.desc) {
 				t.Errorf("error_description %q does not mention %q", d, c.desc)
 			}
 		})
@@ -325,8 +325,8 @@ func TestInitialAccessToken(t *testing.T) {
 	vals := url.Values{"type": {"client_associate"}, "redirect_uri": {redirect}}
 	r := e.form(t, "/iat", vals)
 	checkErr(t, r, http.StatusUnauthorized, "invalid_request")
-	if r.header.Get("WWW-Authenticate") != "Bearer" {
-		t.Errorf("WWW-Authenticate = %q", r.header.Get("WWW-Authenticate"))
+	if r.Header.Get("WWW-Authenticate") != "Bearer" {
+		t.Errorf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 	}
 	checkErr(t, e.form(t, "/iat", vals, "Authorization", "Bearer wrong-token"), http.StatusUnauthorized, "invalid_token")
 	if e.fake.Len() != 0 {
@@ -355,17 +355,17 @@ func TestFinalJSONNotRouted(t *testing.T) {
 		`{"redirect_uris":["` + redirect + `"],"type":"web"}`,
 	} {
 		r := e.do(t, "/open", "application/json", body)
-		if r.status != http.StatusCreated {
-			t.Fatalf("status %d, want 201 from the final endpoint: %s", r.status, r.body)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("status %d, want 201 from the final endpoint: %s", r.Status, r.Body)
 		}
-		m := r.obj(t)
+		m := r.Obj(t)
 		for _, member := range []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "redirect_uris"} {
 			if _, ok := m[member]; !ok {
-				t.Errorf("final response lacks %s: %s", member, r.body)
+				t.Errorf("final response lacks %s: %s", member, r.Body)
 			}
 		}
 		if _, ok := m["expires_in"]; ok {
-			t.Errorf("final registration answered in the draft format: %s", r.body)
+			t.Errorf("final registration answered in the draft format: %s", r.Body)
 		}
 	}
 	// The same body with a legacy type is a draft registration.
@@ -394,11 +394,9 @@ func TestLegacyCode(t *testing.T) {
 // TestNoServer: the handler used outside endpoint.Handler answers 500.
 func TestNoServer(t *testing.T) {
 	e := newEnv(t, false)
-	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, issuerBase+"/open/register", strings.NewReader("type=client_associate"))
 	req.Header.Set("Content-Type", mediaFormT)
-	(&Handler{Core: e.core}).ServeHTTP(rec, req)
-	r := &resp{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	r := httprec.Serve(&Handler{Core: e.core}, req)
 	checkErr(t, r, http.StatusInternalServerError, "server_error")
 }
 
@@ -410,8 +408,8 @@ func TestAssociateRateLimited(t *testing.T) {
 	mustOK(t, e.form(t, "/rl", assoc))
 	writes := e.fake.Writes()
 	r := e.form(t, "/rl", assoc)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "1" || r.str(t, "error") != "temporarily_unavailable" {
-		t.Fatalf("second client_associate = %d, Retry-After %q, %s", r.status, r.header.Get("Retry-After"), r.body)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") != "1" || r.Str(t, "error") != "temporarily_unavailable" {
+		t.Fatalf("second client_associate = %d, Retry-After %q, %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 	}
 	if e.fake.Writes() != writes {
 		t.Fatal("a rate-limited client_associate stored something")

@@ -34,7 +34,7 @@ func TestInvalidUnicodeRefused(t *testing.T) {
 				}
 				r := e.do(t, "/open", "application/json", body+"}")
 				checkErr(t, r, http.StatusBadRequest, icm)
-				if d, _ := r.obj(t)["error_description"].(string); !strings.HasPrefix(d, tc.want) {
+				if d, _ := r.Obj(t)["error_description"].(string); !strings.HasPrefix(d, tc.want) {
 					t.Errorf("error_description = %q, want %q...", d, tc.want)
 				}
 				if e.fake.Snapshot() != before {
@@ -51,7 +51,7 @@ func TestInvalidUnicodeRefused(t *testing.T) {
 			}
 			r := e.form(t, "/open", v)
 			checkErr(t, r, http.StatusBadRequest, icm)
-			if d, _ := r.obj(t)["error_description"].(string); !strings.Contains(d, "application_name") {
+			if d, _ := r.Obj(t)["error_description"].(string); !strings.Contains(d, "application_name") {
 				t.Errorf("error_description = %q does not name the parameter", d)
 			}
 			if e.fake.Snapshot() != before {

@@ -72,7 +72,7 @@ func TestUpdateWrongSecret(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := e.form(t, "/open", c.vals)
 			checkErr(t, r, http.StatusUnauthorized, c.code)
-			if r.header.Get("WWW-Authenticate") != "" {
+			if r.Header.Get("WWW-Authenticate") != "" {
 				t.Errorf("Basic challenge without Basic credentials")
 			}
 		})
@@ -115,8 +115,8 @@ func TestUpdateBasic(t *testing.T) {
 	before := e.fake.Snapshot()
 	r := e.form(t, "/open", updateForm("", ""), "Authorization", basic(a.id, a.secret+"x"))
 	checkErr(t, r, http.StatusUnauthorized, CodeInvalidClientSecret)
-	if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") {
-		t.Errorf("WWW-Authenticate = %q, want a Basic challenge", r.header.Get("WWW-Authenticate"))
+	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("WWW-Authenticate = %q, want a Basic challenge", r.Header.Get("WWW-Authenticate"))
 	}
 	checkErr(t, e.form(t, "/open", updateForm("", a.secret), "Authorization", basic(a.id, a.secret)),
 		http.StatusBadRequest, "invalid_request")
@@ -142,8 +142,8 @@ func TestUpdateValidated(t *testing.T) {
 	v.Set("redirect_url", "http://client.example.org/plain-http")
 	r := e.form(t, "/open", v)
 	checkErr(t, r, http.StatusBadRequest, CodeInvalidConfigurationParameter)
-	if !strings.Contains(r.str(t, "error_description"), "redirect_url") {
-		t.Errorf("description does not name redirect_url: %s", r.body)
+	if !strings.Contains(r.Str(t, "error_description"), "redirect_url") {
+		t.Errorf("description does not name redirect_url: %s", r.Body)
 	}
 	if e.fake.Snapshot() != before {
 		t.Error("an invalid update changed the store")
@@ -156,8 +156,8 @@ func TestUpdateStateless(t *testing.T) {
 	a := e.register(t, "/sl")
 	r := e.form(t, "/sl", updateForm(a.id, a.secret))
 	checkErr(t, r, http.StatusBadRequest, CodeInvalidType)
-	if !strings.Contains(r.str(t, "error_description"), "stateless") {
-		t.Errorf("description does not explain the refusal: %s", r.body)
+	if !strings.Contains(r.Str(t, "error_description"), "stateless") {
+		t.Errorf("description does not explain the refusal: %s", r.Body)
 	}
 	if e.lookup.lookups != 0 {
 		t.Errorf("the store was consulted for a stateless server")
