@@ -247,22 +247,22 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 
 	// Idle.
 	time.Sleep(settle)
-	cpu0 := cpuTime(b, m)
+	cpu0 := reading(b, m.CPUTime)
 	s0 := scrape(b, metricsURL)
 	h0 := readHistogram(b, metricsURL)
 	idleStart := time.Now()
 	time.Sleep(r.idle)
 	idleEnd := time.Now()
-	cpu1 := cpuTime(b, m)
+	cpu1 := reading(b, m.CPUTime)
 	s1 := scrape(b, metricsURL)
 	r.idleReadLatency = readHistogram(b, metricsURL).since(h0)
 	r.idleCPU = cpu1 - cpu0
 	req0, w0 := apiRequests(s0)
 	req1, w1 := apiRequests(s1)
 	r.idleReq, r.idleWrites = req1-req0, w1-w0
-	r.idleRSS = rss(b, m)
+	r.idleRSS = reading(b, m.RSS)
 	r.idleHeap = sum(s1, "go_memstats_heap_inuse_bytes", nil)
-	r.peakRSS = peakRSS(b, m)
+	r.peakRSS = reading(b, m.PeakRSS)
 	if p != nil {
 		reads := readsBetween(p.Reads(b, idleStart), idleStart, idleEnd)
 		r.idleReads = countReads(reads, n)
@@ -285,8 +285,8 @@ func runScale(b *testing.B, cfg config, backend string, n int) result {
 	}
 	s2 := scrape(b, metricsURL)
 	r.restartReq, r.restartWrites = apiRequests(s2)
-	r.restartPeakRSS = peakRSS(b, m2)
-	r.restartCPU = cpuTime(b, m2)
+	r.restartPeakRSS = reading(b, m2.PeakRSS)
+	r.restartCPU = reading(b, m2.CPUTime)
 	if err := m2.Stop(stopTimeout); err != nil {
 		b.Errorf("stopping the restarted manager: %v", err)
 	}
@@ -1087,27 +1087,11 @@ func readTimes(reads []oidcprovider.Read) []time.Time {
 	return out
 }
 
-func cpuTime(b *testing.B, m *managerproc.Proc) time.Duration {
+// reading is one reading of the manager process: stat is m.CPUTime, m.RSS
+// or m.PeakRSS. An error fails b.
+func reading[T any](b *testing.B, stat func() (T, error)) T {
 	b.Helper()
-	d, err := m.CPUTime()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
-}
-
-func rss(b *testing.B, m *managerproc.Proc) uint64 {
-	b.Helper()
-	v, err := m.RSS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return v
-}
-
-func peakRSS(b *testing.B, m *managerproc.Proc) uint64 {
-	b.Helper()
-	v, err := m.PeakRSS()
+	v, err := stat()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -1161,21 +1145,12 @@ func purge(b *testing.B, c client.Client, ns string, workers int) {
 		}
 		return nil
 	})
-	for _, o := range []client.Object{&oauthv1alpha1.OAuthClient{}, &oauthv1alpha1.AuthorizationServer{}, &corev1.Secret{}, &corev1.Event{}} {
+	for _, o := range []client.Object{&oauthv1alpha1.AuthorizationServer{}, &corev1.Secret{}, &corev1.Event{}} {
 		if err := c.DeleteAllOf(ctx, o, client.InNamespace(ns)); err != nil {
 			b.Fatalf("deleting the %T of %s: %v", o, ns, err)
 		}
 	}
-	testutil.Eventually(b, 5*time.Minute, func() error {
-		list := &oauthv1alpha1.OAuthClientList{}
-		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		if len(list.Items) > 0 {
-			return fmt.Errorf("%d OAuthClients left in %s", len(list.Items), ns)
-		}
-		return nil
-	})
+	testutil.DeleteAllAndWait(b, c, ns)
 }
 
 // serviceClient is a client_credentials client of server; the same spec for
