@@ -27,12 +27,7 @@
 package main
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -202,25 +197,18 @@ func mintCase(m *sci.Minter, name, mode, reg string) (Case, *sci.Minted) {
 	}, minted
 }
 
-func ecKey(kidFromThumbprint bool, alg, use string) jose.JSONWebKey {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	jwk := jose.JSONWebKey{Key: k, Algorithm: alg, Use: use}
-	if kidFromThumbprint {
-		tp, err := jwk.Thumbprint(crypto.SHA256)
-		must(err)
-		jwk.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+// newKey generates a private JWK of key type kty ("EC" for P-256, "RSA")
+// the way the operator does (sci.GenerateKey: the kid is the RFC 7638
+// thumbprint), with alg and use as given ("" leaves one out).
+func newKey(kty, alg, use string) jose.JSONWebKey {
+	genAlg := sci.AlgECDHESA256KW
+	if kty == "RSA" {
+		genAlg = sci.AlgRSAOAEP256
 	}
-	return jwk
-}
-
-func rsaKey(alg, use string) jose.JSONWebKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := sci.GenerateKey(sci.UseEncryption, genAlg, time.Now())
 	must(err)
-	jwk := jose.JSONWebKey{Key: k, Algorithm: alg, Use: use}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	must(err)
-	jwk.KeyID = base64.RawURLEncoding.EncodeToString(tp)
+	jwk := k.Private
+	jwk.Algorithm, jwk.Use = alg, use
 	return jwk
 }
 
@@ -331,7 +319,7 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 
 	// private_key_jwt: the client's key goes into cnf.jwk (a single key in
 	// jwks) or cnf.jku (jwks_uri); no secret.
-	clientKey := ecKey(true, "ES256", "sig")
+	clientKey := newKey("EC", "ES256", "sig")
 	clientPub := pub(clientKey)
 	pubJSON, err := json.Marshal(clientPub)
 	must(err)
@@ -375,8 +363,8 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 
 	// 4. Encryption, RecipientKey mode: the authorization server's own keys;
 	// only their public halves are in the (operator's) spec.
-	rcptEC := ecKey(true, "", "enc")
-	rcptRSA := rsaKey("", "enc")
+	rcptEC := newKey("EC", "", "enc")
+	rcptRSA := newKey("RSA", "", "enc")
 	rcEC := pub(rcptEC)
 	rcRSA := pub(rcptRSA)
 	recCase, _ := mintCase(minter(iss, aud, esKey, &sci.EncryptionConfig{Recipient: rcEC, KeyID: rcEC.KeyID}, lifetime, now),
@@ -485,7 +473,7 @@ func run(iss, aud string, now time.Time) (*Output, error) {
 	}
 	neg("nested-tampered", "ciphertext changed", flipSegment(genCase.ClientID, 3), genCase.ClientSecret)
 	{
-		foreignEnc := ecKey(true, "", "enc")
+		foreignEnc := newKey("EC", "", "enc")
 		fp := pub(foreignEnc)
 		c, _ := mintCase(minter(iss, aud, esKey, &sci.EncryptionConfig{Recipient: fp, KeyID: fp.KeyID}, lifetime, now), "", "", regService)
 		neg("nested-foreign-recipient", "encrypted to a key the server does not hold", c.ClientID, c.ClientSecret)

@@ -6,10 +6,6 @@ package stateless
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -56,45 +52,22 @@ const EncryptionKeyAlgorithm = "ECDH-ES+A256KW"
 // Every key the minter would refuse is refused here, so the server reports
 // InvalidSpec instead of its clients failing one by one.
 func RecipientKey(s *oauthv1alpha1.StatelessServer) (*jose.JSONWebKey, string, error) {
+	r, err := recipientOf(s)
+	if err != nil {
+		return nil, "", err
+	}
+	return &r.Key, r.Algorithm, nil
+}
+
+func recipientOf(s *oauthv1alpha1.StatelessServer) (*sci.Recipient, error) {
 	if s.Encryption == nil || s.Encryption.RecipientKey == nil {
-		return nil, "", errors.New("spec.stateless.encryption.recipientKey is required for mode RecipientKey")
+		return nil, errors.New("spec.stateless.encryption.recipientKey is required for mode RecipientKey")
 	}
-	var k jose.JSONWebKey
-	if err := k.UnmarshalJSON(s.Encryption.RecipientKey.Raw); err != nil {
-		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey is not a valid JWK: %w", err)
+	r, err := sci.ParseRecipient(s.Encryption.RecipientKey.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("spec.stateless.encryption.recipientKey: %w", err)
 	}
-	if !k.IsPublic() {
-		return nil, "", errors.New("spec.stateless.encryption.recipientKey must be a public key; never put private keys in a spec")
-	}
-	var alg string
-	switch pub := k.Key.(type) {
-	case *ecdsa.PublicKey:
-		if pub.Curve != elliptic.P256() {
-			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: EC keys must use P-256, not %s", pub.Curve.Params().Name)
-		}
-		alg = sci.AlgECDHESA256KW
-	case *rsa.PublicKey:
-		if pub.N.BitLen() < 2048 {
-			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: RSA keys need at least 2048 bits, this one has %d", pub.N.BitLen())
-		}
-		alg = sci.AlgRSAOAEP256
-	default:
-		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: unsupported key type %T (use EC P-256 or RSA)", k.Key)
-	}
-	if k.Algorithm != "" && k.Algorithm != alg {
-		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: alg %q does not match the key type (want %s)", k.Algorithm, alg)
-	}
-	if k.Use != "" && k.Use != "enc" {
-		return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: use %q is not enc", k.Use)
-	}
-	if k.KeyID == "" {
-		tp, err := k.Thumbprint(crypto.SHA256)
-		if err != nil {
-			return nil, "", fmt.Errorf("spec.stateless.encryption.recipientKey: %w", err)
-		}
-		k.KeyID = base64.RawURLEncoding.EncodeToString(tp)
-	}
-	return &k, alg, nil
+	return r, nil
 }
 
 // Backend mints stateless client ids. It is safe for concurrent use.
@@ -195,16 +168,12 @@ func recipient(spec *oauthv1alpha1.StatelessServer, settings map[string]any) (*s
 	if spec.EffectiveEncryptionMode() != oauthv1alpha1.EncryptionRecipientKey {
 		return nil, nil
 	}
-	k, _, err := RecipientKey(spec)
+	r, err := recipientOf(spec)
 	if err != nil {
 		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "%v", err)
 	}
-	tp, err := k.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, backend.Permanent(oauthv1alpha1.ReasonInvalidSpec, "spec.stateless.encryption.recipientKey: %v", err)
-	}
-	settings["recipient"] = base64.RawURLEncoding.EncodeToString(tp)
-	return &sci.EncryptionConfig{Recipient: *k, KeyID: k.KeyID}, nil
+	settings["recipient"] = r.Thumbprint
+	return &sci.EncryptionConfig{Recipient: r.Key, KeyID: r.Key.KeyID}, nil
 }
 
 // Forget drops cached state of a deleted server.
