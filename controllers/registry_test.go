@@ -8,10 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	"k8s.io/client-go/tools/events"
-	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
@@ -54,14 +51,10 @@ func TestRegistryAdmitsANewBackend(t *testing.T) {
 	server.Spec.RegistrationEndpoint = &oauthv1alpha1.RegistrationEndpoint{Open: true}
 	h := newHarness(t, server, testClient())
 	h.r.Backends = backends
-	sr := &ServerReconciler{
-		Client: h.c, APIReader: h.c, Scheme: h.r.Scheme, Recorder: events.NewFakeRecorder(10), Clock: clocktesting.NewFakeClock(t0),
-		Kind: oauthv1alpha1.KindAuthorizationServer, ClusterResourceNamespace: "clientreg-system", Backends: backends,
-		secretScope: newSecretScope(nil, "clientreg-system"),
-	}
+	sr := serverReconciler(h.c, oauthv1alpha1.KindAuthorizationServer, backends, nil)
 
 	// Server: the backend brings it to Ready.
-	if _, err := sr.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(server)}); err != nil {
+	if _, err := reconcileServer(sr, server); err != nil {
 		t.Fatal(err)
 	}
 	got := &oauthv1alpha1.AuthorizationServer{}
@@ -122,7 +115,7 @@ func TestRegistryAdmitsANewBackend(t *testing.T) {
 	if err := h.c.Delete(ctx, deleting); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sr.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(server)}); err != nil {
+	if _, err := reconcileServer(sr, server); err != nil {
 		t.Fatal(err)
 	}
 

@@ -10,19 +10,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/events"
-	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/controllers/backend"
+	"github.com/clientreg/clientreg/internal/testutil"
 )
 
 // Unit tests of --secret-namespaces: the cache options, the clients that
@@ -77,51 +71,10 @@ func TestCacheOptionsForSecretNamespaces(t *testing.T) {
 // countingClient counts every request that reaches the underlying client.
 func countingClient(t *testing.T, objs ...client.Object) (client.Client, *int) {
 	t.Helper()
-	s := testScheme()
 	calls := 0
-	base := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
-		WithStatusSubresource(&oauthv1alpha1.AuthorizationServer{}, &oauthv1alpha1.ClusterAuthorizationServer{}).Build()
-	return interceptor.NewClient(base, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, k client.ObjectKey, o client.Object, opts ...client.GetOption) error {
-			calls++
-			return c.Get(ctx, k, o, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, l client.ObjectList, opts ...client.ListOption) error {
-			calls++
-			return c.List(ctx, l, opts...)
-		},
-		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
-			calls++
-			return c.Create(ctx, o, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
-			calls++
-			return c.Update(ctx, o, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-			calls++
-			return c.Patch(ctx, o, p, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
-			calls++
-			return c.Delete(ctx, o, opts...)
-		},
-		DeleteAllOf: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteAllOfOption) error {
-			calls++
-			return c.DeleteAllOf(ctx, o, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			calls++
-			return c.SubResource(sub).Patch(ctx, o, p, opts...)
-		},
-	}), &calls
-}
-
-func testScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(oauthv1alpha1.AddToScheme(s))
-	return s
+	return testutil.FakeClient(objs...).
+		WithStatusSubresource(&oauthv1alpha1.AuthorizationServer{}, &oauthv1alpha1.ClusterAuthorizationServer{}).
+		WithInterceptorFuncs(testutil.CountRequests(func() { calls++ })).Build(), &calls
 }
 
 // wantRefusal checks err is the SecretNamespaceNotAllowed refusal naming ns
@@ -286,20 +239,14 @@ func TestServerRefusesSecretsOutsideSecretNamespaces(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, calls := countingClient(t, tc.obj)
-			r := &ServerReconciler{
-				Client: c, APIReader: c, Scheme: testScheme(), Recorder: events.NewFakeRecorder(10),
-				Clock: clocktesting.NewFakeClock(t0), Kind: tc.kind, ClusterResourceNamespace: "clientreg-system",
-				secretScope: newSecretScope([]string{"apps"}, "clientreg-system"),
-				Backends:    NewBackends(BackendDeps{Cached: c, Uncached: c, ClusterResourceNamespace: "clientreg-system"}),
-			}
-			key := client.ObjectKeyFromObject(tc.obj)
-			_, err := r.Reconcile(context.Background(), reconcile.Request{NamespacedName: key})
+			r := serverReconciler(c, tc.kind, NewBackends(BackendDeps{Cached: c, Uncached: c, ClusterResourceNamespace: "clientreg-system"}), []string{"apps"})
+			_, err := reconcileServer(r, tc.obj)
 			requests := *calls
 			if !errors.Is(err, reconcile.TerminalError(nil)) {
 				t.Errorf("reconcile: %v, want a terminal error", err)
 			}
 			got := oauthv1alpha1.NewServer(r.Kind)
-			if err := c.Get(context.Background(), key, got.(client.Object)); err != nil {
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), got.(client.Object)); err != nil {
 				t.Fatal(err)
 			}
 			conds := got.GetStatus().Conditions

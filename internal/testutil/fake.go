@@ -36,56 +36,47 @@ const (
 // object (the list of a List), and then make the request unless before
 // returns an error, which is then the request's.
 func Hook(before func(op Op, obj kruntime.Object) error) interceptor.Funcs {
+	run := func(op Op, obj kruntime.Object, do func() error) error {
+		if err := before(op, obj); err != nil {
+			return err
+		}
+		return do()
+	}
 	return interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if err := before(OpGet, obj); err != nil {
-				return err
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if err := before(OpList, list); err != nil {
-				return err
-			}
-			return c.List(ctx, list, opts...)
-		},
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			if err := before(OpCreate, obj); err != nil {
-				return err
-			}
-			return c.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			if err := before(OpUpdate, obj); err != nil {
-				return err
-			}
-			return c.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			if err := before(OpPatch, obj); err != nil {
-				return err
-			}
-			return c.Patch(ctx, obj, patch, opts...)
+			return run(OpCreate, obj, func() error { return c.Create(ctx, obj, opts...) })
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			if err := before(OpDelete, obj); err != nil {
-				return err
-			}
-			return c.Delete(ctx, obj, opts...)
+			return run(OpDelete, obj, func() error { return c.Delete(ctx, obj, opts...) })
 		},
 		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			if err := before(OpDeleteAllOf, obj); err != nil {
-				return err
-			}
-			return c.DeleteAllOf(ctx, obj, opts...)
+			return run(OpDeleteAllOf, obj, func() error { return c.DeleteAllOf(ctx, obj, opts...) })
+		},
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			return run(OpGet, obj, func() error { return c.Get(ctx, key, obj, opts...) })
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			return run(OpList, list, func() error { return c.List(ctx, list, opts...) })
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			return run(OpPatch, obj, func() error { return c.Patch(ctx, obj, patch, opts...) })
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			if err := before(OpSubResourcePatch, obj); err != nil {
-				return err
-			}
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return run(OpSubResourcePatch, obj, func() error { return c.SubResource(sub).Patch(ctx, obj, patch, opts...) })
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			return run(OpUpdate, obj, func() error { return c.Update(ctx, obj, opts...) })
 		},
 	}
+}
+
+// CountRequests are interceptor functions that call count before every
+// request that Hook sees and then make it.
+func CountRequests(count func()) interceptor.Funcs {
+	return Hook(func(Op, kruntime.Object) error {
+		count()
+		return nil
+	})
 }
 
 // CountWrites are interceptor functions that call count before every
