@@ -53,24 +53,38 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 		return &storedState{}, nil
 	}
 	if !ours(s, obj) {
-		// A Secret an earlier OAuthClient of this name kept (deletionPolicy
-		// Orphan) is taken over with its registration; not while this
-		// object is being deleted, which would take the registration down.
-		if !orphanedFor(s, obj) || !obj.DeletionTimestamp.IsZero() {
-			return nil, errSecretConflict
-		}
-		if beforeAdopt != nil {
-			if err := beforeAdopt(ctx); err != nil {
-				return nil, err
-			}
-		}
-		if s, err = r.secrets().adopt(ctx, obj, s); err != nil {
+		if s, err = r.adoptSecret(ctx, obj, s, beforeAdopt); err != nil {
 			return nil, err
 		}
-		eventf(r.Recorder, obj, corev1.EventTypeNormal, "Adopted", "Adopt",
-			"took over Secret %s and its registration, kept by an earlier OAuthClient of this name (deletionPolicy Orphan)", s.Name)
-		r.expect(obj, s.ResourceVersion)
 	}
+	return r.decodeStoredState(s, obj), nil
+}
+
+// adoptSecret takes over a Secret that is not obj's: one an earlier
+// OAuthClient of this name kept (deletionPolicy Orphan) is taken over with
+// its registration; not while obj is being deleted, which would take the
+// registration down. Any other Secret is errSecretConflict.
+func (r *OAuthClientReconciler) adoptSecret(ctx context.Context, obj *oauthv1alpha1.OAuthClient, s *corev1.Secret, beforeAdopt func(context.Context) error) (*corev1.Secret, error) {
+	if !orphanedFor(s, obj) || !obj.DeletionTimestamp.IsZero() {
+		return nil, errSecretConflict
+	}
+	if beforeAdopt != nil {
+		if err := beforeAdopt(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s, err := r.secrets().adopt(ctx, obj, s)
+	if err != nil {
+		return nil, err
+	}
+	eventf(r.Recorder, obj, corev1.EventTypeNormal, "Adopted", "Adopt",
+		"took over Secret %s and its registration, kept by an earlier OAuthClient of this name (deletionPolicy Orphan)", s.Name)
+	r.expect(obj, s.ResourceVersion)
+	return s, nil
+}
+
+// decodeStoredState reads the credentials of obj's own Secret s.
+func (r *OAuthClientReconciler) decodeStoredState(s *corev1.Secret, obj *oauthv1alpha1.OAuthClient) *storedState {
 	st := credentialsFromSecret(s, obj.SecretKeyNames(), "")
 	for _, k := range r.Backends.SecretDataKeys() {
 		if v, ok := s.Data[k]; ok {
@@ -95,7 +109,7 @@ func (r *OAuthClientReconciler) storedState(ctx context.Context, obj *oauthv1alp
 			state.retireAt = t
 		}
 	}
-	return state, nil
+	return state
 }
 
 // errCacheBehind means the cache does not show a write this controller

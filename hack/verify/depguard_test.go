@@ -44,12 +44,34 @@ func TestDepguardRulesCatchSeededViolations(t *testing.T) {
 	files := make([]string, len(seeds))
 	pkgs := map[string]bool{}
 	for i, s := range seeds {
-		files[i] = writeSeed(t, filepath.Join(root, s.dir), s.imp)
+		files[i] = writeSeed(t, filepath.Join(root, s.dir), fmt.Sprintf("import _ %q\n", s.imp))
 		pkgs["./"+s.dir+"/"] = true
 	}
 
+	out := lintSeeds(t, root, lint, "depguard", pkgs)
+	for i, s := range seeds {
+		rel, err := filepath.Rel(root, files[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(filepath.ToSlash(rel)) +
+			`:\d+:\d+: import '` + regexp.QuoteMeta(s.imp) + `' is not allowed from list '` +
+			regexp.QuoteMeta(s.rule) + `'.*\(depguard\)$`)
+		if !want.Match(out) {
+			t.Errorf("%s importing %s: not reported under the depguard rule %s", rel, s.imp, s.rule)
+		}
+	}
+}
+
+// lintSeeds runs the pinned golangci-lint, with only the linters named
+// (comma-separated) and the seeded files built in, on the packages pkgs
+// (./dir/ paths), and returns what it printed. It fails the test unless
+// golangci-lint reported issues (exit status 1; other codes mean it could
+// not lint).
+func lintSeeds(t *testing.T, root, lint, linters string, pkgs map[string]bool) []byte {
+	t.Helper()
 	args := []string{"run", "--config", filepath.Join(root, ".golangci.yml"),
-		"--enable-only", "depguard", "--build-tags", seedTag, "--allow-parallel-runners",
+		"--enable-only", linters, "--build-tags", seedTag, "--allow-parallel-runners",
 		"--output.text.colors=false", "--output.text.print-issued-lines=false"}
 	for p := range pkgs {
 		args = append(args, p)
@@ -60,27 +82,13 @@ func TestDepguardRulesCatchSeededViolations(t *testing.T) {
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
+	err := cmd.Run()
 	t.Logf("%s %s:\n%s", lint, strings.Join(args, " "), out.String())
-
-	// golangci-lint exits 1 when it reports issues, other codes when it
-	// could not lint.
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("golangci-lint on seeded violations: %v, want exit status 1 (issues found)", err)
 	}
-	for i, s := range seeds {
-		rel, err := filepath.Rel(root, files[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(filepath.ToSlash(rel)) +
-			`:\d+:\d+: import '` + regexp.QuoteMeta(s.imp) + `' is not allowed from list '` +
-			regexp.QuoteMeta(s.rule) + `'.*\(depguard\)$`)
-		if !want.Match(out.Bytes()) {
-			t.Errorf("%s importing %s: not reported under the depguard rule %s", rel, s.imp, s.rule)
-		}
-	}
+	return out.Bytes()
 }
 
 // golangciLint returns the pinned golangci-lint: $GOLANGCI_LINT (set by the
@@ -110,9 +118,9 @@ func golangciLint(t *testing.T, root string) string {
 }
 
 // writeSeed writes a file into dir that belongs to dir's package, builds
-// only with the seedTag tag and imports imp, and removes it when the test
+// only with the seedTag tag and holds body, and removes it when the test
 // ends, whether it passed or not.
-func writeSeed(t *testing.T, dir, imp string) string {
+func writeSeed(t *testing.T, dir, body string) string {
 	t.Helper()
 	pkg := packageName(t, dir)
 	f, err := os.CreateTemp(dir, "zz_lintseed_*.go")
@@ -124,7 +132,7 @@ func writeSeed(t *testing.T, dir, imp string) string {
 			t.Errorf("removing the seeded file: %v", err)
 		}
 	})
-	src := fmt.Sprintf("//go:build %s\n\n// Seeded depguard violation of hack/verify's TestDepguardRulesCatchSeededViolations,\n// removed when it ends.\n\npackage %s\n\nimport _ %q\n", seedTag, pkg, imp)
+	src := fmt.Sprintf("//go:build %s\n\n// Seeded lint violation of a hack/verify test, removed when it ends.\n\npackage %s\n\n%s", seedTag, pkg, body)
 	if _, err := f.WriteString(src); err != nil {
 		_ = f.Close()
 		t.Fatal(err)
