@@ -2,6 +2,8 @@ package install
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -40,4 +42,24 @@ func TestChartAppliesToAPIServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// installThirdPartyCRDs installs testdata/third-party-crds.yaml.
+func (e *testEnv) installThirdPartyCRDs(t *testing.T) {
+	t.Helper()
+	e.applyFile(t, "third-party-crds.yaml")
+}
+
+// applyFile applies the objects of testdata/name (see apply).
+func (e *testEnv) applyFile(t *testing.T, name string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.apply(t, objs)
 }

@@ -3,7 +3,6 @@ package install
 import (
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -347,52 +346,6 @@ func TestChartValuesDocumented(t *testing.T) {
 	if !strings.Contains(string(schema), `"$schema": "http://json-schema.org/draft-07/schema#"`) ||
 		strings.Count(string(schema), `"additionalProperties": false`) < 15 {
 		t.Error("values.schema.json is not a closed draft-07 schema")
-	}
-}
-
-// TestChartGeneratedTemplatesCurrent regenerates the chart's CRDs, ClusterRole
-// and webhook configurations from config/ and fails when the committed
-// templates differ: run `make manifests`. (hack/verify checks that config/
-// itself matches the Go markers.)
-func TestChartGeneratedTemplatesCurrent(t *testing.T) {
-	root := repoRoot(t)
-	tmp := t.TempDir()
-	crdDir := filepath.Join(tmp, "crds")
-	cmd := exec.Command(filepath.Join(root, "hack", "sync-chart-crds.sh"))
-	cmd.Env = append(os.Environ(), "CHART_CRD_DIR="+crdDir)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sync-chart-crds.sh: %v\n%s", err, b)
-	}
-	generated, err := os.ReadDir(crdDir)
-	if err != nil || len(generated) == 0 {
-		t.Fatalf("no CRD templates generated: %v", err)
-	}
-	committed, err := os.ReadDir(filepath.Join(chartDir(t), "templates", "crds"))
-	if err != nil || len(committed) != len(generated) {
-		t.Errorf("charts/clientreg/templates/crds has %d files, generation makes %d: run `make manifests`", len(committed), len(generated))
-	}
-	for _, e := range generated {
-		want, _ := os.ReadFile(filepath.Join(crdDir, e.Name()))
-		have, err := os.ReadFile(filepath.Join(chartDir(t), "templates", "crds", e.Name()))
-		if err != nil || string(want) != string(have) {
-			t.Errorf("charts/clientreg/templates/crds/%s is stale: run `make manifests`", e.Name())
-		}
-	}
-	for _, g := range []struct{ script, env, committed string }{
-		{"sync-chart-rbac.sh", "CHART_RBAC_FILE", "templates/rbac/clusterrole.yaml"},
-		{"sync-chart-webhooks.sh", "CHART_WEBHOOK_FILE", "templates/webhook/configurations.yaml"},
-	} {
-		out := filepath.Join(tmp, filepath.Base(g.committed))
-		cmd := exec.Command(filepath.Join(root, "hack", g.script))
-		cmd.Env = append(os.Environ(), g.env+"="+out)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", g.script, err, b)
-		}
-		want, _ := os.ReadFile(out)
-		have, err := os.ReadFile(filepath.Join(chartDir(t), g.committed))
-		if err != nil || string(want) != string(have) {
-			t.Errorf("charts/clientreg/%s is stale (or missing: %v): run `make manifests`", g.committed, err)
-		}
 	}
 }
 

@@ -2,16 +2,11 @@ package install
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -37,31 +32,10 @@ func startEnv(t *testing.T) *testEnv {
 	return &testEnv{cfg: cfg, c: c, scheme: c.Scheme()}
 }
 
-// installThirdPartyCRDs installs testdata/third-party-crds.yaml.
-func (e *testEnv) installThirdPartyCRDs(t *testing.T) {
-	t.Helper()
-	e.applyFile(t, "third-party-crds.yaml")
-}
-
-// applyFile applies the objects of testdata/name (see apply).
-func (e *testEnv) applyFile(t *testing.T, name string) {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.apply(t, objs)
-}
-
 // apply server-side applies objs: namespaces first, then CRDs (waiting until
 // they are established), then everything else. Every object must be accepted.
 func (e *testEnv) apply(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
-	ctx := context.Background()
 	var crds, rest []*unstructured.Unstructured
 	namespaces := map[string]bool{}
 	for _, o := range objs {
@@ -77,10 +51,11 @@ func (e *testEnv) apply(t *testing.T, objs []*unstructured.Unstructured) {
 	}
 	for _, o := range rest {
 		if ns := o.GetNamespace(); ns != "" && !namespaces[ns] {
-			err := e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatalf("creating namespace %s: %v", ns, err)
-			}
+			obj := &unstructured.Unstructured{}
+			obj.SetAPIVersion("v1")
+			obj.SetKind("Namespace")
+			obj.SetName(ns)
+			e.applyOne(t, obj)
 			namespaces[ns] = true
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -1009,39 +1008,6 @@ func TestChartSecretNamespaces(t *testing.T) {
 	for _, bad := range []string{"rbac: {secretNamespaces: [Apps]}", "rbac: {secretNamespaces: [\"\"]}", "rbac: {secretNamespaces: apps}", "rbac: {secretNamespaces: [a, a]}"} {
 		if _, err := render(t, defaultRelease, bad); err == nil {
 			t.Errorf("values %q rendered", bad)
-		}
-	}
-}
-
-// TestSyncChartRBACRefusesMergedSecretsRule checks that hack/sync-chart-rbac.sh
-// refuses a generated ClusterRole whose rule on Secrets also names other
-// resources (controller-gen merges rules with the same verbs), or that has
-// none: either would make rbac.secretNamespaces drop, or keep, the wrong
-// access.
-func TestSyncChartRBACRefusesMergedSecretsRule(t *testing.T) {
-	root := repoRoot(t)
-	src, err := os.ReadFile(filepath.Join(root, "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(src), "\n  - secrets\n") {
-		t.Fatal("config/rbac/role.yaml has no rule on secrets")
-	}
-	for name, role := range map[string]string{
-		"merged":     strings.Replace(string(src), "\n  - secrets\n", "\n  - configmaps\n  - secrets\n", 1),
-		"no secrets": strings.Replace(string(src), "\n  - secrets\n", "\n  - configmaps\n", 1),
-		"unchanged":  string(src),
-	} {
-		dir := t.TempDir()
-		in := filepath.Join(dir, "role.yaml")
-		if err := os.WriteFile(in, []byte(role), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(filepath.Join(root, "hack", "sync-chart-rbac.sh"))
-		cmd.Env = append(os.Environ(), "RBAC_SRC="+in, "CHART_RBAC_FILE="+filepath.Join(dir, "out.yaml"))
-		out, err := cmd.CombinedOutput()
-		if (err == nil) != (name == "unchanged") {
-			t.Errorf("%s: sync-chart-rbac.sh: %v\n%s", name, err, out)
 		}
 	}
 }
