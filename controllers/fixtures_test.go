@@ -80,6 +80,10 @@ func withDeletionPolicy(p oauthv1alpha1.DeletionPolicy) clientMod {
 	return func(c *oauthv1alpha1.OAuthClient) { c.Spec.DeletionPolicy = p }
 }
 
+func withRedirectURIs(uris ...oauthv1alpha1.RedirectURI) clientMod {
+	return func(c *oauthv1alpha1.OAuthClient) { c.Spec.RedirectURIs = uris }
+}
+
 func withClusterServer() clientMod {
 	return func(c *oauthv1alpha1.OAuthClient) {
 		c.Spec.ServerRef.Kind = oauthv1alpha1.KindClusterAuthorizationServer
@@ -93,38 +97,41 @@ func create(t testing.TB, obj client.Object) {
 	}
 }
 
-// waitReady waits for Ready=True at the current generation and returns the object.
-func waitClientReady(t testing.TB, ns, name string) *oauthv1alpha1.OAuthClient {
+// waitClient waits until the Ready condition of ns/name passes check and
+// returns the object.
+func waitClient(t testing.TB, ns, name string, check func(c *oauthv1alpha1.OAuthClient, ready *metav1.Condition) error) *oauthv1alpha1.OAuthClient {
 	t.Helper()
 	c := &oauthv1alpha1.OAuthClient{}
 	eventually(t, 30*time.Second, func() error {
 		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
 			return err
 		}
-		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+		return check(c, meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady))
+	})
+	return c
+}
+
+// waitClientReady waits for Ready=True at the current generation and
+// returns the object.
+func waitClientReady(t testing.TB, ns, name string) *oauthv1alpha1.OAuthClient {
+	t.Helper()
+	return waitClient(t, ns, name, func(c *oauthv1alpha1.OAuthClient, cond *metav1.Condition) error {
 		if cond == nil || cond.Status != metav1.ConditionTrue || c.Status.ObservedGeneration != c.Generation {
 			return fmt.Errorf("not ready: %+v", cond)
 		}
 		return nil
 	})
-	return c
 }
 
-// waitClientCondition waits for Ready to carry reason (and status False).
+// waitClientReason waits for Ready to carry reason (and status False).
 func waitClientReason(t testing.TB, ns, name, reason string) *oauthv1alpha1.OAuthClient {
 	t.Helper()
-	c := &oauthv1alpha1.OAuthClient{}
-	eventually(t, 30*time.Second, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
-			return err
-		}
-		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	return waitClient(t, ns, name, func(_ *oauthv1alpha1.OAuthClient, cond *metav1.Condition) error {
 		if cond == nil || cond.Reason != reason || cond.Status != metav1.ConditionFalse {
 			return fmt.Errorf("want Ready=False %s, have %+v", reason, cond)
 		}
 		return nil
 	})
-	return c
 }
 
 func waitServerReady(t testing.TB, obj client.Object) oauthv1alpha1.ServerObject {

@@ -274,20 +274,25 @@ func TestRotationIssuesNewIDAndKeepsOldKeyPublished(t *testing.T) {
 
 	// Rotation on request: a new id, the request recorded in status.
 	c := first.DeepCopy()
-	patch := client.MergeFrom(c.DeepCopy())
-	c.Annotations = map[string]string{oauthv1alpha1.AnnotationRotate: "r1"}
-	if err := k8s.Patch(ctx, c, patch); err != nil {
-		t.Fatal(err)
+	// rotate asks for a rotation and waits until the status records it.
+	rotate := func(request string) {
+		t.Helper()
+		patch := client.MergeFrom(c.DeepCopy())
+		metav1.SetMetaDataAnnotation(&c.ObjectMeta, oauthv1alpha1.AnnotationRotate, request)
+		if err := k8s.Patch(ctx, c, patch); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, func() error {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
+				return err
+			}
+			if c.Status.ObservedRotationRequest != request {
+				return fmt.Errorf("rotation request %s not observed yet", request)
+			}
+			return nil
+		})
 	}
-	eventually(t, 30*time.Second, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
-			return err
-		}
-		if c.Status.ObservedRotationRequest != "r1" {
-			return errors.New("rotation request not observed yet")
-		}
-		return nil
-	})
+	rotate("r1")
 	newID := string(getSecret(t, ns, "app-oauth").Data["client_id"])
 	if newID == oldID || c.Status.ClientID != newID {
 		t.Fatal("rotation did not issue a new client id")
@@ -320,20 +325,7 @@ func TestRotationIssuesNewIDAndKeepsOldKeyPublished(t *testing.T) {
 		t.Fatalf("id signed with the retired key no longer verifies: %v", err)
 	}
 	// A client re-minted now is signed with the new key.
-	patch = client.MergeFrom(c.DeepCopy())
-	c.Annotations[oauthv1alpha1.AnnotationRotate] = "r2"
-	if err := k8s.Patch(ctx, c, patch); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 30*time.Second, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), c); err != nil {
-			return err
-		}
-		if c.Status.ObservedRotationRequest != "r2" {
-			return errors.New("second rotation not observed yet")
-		}
-		return nil
-	})
+	rotate("r2")
 	newest := string(getSecret(t, ns, "app-oauth").Data["client_id"])
 	if kid := headerKID(t, newest); kid == retired.KeyID {
 		t.Fatal("new id signed with the retired key")

@@ -58,24 +58,12 @@ func TestAPIServerRefusesInvalidObjects(t *testing.T) {
 			c.Spec.JWKS = jwks
 			c.Spec.JWKSURI = "https://app.example.org/jwks"
 		}), []string{"spec.jwksURI", "jwks and jwksURI are mutually exclusive"}},
-		{"plain http redirect", oauthClient(ns, "plain", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://ok.example.org/cb", "http://app.example.org/cb"}
-		}), []string{"spec.redirectURIs[1]", "plain http is allowed only for a loopback host"}},
-		{"http on a look-alike loopback host", oauthClient(ns, "lookalike", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"http://127.0.0.1.evil.example/cb"}
-		}), []string{"spec.redirectURIs[0]", "plain http"}},
-		{"javascript redirect", oauthClient(ns, "js", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"javascript:alert(1)"}
-		}), []string{"spec.redirectURIs[0]", "scheme is not allowed"}},
-		{"fragment in redirect", oauthClient(ns, "frag", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://app.example.org/cb#x"}
-		}), []string{"spec.redirectURIs[0]", "fragment"}},
-		{"wildcard redirect", oauthClient(ns, "wild", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://*.example.org/cb"}
-		}), []string{"spec.redirectURIs[0]", "wildcard"}},
-		{"relative redirect", oauthClient(ns, "rel", "idp", func(c *oauthv1alpha1.OAuthClient) {
-			c.Spec.RedirectURIs = []oauthv1alpha1.RedirectURI{"/cb"}
-		}), []string{"spec.redirectURIs[0]", "absolute URI"}},
+		{"plain http redirect", oauthClient(ns, "plain", "idp", withRedirectURIs("https://ok.example.org/cb", "http://app.example.org/cb")), []string{"spec.redirectURIs[1]", "plain http is allowed only for a loopback host"}},
+		{"http on a look-alike loopback host", oauthClient(ns, "lookalike", "idp", withRedirectURIs("http://127.0.0.1.evil.example/cb")), []string{"spec.redirectURIs[0]", "plain http"}},
+		{"javascript redirect", oauthClient(ns, "js", "idp", withRedirectURIs("javascript:alert(1)")), []string{"spec.redirectURIs[0]", "scheme is not allowed"}},
+		{"fragment in redirect", oauthClient(ns, "frag", "idp", withRedirectURIs("https://app.example.org/cb#x")), []string{"spec.redirectURIs[0]", "fragment"}},
+		{"wildcard redirect", oauthClient(ns, "wild", "idp", withRedirectURIs("https://*.example.org/cb")), []string{"spec.redirectURIs[0]", "wildcard"}},
+		{"relative redirect", oauthClient(ns, "rel", "idp", withRedirectURIs("/cb")), []string{"spec.redirectURIs[0]", "absolute URI"}},
 		{"scope with a double quote", oauthClient(ns, "scope", "idp", func(c *oauthv1alpha1.OAuthClient) {
 			c.Spec.Scope = `read "write"`
 		}), []string{"spec.scope"}},

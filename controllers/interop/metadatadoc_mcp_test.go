@@ -209,17 +209,10 @@ func TestMetadataDocumentMCPPrivateKeyJWT(t *testing.T) {
 // and calls the tool as user-1 with that client id. A redirect URI that the
 // document does not list is refused.
 func TestMetadataDocumentMCPPublicClient(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "app", func(s *oauthv1alpha1.OAuthClientSpec) {
-		s.TokenEndpointAuthMethod = "none"
-		s.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://app.test/cb"}
-		s.GrantTypes = []string{"authorization_code"}
-		s.ResponseTypes = []string{"code"}
+	e, ns, c := startDocClient(t, "app", func(s *oauthv1alpha1.OAuthClientSpec) {
+		spa(s)
 		s.ClientName = "mcp app"
-	}))
-	c := waitClient(t, ns, "app", 60*time.Second, ready)
+	})
 	id := e.base + "/" + ns + "/app"
 	if c.Status.ClientID != id {
 		t.Fatalf("client id %q, want %q", c.Status.ClientID, id)

@@ -144,6 +144,27 @@ func m2m(s *oauthv1alpha1.OAuthClientSpec) {
 	s.ClientName = "m2m"
 }
 
+// spa is a public authorization_code client (PKCE) redirecting to
+// https://app.test/cb.
+func spa(s *oauthv1alpha1.OAuthClientSpec) {
+	s.TokenEndpointAuthMethod = "none"
+	s.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://app.test/cb"}
+	s.GrantTypes = []string{"authorization_code"}
+	s.ResponseTypes = []string{"code"}
+}
+
+// startDocClient starts a docEnv with a document server in a new namespace
+// and returns them with the client name (its spec set by mod) once it is
+// Ready.
+func startDocClient(t *testing.T, name string, mod func(*oauthv1alpha1.OAuthClientSpec)) (*docEnv, string, *oauthv1alpha1.OAuthClient) {
+	t.Helper()
+	e := startDocEnv(t)
+	ns := newNamespace(t)
+	e.docServer(t, ns)
+	create(t, docClient(ns, name, mod))
+	return e, ns, waitClient(t, ns, name, 60*time.Second, ready)
+}
+
 // secretKey is the private key, kid and alg in the client's Secret.
 func secretKey(t *testing.T, ns, secret string) (crypto.Signer, string, string, string) {
 	t.Helper()
@@ -198,11 +219,7 @@ func (e *docEnv) get(t *testing.T, url string, hdr map[string]string) (*http.Res
 }
 
 func TestMetadataDocumentClientGetsATokenWithItsSecretsKey(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "m2m", m2m))
-	c := waitClient(t, ns, "m2m", 60*time.Second, ready)
+	e, ns, c := startDocClient(t, "m2m", m2m)
 	want := e.base + "/" + ns + "/m2m"
 	if c.Status.ClientID != want || c.Status.MetadataDocument == nil || c.Status.MetadataDocument.URL != want || c.Status.MetadataDocument.ActiveKeyID == "" {
 		t.Fatalf("status = %+v, want client id %s", c.Status, want)
@@ -256,16 +273,7 @@ func TestMetadataDocumentClientGetsATokenWithItsSecretsKey(t *testing.T) {
 }
 
 func TestMetadataDocumentPublicClientCodeFlowWithPKCE(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "spa", func(s *oauthv1alpha1.OAuthClientSpec) {
-		s.TokenEndpointAuthMethod = "none"
-		s.RedirectURIs = []oauthv1alpha1.RedirectURI{"https://app.test/cb"}
-		s.GrantTypes = []string{"authorization_code"}
-		s.ResponseTypes = []string{"code"}
-	}))
-	c := waitClient(t, ns, "spa", 60*time.Second, ready)
+	e, ns, c := startDocClient(t, "spa", spa)
 	s := getSecret(t, ns, "spa-creds")
 	if len(s.Data[oauthv1alpha1.KeyPrivateKeyJWK]) != 0 || string(s.Data["client_id"]) != c.Status.ClientID {
 		t.Fatalf("public client Secret keys %v", keysOf(s.Data))
@@ -296,11 +304,7 @@ func (e *docEnv) waitToken(t *testing.T, ns, secret string, within time.Duration
 }
 
 func TestMetadataDocumentSpecChangeAndDeletionReachTheServerAfterMaxAge(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "m2m", m2m))
-	c := waitClient(t, ns, "m2m", 60*time.Second, ready)
+	e, ns, c := startDocClient(t, "m2m", m2m)
 	if status, body := e.token(t, ns, "m2m-creds"); status != 200 {
 		t.Fatalf("token: %d %s", status, body)
 	}
@@ -342,11 +346,7 @@ func TestMetadataDocumentSpecChangeAndDeletionReachTheServerAfterMaxAge(t *testi
 }
 
 func TestMetadataDocumentDeletedClientIsRefused(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "m2m", m2m))
-	c := waitClient(t, ns, "m2m", 60*time.Second, ready)
+	e, ns, c := startDocClient(t, "m2m", m2m)
 	key, kid, alg, id := secretKey(t, ns, "m2m-creds")
 	tokenWith := func() int {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -374,11 +374,7 @@ func TestMetadataDocumentDeletedClientIsRefused(t *testing.T) {
 }
 
 func TestMetadataDocumentKeyRotationNeverFailsATokenRequest(t *testing.T) {
-	e := startDocEnv(t)
-	ns := newNamespace(t)
-	e.docServer(t, ns)
-	create(t, docClient(ns, "m2m", m2m))
-	c := waitClient(t, ns, "m2m", 60*time.Second, ready)
+	e, ns, c := startDocClient(t, "m2m", m2m)
 	oldKID := c.Status.MetadataDocument.ActiveKeyID
 	// The provider caches the document now.
 	if status, body := e.token(t, ns, "m2m-creds"); status != 200 {
