@@ -35,6 +35,21 @@ func doc(issuer string, extra string) string {
 
 func TestDiscover(t *testing.T) {
 	const reg = `,"registration_endpoint":"https://as.example/reg"`
+	// The issuer is the document server's base URL.
+	atBase := func(b string) string { return b }
+	// only answers a document with issuer base+suffix at path, 404 elsewhere.
+	only := func(path, suffix string) func(string, string) (int, string) {
+		return func(b, p string) (int, string) {
+			if p == path {
+				return 200, doc(b+suffix, reg)
+			}
+			return 404, ""
+		}
+	}
+	// always answers status and body at every path.
+	always := func(status int, body string) func(string, string) (int, string) {
+		return func(string, string) (int, string) { return status, body }
+	}
 	tests := []struct {
 		name      string
 		issuerFor func(base string) string
@@ -46,43 +61,28 @@ func TestDiscover(t *testing.T) {
 	}{
 		{
 			name:      "OIDC path first",
-			issuerFor: func(b string) string { return b },
-			handler: func(b, p string) (int, string) {
-				if p == "/.well-known/openid-configuration" {
-					return 200, doc(b, reg)
-				}
-				return 404, ""
-			},
+			issuerFor: atBase,
+			handler:   only("/.well-known/openid-configuration", ""),
 			wantPaths: []string{"/.well-known/openid-configuration"},
 			wantReg:   "https://as.example/reg",
 		},
 		{
 			name:      "RFC 8414 fallback inserts the well-known segment before the path",
 			issuerFor: func(b string) string { return b + "/tenant" },
-			handler: func(b, p string) (int, string) {
-				if p == "/.well-known/oauth-authorization-server/tenant" {
-					return 200, doc(b+"/tenant", reg)
-				}
-				return 404, ""
-			},
+			handler:   only("/.well-known/oauth-authorization-server/tenant", "/tenant"),
 			wantPaths: []string{"/tenant/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/tenant"},
 			wantReg:   "https://as.example/reg",
 		},
 		{
 			name:      "trailing slash: removed for the URLs, kept for the comparison",
 			issuerFor: func(b string) string { return b + "/tenant/" },
-			handler: func(b, p string) (int, string) {
-				if p == "/.well-known/oauth-authorization-server/tenant" {
-					return 200, doc(b+"/tenant/", reg)
-				}
-				return 404, ""
-			},
+			handler:   only("/.well-known/oauth-authorization-server/tenant", "/tenant/"),
 			wantPaths: []string{"/tenant/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/tenant"},
 			wantReg:   "https://as.example/reg",
 		},
 		{
 			name:      "no registration_endpoint is not an error (Hydra)",
-			issuerFor: func(b string) string { return b },
+			issuerFor: atBase,
 			handler:   func(b, p string) (int, string) { return 200, doc(b, "") },
 			wantPaths: []string{"/.well-known/openid-configuration"},
 		},
@@ -96,7 +96,7 @@ func TestDiscover(t *testing.T) {
 		},
 		{
 			name:      "issuer case differs",
-			issuerFor: func(b string) string { return b },
+			issuerFor: atBase,
 			handler:   func(b, p string) (int, string) { return 200, doc(strings.ToUpper(b), reg) },
 			wantPaths: []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"},
 			wantKind:  KindProtocol,
@@ -104,7 +104,7 @@ func TestDiscover(t *testing.T) {
 		},
 		{
 			name:      "OIDC mismatch, RFC 8414 right: accepted",
-			issuerFor: func(b string) string { return b },
+			issuerFor: atBase,
 			handler: func(b, p string) (int, string) {
 				if p == "/.well-known/openid-configuration" {
 					return 200, doc("https://evil.example", reg)
@@ -116,21 +116,21 @@ func TestDiscover(t *testing.T) {
 		},
 		{
 			name:      "both missing: Gone from the second",
-			issuerFor: func(b string) string { return b },
-			handler:   func(b, p string) (int, string) { return 404, "" },
+			issuerFor: atBase,
+			handler:   always(404, ""),
 			wantPaths: []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"},
 			wantKind:  KindGone,
 		},
 		{
 			name:      "5xx on the first: no fallback",
-			issuerFor: func(b string) string { return b },
-			handler:   func(b, p string) (int, string) { return 503, "" },
+			issuerFor: atBase,
+			handler:   always(503, ""),
 			wantPaths: []string{"/.well-known/openid-configuration"},
 			wantKind:  KindTransient,
 		},
 		{
 			name:      "redirect not followed; first error kept over a 404",
-			issuerFor: func(b string) string { return b },
+			issuerFor: atBase,
 			handler: func(b, p string) (int, string) {
 				if p == "/.well-known/openid-configuration" {
 					return http.StatusFound, ""
@@ -143,23 +143,23 @@ func TestDiscover(t *testing.T) {
 		},
 		{
 			name:      "not JSON",
-			issuerFor: func(b string) string { return b },
-			handler:   func(b, p string) (int, string) { return 200, "<html></html>" },
+			issuerFor: atBase,
+			handler:   always(200, "<html></html>"),
 			wantPaths: []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"},
 			wantKind:  KindProtocol,
 			wantDesc:  "not a JSON object",
 		},
 		{
 			name:      "issuer missing",
-			issuerFor: func(b string) string { return b },
-			handler:   func(b, p string) (int, string) { return 200, `{"token_endpoint":"x"}` },
+			issuerFor: atBase,
+			handler:   always(200, `{"token_endpoint":"x"}`),
 			wantPaths: []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"},
 			wantKind:  KindProtocol,
 			wantDesc:  "no issuer",
 		},
 		{
 			name:      "registration_endpoint of the wrong type",
-			issuerFor: func(b string) string { return b },
+			issuerFor: atBase,
 			handler:   func(b, p string) (int, string) { return 200, doc(b, `,"registration_endpoint":["x"]`) },
 			wantPaths: []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"},
 			wantKind:  KindProtocol,
