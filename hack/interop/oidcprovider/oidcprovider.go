@@ -237,14 +237,8 @@ func Start(t testing.TB, opts Options) *Provider {
 // and starts node. The caller must call Close, which stops node and removes
 // the directory. The error wraps ErrNoNode when node is not on PATH.
 func New(opts Options) (*Provider, error) {
-	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrNoNode, err)
-	}
-	dir, err := findInteropDir()
+	dir, err := NodeProject(findInteropDir, ensureDeps)
 	if err != nil {
-		return nil, err
-	}
-	if err := ensureDeps(dir); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "clientreg-oidcprovider-")
@@ -793,6 +787,24 @@ func interopDir(t testing.TB) string {
 		t.Fatalf("oidcprovider: %v", err)
 	}
 	return dir
+}
+
+// NodeProject readies a harness's node project: it checks that node is on
+// PATH, finds the project's directory with find and installs its pinned
+// npm dependencies with ensure, and returns the directory. The error wraps
+// ErrNoNode when node is not on PATH.
+func NodeProject(find func() (string, error), ensure func(dir string) error) (string, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("%w (%v)", ErrNoNode, err)
+	}
+	dir, err := find()
+	if err != nil {
+		return "", err
+	}
+	if err := ensure(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 // findInteropDir locates hack/interop from this source file's path.

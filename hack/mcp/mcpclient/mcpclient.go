@@ -158,14 +158,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrNoNode, err)
-	}
-	dir, err := findDir()
+	dir, err := oidcprovider.NodeProject(findDir, ensureDeps)
 	if err != nil {
-		return nil, err
-	}
-	if err := ensureDeps(dir); err != nil {
 		return nil, err
 	}
 	timeout := opts.Timeout
