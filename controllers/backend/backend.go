@@ -31,12 +31,16 @@
 //   - ClientState: Secret entries of its own (Credentials.Data) and its part
 //     of the client's status;
 //   - ClientValidator: rules for its clients that the webhook applies;
+//   - RegistrationChangeValidator: rules on changing the registration of a
+//     client that has credentials (the stateless backend: the metadata is
+//     signed into the client id);
 //   - KeyIssuer: it issues the client's key pair itself (the metadata policy
 //     then waives REG-22's jwks for private_key_jwt);
 //   - Publisher: it serves something of its clients over the manager's HTTPS
 //     listener, on every replica.
 //
-// The metadata document backend (package metadatadoc) uses all four.
+// The metadata document backend (package metadatadoc) uses ClientState,
+// ClientValidator, KeyIssuer and Publisher.
 //
 // Nothing else changes: the OAuthClient and server reconcilers, the webhook,
 // the Secret scope, the metrics and the embedded endpoint go through the
