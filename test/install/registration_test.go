@@ -1,13 +1,9 @@
 package install
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -19,6 +15,8 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/hack/interop/testcerts"
+	"github.com/clientreg/clientreg/internal/httprec"
+	"github.com/clientreg/clientreg/internal/testtls"
 )
 
 // TestRegistrationEndpointUnderChartIdentity installs the chart with the
@@ -49,9 +47,7 @@ func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(caPEM)
-	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: testtls.Trusting(caPEM)}}
 	replicas := runReplicas(ctx, t, env, objs, 1)
 	removeWebhookConfigurations(t, env, objs)
 
@@ -92,15 +88,15 @@ func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 	issuer := base + "/namespaces/" + ns + "/reg"
 	var reg map[string]any
 	eventually(t, 30*time.Second, func() error {
-		code, body, err := call(ctx, httpClient, http.MethodPost, issuer+"/register", token,
+		a, err := httprec.Call(ctx, httpClient, http.MethodPost, issuer+"/register", token,
 			map[string]any{"client_name": "Registered", "redirect_uris": []string{"https://app.example.com/cb"}})
 		if err != nil {
 			return err
 		}
-		if code != http.StatusCreated {
-			return fmt.Errorf("register: %d %s", code, body)
+		if a.Status != http.StatusCreated {
+			return fmt.Errorf("register: %d %s", a.Status, a.Body)
 		}
-		return json.Unmarshal(body, &reg)
+		return json.Unmarshal(a.Body, &reg)
 	})
 	uri, _ := reg["registration_client_uri"].(string)
 	rat, _ := reg["registration_access_token"].(string)
@@ -125,11 +121,11 @@ func TestRegistrationEndpointUnderChartIdentity(t *testing.T) {
 		}
 		return nil
 	})
-	if code, body, err := call(ctx, httpClient, http.MethodGet, uri, rat, nil); err != nil || code != http.StatusOK {
-		t.Fatalf("RFC 7592 read: %d %s %v", code, body, err)
+	if a, err := httprec.Call(ctx, httpClient, http.MethodGet, uri, rat, nil); err != nil || a.Status != http.StatusOK {
+		t.Fatalf("RFC 7592 read: %d %s %v", a.Status, a.Body, err)
 	}
-	if code, body, err := call(ctx, httpClient, http.MethodDelete, uri, rat, nil); err != nil || code != http.StatusNoContent {
-		t.Fatalf("RFC 7592 delete: %d %s %v", code, body, err)
+	if a, err := httprec.Call(ctx, httpClient, http.MethodDelete, uri, rat, nil); err != nil || a.Status != http.StatusNoContent {
+		t.Fatalf("RFC 7592 delete: %d %s %v", a.Status, a.Body, err)
 	}
 	eventually(t, 60*time.Second, func() error {
 		err := env.c.Get(ctx, client.ObjectKeyFromObject(&oc), &oauthv1alpha1.OAuthClient{})
@@ -147,31 +143,4 @@ func keysOf(m map[string]any) []string {
 		k = append(k, key)
 	}
 	return k
-}
-
-// call sends an RFC 7591/7592 request with a bearer token.
-func call(ctx context.Context, hc *http.Client, method, url, token string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, err
 }

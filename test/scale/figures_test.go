@@ -3,39 +3,14 @@ package scale
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
-
-// parseSizes parses SCALE_N: client counts separated by commas, each
-// positive, returned in increasing order without repeats.
-func parseSizes(s string) ([]int, error) {
-	var out []int
-	for f := range strings.SplitSeq(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		n, err := strconv.Atoi(f)
-		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("client count %q: want a positive integer", f)
-		}
-		out = append(out, n)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no client count in %q", s)
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
-}
 
 // maxInWindow returns the largest number of times (sorted) that fall into
 // any half-open window [t, t+w).

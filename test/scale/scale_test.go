@@ -2,8 +2,6 @@ package scale
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +27,7 @@ import (
 
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
+	"github.com/clientreg/clientreg/internal/testtls"
 	"github.com/clientreg/clientreg/internal/testutil"
 	"github.com/clientreg/clientreg/test/managerproc"
 )
@@ -51,6 +50,28 @@ type config struct {
 	idleResyncs  int
 	readyTimeout time.Duration
 	logDir       string
+}
+
+// parseSizes parses SCALE_N: client counts separated by commas, each
+// positive, returned in increasing order without repeats.
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("client count %q: want a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no client count in %q", s)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 func loadConfig(b *testing.B) config {
@@ -766,11 +787,9 @@ func rawRegister(ctx context.Context, hc *http.Client, issuer, name string) (map
 // providerClient is an HTTP client trusting caPEM that keeps a connection
 // per worker, as the manager's registration client does.
 func providerClient(caPEM []byte, workers int) *http.Client {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr.TLSClientConfig = testtls.Trusting(caPEM)
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 2*workers, workers
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
