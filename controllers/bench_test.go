@@ -3,14 +3,11 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -29,8 +26,8 @@ import (
 //
 //	make bench    (N=1000 by default; CLIENTREG_BENCH_N and CLIENTREG_BENCH_IDLE override)
 func BenchmarkStatelessClients(b *testing.B) {
-	n := envInt("CLIENTREG_BENCH_N", 1000)
-	idle := time.Duration(envInt("CLIENTREG_BENCH_IDLE", 60)) * time.Second
+	n := testutil.EnvPositive("CLIENTREG_BENCH_N", 1000)
+	idle := time.Duration(testutil.EnvPositive("CLIENTREG_BENCH_IDLE", 60)) * time.Second
 	const workers = 8 // the suite manager's MaxConcurrentReconciles
 	ctx := context.Background()
 
@@ -39,14 +36,6 @@ func BenchmarkStatelessClients(b *testing.B) {
 	raw, err := client.New(cfg, client.Options{Scheme: testScheme})
 	if err != nil {
 		b.Fatal(err)
-	}
-	serverNotFound := func(c *oauthv1alpha1.OAuthClient) bool {
-		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
-		return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
-	}
-	ready := func(c *oauthv1alpha1.OAuthClient) bool {
-		cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
-		return cond != nil && cond.Status == metav1.ConditionTrue && c.Status.ObservedGeneration == c.Generation
 	}
 	createClients := func(ns, server string) {
 		parallel(b, n, workers, func(j int) error {
@@ -59,7 +48,7 @@ func BenchmarkStatelessClients(b *testing.B) {
 		// OAuthClients that settled (ServerNotFound) before timing starts.
 		rawNS := newNamespace(b)
 		createClients(rawNS, "absent")
-		waitAll(b, rawNS, n, serverNotFound)
+		waitAll(b, rawNS, n, testutil.ServerNotFound)
 		start := time.Now()
 		parallel(b, n, workers, func(j int) error {
 			name := fmt.Sprintf("c%d", j)
@@ -86,10 +75,10 @@ func BenchmarkStatelessClients(b *testing.B) {
 		// creation until every client is Ready.
 		ns := newNamespace(b)
 		createClients(ns, "idp")
-		waitAll(b, ns, n, serverNotFound)
+		waitAll(b, ns, n, testutil.ServerNotFound)
 		start = time.Now()
 		create(b, statelessServer(ns, "idp"))
-		waitAll(b, ns, n, ready)
+		waitAll(b, ns, n, testutil.Ready)
 		opDur := time.Since(start)
 
 		// Informational: clients created against a Ready server, timed from
@@ -100,7 +89,7 @@ func BenchmarkStatelessClients(b *testing.B) {
 		waitServerReady(b, srv)
 		start = time.Now()
 		createClients(ns2, "idp")
-		waitAll(b, ns2, n, ready)
+		waitAll(b, ns2, n, testutil.Ready)
 		e2eDur := time.Since(start)
 
 		// Idle: no writes at all from the manager.
@@ -158,11 +147,4 @@ func waitAll(b testing.TB, ns string, n int, done func(*oauthv1alpha1.OAuthClien
 		b.Fatal(err)
 	}
 	testutil.WaitAll(b, wc, ns, n, done)
-}
-
-func envInt(key string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -156,16 +155,6 @@ func issue(h *harness) func(context.Context, *backend.Request) (*backend.Credent
 	return func(context.Context, *backend.Request) (*backend.Credentials, error) {
 		return creds(h.clock.Now()), nil
 	}
-}
-
-// readyCond is the Ready condition of c, which must have one.
-func readyCond(t *testing.T, c *oauthv1alpha1.OAuthClient) *metav1.Condition {
-	t.Helper()
-	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
-	if cond == nil {
-		t.Fatal("no Ready condition")
-	}
-	return cond
 }
 
 // gone reports whether ns/app no longer exists.

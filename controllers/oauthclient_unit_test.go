@@ -21,6 +21,16 @@ import (
 // Unit tests of the OAuthClient reconciler's decisions, on a fake client, a
 // fake backend and a fake clock.
 
+// readyCond is the Ready condition of c, which must have one.
+func readyCond(t *testing.T, c *oauthv1alpha1.OAuthClient) *metav1.Condition {
+	t.Helper()
+	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	if cond == nil {
+		t.Fatal("no Ready condition")
+	}
+	return cond
+}
+
 func TestReconcileIssuesThenIdles(t *testing.T) {
 	h := newHarness(t, readyServer(), testClient())
 	h.be.ObserveFunc = observeStored(true, true)

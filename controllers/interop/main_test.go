@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -110,6 +111,10 @@ func (m *manager) writeCounts() map[string]int64 {
 
 // managerOption tweaks a test manager.
 type managerOption func(*ctrl.Options, *controllers.Options)
+
+// realClock runs the manager on the real clock instead of the fake one, for
+// a peer that keeps real time (caches, token lifetimes).
+func realClock(_ *ctrl.Options, o *controllers.Options) { o.Clock = clock.RealClock{} }
 
 // startManager runs a manager until the test ends (or stop is called).
 func startManager(t testing.TB, opts ...managerOption) *manager {

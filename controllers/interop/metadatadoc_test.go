@@ -24,7 +24,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -77,8 +76,7 @@ func startDocEnv(t *testing.T) *docEnv {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	m := startManager(t, func(_ *ctrl.Options, o *controllers.Options) {
-		o.Clock = clock.RealClock{}
+	m := startManager(t, realClock, func(_ *ctrl.Options, o *controllers.Options) {
 		o.Endpoint = &controllers.EndpointOptions{BaseURL: fmt.Sprintf("https://%s:%d", docHost, port), CertFile: certFile, KeyFile: keyFile, Listener: l}
 	})
 	p := oidcprovider.Start(t, oidcprovider.Options{

@@ -5,11 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
-
 	oauthv1alpha1 "github.com/clientreg/clientreg/api/v1alpha1"
-	"github.com/clientreg/clientreg/controllers"
 	"github.com/clientreg/clientreg/hack/interop/oidcprovider"
 )
 
@@ -20,7 +16,7 @@ import (
 func TestDynamicRegistrationWrites(t *testing.T) {
 	const n = 20
 	p := oidcprovider.Start(t, oidcprovider.Options{})
-	m := startManager(t, func(_ *ctrl.Options, o *controllers.Options) { o.Clock = clock.RealClock{} })
+	m := startManager(t, realClock)
 	ns := newNamespace(t)
 	srv := dynamicServer(ns, "idp", p)
 	create(t, srv)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -86,6 +87,20 @@ func Parallel(t testing.TB, n, workers int, f func(int) error) {
 	if firstErr != nil {
 		t.Fatal(firstErr)
 	}
+}
+
+// Ready reports whether c is Ready (True) at its current generation; a done
+// function for WaitAll.
+func Ready(c *oauthv1alpha1.OAuthClient) bool {
+	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	return cond != nil && cond.Status == metav1.ConditionTrue && c.Status.ObservedGeneration == c.Generation
+}
+
+// ServerNotFound reports whether c waits for its server, which does not
+// exist (Ready reason ServerNotFound); a done function for WaitAll.
+func ServerNotFound(c *oauthv1alpha1.OAuthClient) bool {
+	cond := meta.FindStatusCondition(c.Status.Conditions, oauthv1alpha1.ConditionReady)
+	return cond != nil && cond.Reason == oauthv1alpha1.ReasonServerNotFound
 }
 
 // WaitAll lists once and then follows a watch until done holds for n
@@ -192,6 +207,15 @@ func OAuthClient(ns, name, server string, spec oauthv1alpha1.OAuthClientSpec, mo
 		m(c)
 	}
 	return c
+}
+
+// EnvPositive returns the positive integer in the environment variable
+// name, or def when it is unset or holds anything else: a benchmark's size.
+func EnvPositive(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // EnvInt returns the integer in the environment variable name, or def when
