@@ -21,18 +21,18 @@ func TestFunctionSizeRulesCatchSeededViolations(t *testing.T) {
 	lint := golangciLint(t, root)
 	// seededLong has 84 lines; seededComplex has cyclomatic complexity 22
 	// (1 + 21 if statements).
-	var long, complex strings.Builder
+	var long, branchy strings.Builder
 	long.WriteString("func seededLong() int {\n\tn := 0\n")
 	for range 82 {
 		long.WriteString("\tn++\n")
 	}
 	long.WriteString("\treturn n\n}\n\n")
-	complex.WriteString("func seededComplex(a int) int {\n")
+	branchy.WriteString("func seededComplex(a int) int {\n")
 	for i := range 21 {
-		fmt.Fprintf(&complex, "\tif a == %d {\n\t\treturn %d\n\t}\n", i, i)
+		fmt.Fprintf(&branchy, "\tif a == %d {\n\t\treturn %d\n\t}\n", i, i)
 	}
-	complex.WriteString("\treturn -1\n}\n")
-	body := long.String() + complex.String()
+	branchy.WriteString("\treturn -1\n}\n")
+	body := long.String() + branchy.String()
 
 	pkgs := map[string]bool{}
 	reported := map[string]bool{"controllers": true, "controllers/backend/dynamic": true, "registrar/metadata": false}
