@@ -26,25 +26,44 @@ type capabilities struct {
 	md            metadata.Policy
 }
 
-// capabilitiesOf computes the capabilities of srv.
+// capabilitiesOf computes the capabilities of srv: what its clients may use
+// (ClientPolicy's lists, nil meaning the defaults) narrowed to what its
+// registration policy allows.
 func capabilitiesOf(srv *Server) capabilities {
+	base := srv.ClientPolicy
 	c := capabilities{
-		grantTypes:  restrict(metadata.DefaultGrantTypes(), srv.Policy.AllowedGrantTypes),
-		authMethods: restrict(metadata.DefaultAuthMethods(), srv.Policy.AllowedAuthMethods),
+		grantTypes:  restrict(within(metadata.DefaultGrantTypes(), base.SupportedGrantTypes), srv.Policy.AllowedGrantTypes),
+		authMethods: restrict(within(metadata.DefaultAuthMethods(), base.SupportedAuthMethods), srv.Policy.AllowedAuthMethods),
 	}
-	c.responseTypes = responseTypesFor(c.grantTypes, srv.OIDC)
+	c.responseTypes = within(responseTypesFor(c.grantTypes, srv.OIDC), base.SupportedResponseTypes)
 	if slices.Contains(c.authMethods, metadata.AuthPrivateKeyJWT) {
 		c.authAlgs = append(c.authAlgs, asymmetricAuthAlgs...)
 	}
 	if slices.Contains(c.authMethods, metadata.AuthClientSecretJWT) {
 		c.authAlgs = append(c.authAlgs, hmacAuthAlgs...)
 	}
-	c.md = srv.ClientPolicy
+	c.md = base
 	c.md.OIDC = srv.OIDC
 	c.md.SupportedGrantTypes = c.grantTypes
 	c.md.SupportedAuthMethods = c.authMethods
 	c.md.SupportedResponseTypes = c.responseTypes
 	return c
+}
+
+// within returns the values of all that limit lists, in the order of all;
+// a nil limit is no limit (the metadata.Policy convention), an empty one
+// leaves nothing. The result is never nil.
+func within(all, limit []string) []string {
+	if limit == nil {
+		return all
+	}
+	out := []string{}
+	for _, v := range all {
+		if slices.Contains(limit, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // restrict returns the supported values that allowed lists, in the order of

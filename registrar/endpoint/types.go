@@ -61,8 +61,10 @@ type Server struct {
 	OIDC bool
 	// ClientPolicy is the metadata policy of the server's clients wherever
 	// they come from (the operator derives it per server for its reconciler,
-	// its webhook and this endpoint). The endpoint narrows it to Policy and
-	// OIDC: see MetadataPolicy.
+	// its webhook and this endpoint). The endpoint narrows its supported
+	// grant types, authentication methods and response types to what Policy
+	// allows, and validates with the OIDC rules when OIDC is set: see
+	// MetadataPolicy.
 	ClientPolicy metadata.Policy
 
 	// Keys are the stateless signing (and encryption) keys: required for
@@ -90,9 +92,9 @@ type Server struct {
 }
 
 // MetadataPolicy is the policy registrations at s are validated and
-// defaulted with: ClientPolicy narrowed to the grant types, authentication
-// methods and response types s registers, with the OIDC rules when OIDC is
-// set. The store of a Stateful server defaults stored metadata with it too.
+// defaulted with: ClientPolicy with its supported grant types,
+// authentication methods and response types narrowed to what Policy allows
+// (the lists discovery publishes), and OIDC from s. The store of a Stateful server defaults stored metadata with it too.
 func (s *Server) MetadataPolicy() metadata.Policy { return capabilitiesOf(s).md }
 
 // stateful reports whether registrations of s live in the Store.
