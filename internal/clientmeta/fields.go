@@ -17,9 +17,11 @@ type memberField struct {
 }
 
 // memberFields indexes the members table (jwks excepted) once, and checks
-// that every member names a field on both sides of a kind copyValue
-// handles: a member added on one side only fails every conversion loudly
-// (and the package's tests) instead of being dropped.
+// that every row names a field on both sides of a kind copyValue handles: a
+// row whose field is missing on a side panics at the first conversion (and
+// fails the package's tests) instead of being dropped. A spec field left out
+// of the table is caught by TestFixtureCoversEverySpecField and
+// TestFromSpecMapsEveryField.
 var memberFields = sync.OnceValue(func() []memberField {
 	mt, st := reflect.TypeFor[metadata.Metadata](), reflect.TypeFor[oauthv1alpha1.OAuthClientSpec]()
 	mi, si := indexJSON(mt), indexJSON(st)

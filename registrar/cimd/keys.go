@@ -65,7 +65,10 @@ func ParseKey(data []byte) (*Key, error) {
 		return nil, errors.New("the stored key is not a private signing key")
 	}
 	alg := algFor(priv)
-	if alg == "" || (jwk.Algorithm != "" && jwk.Algorithm != alg) {
+	if alg == "" {
+		return nil, errors.New("the stored key is not a key this operator makes (EC P-256, Ed25519, RSA of at least 2048 bits)")
+	}
+	if jwk.Algorithm != "" && jwk.Algorithm != alg {
 		return nil, fmt.Errorf("the stored key's alg %q does not fit its key type", jwk.Algorithm)
 	}
 	k, err := newKey(priv, alg)

@@ -178,13 +178,13 @@ func setKey(words map[string]bool) string {
 	return strings.Join(keys, " ")
 }
 
-// effectiveResponseTypes returns response_types, or what WithDefaults would
-// derive when absent.
+// effectiveResponseTypes returns response_types, or what the RFC 7591
+// defaults derive when absent.
 func (v *validator) effectiveResponseTypes() []string {
 	if v.m.ResponseTypes != nil {
 		return v.m.ResponseTypes
 	}
-	return WithDefaults(&Metadata{GrantTypes: v.m.GrantTypes}, Policy{}).ResponseTypes
+	return RFCDefaults(&Metadata{GrantTypes: v.m.GrantTypes}).ResponseTypes
 }
 
 // grantAndResponseTypes applies REG-05, REG-18, REG-20 and REG-45.

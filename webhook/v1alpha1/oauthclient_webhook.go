@@ -24,13 +24,17 @@ import (
 // and the registration endpoint apply (internal/clientmeta over
 // registrar/metadata), and refuses updates the backend cannot honour.
 type OAuthClientValidator struct {
-	// Reader reads the referenced server object, uncached, for the update
-	// rules and the missing-server warning; nil skips both.
+	// Reader reads the referenced server object, uncached, for the
+	// backend's rules and the missing-server warning; nil skips them.
 	Reader client.Reader
 	// Policy is the metadata validation policy; the reconciler's must match.
 	Policy metadata.Policy
-	// Backends, when set, apply the rules of the client's backend
-	// (backend.ClientValidator) when its server exists.
+	// Backends apply the rules of the client's backend when its server
+	// exists: its metadata policy (backend.ClientPolicy), its rules for
+	// clients (backend.ClientValidator) and for changing a registration that
+	// has credentials (backend.RegistrationChangeValidator, such as the
+	// stateless backend's: a minted registration is fixed). Nil skips them;
+	// SetupWithManager requires it.
 	Backends *backend.Registry
 }
 
@@ -96,9 +100,9 @@ func (v *OAuthClientValidator) validate(ctx context.Context, sr *serverRead, old
 // ValidateUpdate checks a changed spec with the shared rules and the rules
 // of the client's backend on changing a registration that has credentials
 // (the stateless backend refuses a change of a minted registration unless
-// the same update asks for rotation). An update that leaves the spec alone (labels, annotations,
-// finalizers) is never refused, so objects stored before a rule existed can
-// still be deleted and rotated.
+// the same update asks for rotation). An update that leaves the spec alone
+// (labels, annotations, finalizers) is never refused, so objects stored
+// before a rule existed can still be deleted and rotated.
 func (v *OAuthClientValidator) ValidateUpdate(ctx context.Context, oldObj, newObj *oauthv1alpha1.OAuthClient) (admission.Warnings, error) {
 	if newObj.DeletionTimestamp != nil || equality.Semantic.DeepEqual(oldObj.Spec, newObj.Spec) {
 		return nil, nil

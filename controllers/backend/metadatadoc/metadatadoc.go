@@ -90,6 +90,16 @@ func (b *Backend) ReconcileServer(_ context.Context, server oauthv1alpha1.Server
 	return backend.ServerResult{Ready: "documents are served at " + cimd.ClientIDURL(s.BaseURL, "<namespace>", "<name>") + " with max-age " + s.EffectiveMaxAge().String()}, nil
 }
 
+// The optional interfaces this backend implements: a changed signature
+// would otherwise turn a feature off without a build error.
+var (
+	_ backend.Backend         = (*Backend)(nil)
+	_ backend.ClientState     = (*Backend)(nil)
+	_ backend.ClientValidator = (*Backend)(nil)
+	_ backend.KeyIssuer       = (*Backend)(nil)
+	_ backend.Publisher       = (*Backend)(nil)
+)
+
 // IssuesClientKeys is true: a private_key_jwt client without keys of its
 // own gets a key pair.
 func (b *Backend) IssuesClientKeys() bool { return true }

@@ -63,11 +63,7 @@ func recipientOf(s *oauthv1alpha1.StatelessServer) (*sci.Recipient, error) {
 	if s.Encryption == nil || s.Encryption.RecipientKey == nil {
 		return nil, errors.New("spec.stateless.encryption.recipientKey is required for mode RecipientKey")
 	}
-	r, err := sci.ParseRecipient(s.Encryption.RecipientKey.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("spec.stateless.encryption.recipientKey: %w", err)
-	}
-	return r, nil
+	return sci.ParseRecipient("spec.stateless.encryption.recipientKey", s.Encryption.RecipientKey.Raw)
 }
 
 // Backend mints stateless client ids. It is safe for concurrent use.
@@ -93,7 +89,10 @@ type Backend struct {
 	discovered map[types.UID]discovery
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Backend                     = (*Backend)(nil)
+	_ backend.RegistrationChangeValidator = (*Backend)(nil)
+)
 
 // entry caches the minter and verifier built from one version of a key Secret
 // and server spec, so 1000 clients do not parse keys 1000 times.

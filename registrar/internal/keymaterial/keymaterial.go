@@ -80,7 +80,9 @@ func Check(alg string, raw any) error {
 }
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of an asymmetric key's
-// public half, base64url-encoded: the key id of the keys made here.
+// public half (key may be the private or the public key), base64url-encoded:
+// the key id of the keys made here, and the id of a key given by someone
+// else that has none.
 func Thumbprint(key any) (string, error) {
 	if s, ok := key.(crypto.Signer); ok {
 		key = s.Public()
