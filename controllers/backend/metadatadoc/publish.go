@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -171,12 +172,7 @@ func (b *Backend) publish(u string) {
 // generation: after a spec change the document published so far is served
 // until the reconcile publishes the next one or finds the spec invalid).
 func readyTrue(c *oauthv1alpha1.OAuthClient) bool {
-	for _, cond := range c.Status.Conditions {
-		if cond.Type == oauthv1alpha1.ConditionReady {
-			return cond.Status == "True"
-		}
-	}
-	return false
+	return meta.IsStatusConditionTrue(c.Status.Conditions, oauthv1alpha1.ConditionReady)
 }
 
 // normalURL is url as cimd.RequestURL spells a request for it.
